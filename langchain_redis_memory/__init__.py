@@ -1,0 +1,9 @@
+"""LangChain faces of redis-memory-backend (chat history, caches, stores, rate limiter).
+
+Each class here translates LangChain types to and from the framework-free core
+in :mod:`redis_memory`; every Redis command lives in the core.
+"""
+
+from redis_memory import RedisMemoryConfig, TTLPolicy
+
+__all__ = ["RedisMemoryConfig", "TTLPolicy"]

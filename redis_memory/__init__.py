@@ -1,0 +1,43 @@
+"""redis-memory-backend: memory for LangChain and LlamaIndex applications on Redis.
+
+The framework-free core: configuration, key schema, TTL policy, serialization,
+connections and the embedded server. The framework faces live in
+``langchain_redis_memory`` and ``llama_index_redis_memory``.
+"""
+
+from ._version import __version__
+from .config import RedisMemoryConfig, mask_url
+from .connection import RedisClients
+from .errors import (
+    ConfigurationError,
+    EmbeddedServerError,
+    FeatureUnavailableError,
+    RedisMemoryError,
+    RedisUnavailableError,
+    SearchModuleMissingError,
+    SerializationError,
+)
+from .keys import KeySchema, escape_id, unescape_id
+from .serialization import JSONSerializer, Serializer
+from .ttl import TTL, TTLPolicy
+
+__all__ = [
+    "TTL",
+    "ConfigurationError",
+    "EmbeddedServerError",
+    "FeatureUnavailableError",
+    "JSONSerializer",
+    "KeySchema",
+    "RedisClients",
+    "RedisMemoryConfig",
+    "RedisMemoryError",
+    "RedisUnavailableError",
+    "SearchModuleMissingError",
+    "SerializationError",
+    "Serializer",
+    "TTLPolicy",
+    "__version__",
+    "escape_id",
+    "mask_url",
+    "unescape_id",
+]

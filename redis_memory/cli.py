@@ -1,0 +1,120 @@
+"""The ``redis-memory`` command.
+
+``redis-memory serve`` runs the embedded Redis in the foreground and prints its
+URL; ``redis-memory status`` describes a Redis and this package's keys in it;
+``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
+(libssl 1.1) into ``~/.cache/redis-memory``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import RedisMemoryConfig
+from .connection import RedisClients
+from .embedded import EmbeddedRedis, libssl_install_script
+from .errors import RedisMemoryError
+from .server import status
+
+
+def _serve(args: argparse.Namespace) -> int:
+    server = EmbeddedRedis(binary=args.binary, port=args.port, data_dir=args.data_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with server:
+        modules = ", ".join(sorted(server.modules)) or "none"
+        print(server.url, flush=True)
+        print(
+            f"Redis {server.version} ({server.binary.source if server.binary else '?'}), "
+            f"modules: {modules}. Ctrl-C stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            if not server.is_running:
+                print("the server exited on its own", file=sys.stderr)
+                return 1
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = RedisMemoryConfig.from_env(**({"prefix": args.prefix} if args.prefix else {}))
+    clients = RedisClients(url=args.url, config=config)
+    try:
+        report = status(clients.sync, prefix=config.prefix)
+    finally:
+        clients.close()
+    report["url"] = clients.masked_url()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    rows: list[tuple[str, Any]] = [
+        ("url", report["url"]),
+        ("redis", f"{report['redis_version']} ({report['mode']})"),
+        ("modules", ", ".join(f"{n} {v}" for n, v in sorted(report["modules"].items())) or "none"),
+        ("memory used", report["used_memory_human"]),
+        (f"keys under {report['prefix']}:", sum(report["keys_by_kind"].values())),
+    ]
+    rows += [(f"  {kind}", count) for kind, count in report["keys_by_kind"].items()]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _setup(args: argparse.Namespace) -> int:
+    target = Path(args.dest).expanduser()
+    done = subprocess.run(["bash", str(libssl_install_script()), str(target)], check=False)
+    if done.returncode == 0:
+        print(f"libssl 1.1 is in {target}; the embedded Redis Stack will find it.")
+    return done.returncode
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redis-memory", description="Memory for LangChain and LlamaIndex on Redis."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the embedded Redis in the foreground")
+    serve.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
+    serve.add_argument("--data-dir", help="folder for the server's files (default: temporary)")
+    serve.add_argument("--binary", help="redis-server or redis-stack-server to run")
+    serve.set_defaults(run=_serve)
+
+    stat = commands.add_parser("status", help="describe a Redis and this package's keys in it")
+    stat.add_argument("--url", help="Redis URL (default: REDIS_MEMORY_URL, REDIS_URL, localhost)")
+    stat.add_argument("--prefix", help="key prefix (default: REDIS_MEMORY_PREFIX or rmem)")
+    stat.add_argument("--json", action="store_true", help="print JSON for scripts")
+    stat.set_defaults(run=_status)
+
+    setup = commands.add_parser("setup", help="fetch libssl 1.1 for the embedded Redis Stack")
+    default_dest = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    setup.add_argument("--dest", default=str(default_dest / "redis-memory" / "libssl1.1"))
+    setup.set_defaults(run=_setup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except RedisMemoryError as exc:
+        print(f"redis-memory {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Where the data lives and how long it stays: :class:`RedisMemoryConfig`.
+
+Example:
+    >>> from redis_memory import RedisMemoryConfig, TTLPolicy
+    >>> config = RedisMemoryConfig(url="redis://localhost:6379/0", prefix="myapp",
+    ...                            ttl=TTLPolicy(messages=3600))
+    >>> config.keys.session_messages("s1")
+    'myapp:session:{s1}:messages'
+    >>> RedisMemoryConfig.from_env({"REDIS_MEMORY_URL": "embedded"}).url
+    'embedded'
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigurationError
+from .keys import DEFAULT_PREFIX, KeySchema, validate_prefix
+from .serialization import JSONSerializer, Serializer
+from .ttl import TTL, TTLPolicy
+
+EMBEDDED = "embedded"
+DEFAULT_URL = "redis://localhost:6379/0"
+URL_SCHEMES = ("redis", "rediss", "unix")
+
+ENV_URL = "REDIS_MEMORY_URL"
+ENV_FALLBACK_URL = "REDIS_URL"
+ENV_PREFIX = "REDIS_MEMORY_PREFIX"
+ENV_SOCKET_TIMEOUT = "REDIS_MEMORY_SOCKET_TIMEOUT"
+ENV_CONNECT_TIMEOUT = "REDIS_MEMORY_CONNECT_TIMEOUT"
+ENV_RETRIES = "REDIS_MEMORY_RETRIES"
+ENV_TTL = {
+    kind: f"REDIS_MEMORY_TTL_{kind.upper()}" for kind in ("messages", "cache", "state", "claims")
+}
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, safe for logs and errors."""
+    if url == EMBEDDED:
+        return url
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return "<unparseable URL>"
+
+
+def validate_url(url: str) -> str:
+    if not isinstance(url, str):
+        raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
+    if url == EMBEDDED:
+        return url
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in URL_SCHEMES:
+        raise ConfigurationError(
+            f"unsupported Redis URL {mask_url(url)!r}: use redis://[user:password@]host:port/db, "
+            "rediss://... for TLS, unix:///path/to/redis.sock, or 'embedded' for a private "
+            "server started on demand"
+        )
+    return url
+
+
+def _positive_number(name: str, value: Any, *, allow_none: bool) -> float | None:
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisMemoryConfig:
+    """Connection, key prefix, TTL policy and serializer, shared by every class.
+
+    Args:
+        url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, or ``"embedded"``
+            to start a private Redis Stack on demand. ``None`` reads
+            ``REDIS_MEMORY_URL``, then ``REDIS_URL``, then uses
+            ``redis://localhost:6379/0``, when a connection is first needed.
+        prefix: The first segment of every key (default ``rmem``). Separate
+            applications sharing one Redis use separate prefixes.
+        ttl: How long each kind of data lives (:class:`TTLPolicy`).
+        serializer: How values are encoded (JSON on orjson by default).
+        socket_timeout: Seconds a command may take before it fails.
+        socket_connect_timeout: Seconds a connection attempt may take.
+        retries: How often a command failing on a connection error or timeout
+            is retried, with exponential backoff and jitter (redis-py's ``Retry``).
+        max_connections: Upper bound of each connection pool (``None``: redis-py's).
+        connection_kwargs: Further keyword arguments for redis-py's client, e.g.
+            ``{"ssl_ca_certs": "ca.pem"}`` or ``{"client_name": "worker-1"}``.
+    """
+
+    url: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    ttl: TTLPolicy = field(default_factory=TTLPolicy)
+    serializer: Serializer = field(default_factory=JSONSerializer)
+    socket_timeout: float | None = 5.0
+    socket_connect_timeout: float | None = 5.0
+    retries: int = 3
+    max_connections: int | None = None
+    connection_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            validate_url(self.url)
+        try:
+            validate_prefix(self.prefix)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(str(exc)) from None
+        if not isinstance(self.ttl, TTLPolicy):
+            raise ConfigurationError(f"ttl must be a TTLPolicy, not {type(self.ttl).__name__}")
+        if not isinstance(self.serializer, Serializer):
+            raise ConfigurationError("serializer must have dumps(value) -> bytes and loads(bytes)")
+        _positive_number("socket_timeout", self.socket_timeout, allow_none=True)
+        _positive_number("socket_connect_timeout", self.socket_connect_timeout, allow_none=True)
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ConfigurationError(f"retries must be a whole number >= 0, got {self.retries!r}")
+        if self.max_connections is not None and (
+            isinstance(self.max_connections, bool)
+            or not isinstance(self.max_connections, int)
+            or self.max_connections < 1
+        ):
+            raise ConfigurationError(
+                f"max_connections must be a whole number >= 1 or None, got {self.max_connections!r}"
+            )
+        if not isinstance(self.connection_kwargs, Mapping):
+            raise ConfigurationError("connection_kwargs must be a mapping of redis-py arguments")
+        object.__setattr__(
+            self, "connection_kwargs", MappingProxyType(dict(self.connection_kwargs))
+        )
+
+    @property
+    def keys(self) -> KeySchema:
+        """The key schema for this prefix."""
+        return KeySchema(self.prefix)
+
+    def resolved_url(self, environ: Mapping[str, str] | None = None) -> str:
+        """The URL to connect to: this config's, else the environment's, else the default."""
+        if self.url is not None:
+            return self.url
+        env = os.environ if environ is None else environ
+        url = env.get(ENV_URL) or env.get(ENV_FALLBACK_URL) or DEFAULT_URL
+        return validate_url(url)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """A configuration from environment variables; keyword arguments win over them.
+
+        ``REDIS_MEMORY_URL`` (or ``REDIS_URL``), ``REDIS_MEMORY_PREFIX``,
+        ``REDIS_MEMORY_SOCKET_TIMEOUT``, ``REDIS_MEMORY_CONNECT_TIMEOUT``,
+        ``REDIS_MEMORY_RETRIES`` and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
+        ``_STATE`` / ``_CLAIMS``, whose values are seconds (``3600``), ``none``,
+        or seconds with a mode (``3600:sliding``, ``3600:fixed``).
+        """
+        env = os.environ if environ is None else environ
+        settings: dict[str, Any] = {}
+        url = env.get(ENV_URL) or env.get(ENV_FALLBACK_URL)
+        if url:
+            settings["url"] = url
+        if env.get(ENV_PREFIX):
+            settings["prefix"] = env[ENV_PREFIX]
+        for name, var in (
+            ("socket_timeout", ENV_SOCKET_TIMEOUT),
+            ("socket_connect_timeout", ENV_CONNECT_TIMEOUT),
+        ):
+            if env.get(var):
+                settings[name] = _parse_float(var, env[var])
+        if env.get(ENV_RETRIES):
+            settings["retries"] = _parse_int(ENV_RETRIES, env[ENV_RETRIES])
+        ttl_changes = {
+            kind: _parse_ttl(var, env[var], getattr(TTLPolicy(), kind))
+            for kind, var in ENV_TTL.items()
+            if env.get(var)
+        }
+        if ttl_changes:
+            settings["ttl"] = TTLPolicy(**ttl_changes)
+        settings.update(overrides)
+        return cls(**settings)
+
+
+def _parse_float(var: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(f"{var}={text!r} is not a number of seconds") from None
+
+
+def _parse_int(var: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(f"{var}={text!r} is not a whole number") from None
+
+
+def _parse_ttl(var: str, text: str, default: TTL) -> TTL:
+    value, _, mode = text.strip().lower().partition(":")
+    if value in ("none", "never", "0", ""):
+        if mode:
+            raise ConfigurationError(f"{var}={text!r}: a TTL of none has no mode")
+        return TTL(None)
+    if mode not in ("", "sliding", "fixed"):
+        raise ConfigurationError(f"{var}={text!r}: the mode after ':' is 'sliding' or 'fixed'")
+    sliding = default.sliding if not mode else mode == "sliding"
+    try:
+        return TTL(float(value), sliding=sliding)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{var}={text!r}: expected seconds, 'none', or seconds:sliding / seconds:fixed ({exc})"
+        ) from None

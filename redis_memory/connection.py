@@ -1,0 +1,224 @@
+"""One place that turns ``url=`` / ``client=`` / ``config=`` into redis-py clients.
+
+Every public class of the package takes its connection the same way and hands
+it to :class:`RedisClients`, which gives a sync client and, per event loop, a
+native ``redis.asyncio`` client. Clients built from a URL share one connection
+pool per loop, time out per the configuration, and retry connection errors with
+redis-py's own ``Retry`` and exponential backoff with jitter. A client the user
+passes in is used as it is, and never closed by this package.
+
+Example:
+    >>> from redis_memory.connection import RedisClients
+    >>> clients = RedisClients(url="redis://localhost:6379/0")   # no round trip yet
+    >>> clients.config.prefix
+    'rmem'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+from redis.backoff import ExponentialWithJitterBackoff
+
+from .config import EMBEDDED, RedisMemoryConfig, mask_url, validate_url
+from .errors import ConfigurationError
+
+SyncClient = redis.Redis | redis.RedisCluster
+AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+
+_BACKOFF_BASE = 0.05
+_BACKOFF_CAP = 1.0
+_HEALTH_CHECK_INTERVAL = 30
+
+
+def is_async_client(client: object) -> bool:
+    return isinstance(client, redis.asyncio.Redis | redis.asyncio.RedisCluster)
+
+
+def is_sync_client(client: object) -> bool:
+    return isinstance(client, redis.Redis | redis.RedisCluster)
+
+
+def _client_options(config: RedisMemoryConfig, retry: object) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "socket_timeout": config.socket_timeout,
+        "socket_connect_timeout": config.socket_connect_timeout,
+        "retry": retry,
+        "health_check_interval": _HEALTH_CHECK_INTERVAL,
+    }
+    if config.max_connections is not None:
+        options["max_connections"] = config.max_connections
+    options.update(config.connection_kwargs)
+    return options
+
+
+def _sync_retry(config: RedisMemoryConfig) -> redis.Retry:
+    backoff = ExponentialWithJitterBackoff(base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
+    return redis.Retry(backoff, config.retries)
+
+
+def _async_retry(config: RedisMemoryConfig) -> redis.asyncio.retry.Retry:
+    backoff = ExponentialWithJitterBackoff(base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
+    return redis.asyncio.retry.Retry(backoff, config.retries)
+
+
+# Keys of a pool's connection_kwargs that describe the server and credentials,
+# as opposed to the pool's own machinery, which each twin builds for itself.
+_PORTABLE = frozenset(
+    {
+        "host", "port", "db", "username", "password", "credential_provider",
+        "socket_timeout", "socket_connect_timeout", "socket_keepalive",
+        "socket_keepalive_options", "decode_responses", "encoding", "encoding_errors",
+        "client_name", "protocol", "ssl_keyfile", "ssl_certfile", "ssl_cert_reqs",
+        "ssl_ca_certs", "ssl_ca_data", "ssl_ca_path", "ssl_check_hostname",
+        "ssl_password", "ssl_min_version", "ssl_ciphers",
+    }
+)  # fmt: skip
+
+
+def _twin_kwargs(client: Any, target: type) -> dict[str, Any]:
+    """Constructor arguments for ``target`` that reach the same server as ``client``."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        raise ConfigurationError(
+            f"cannot derive a {'sync' if target is redis.Redis else 'async'} client from "
+            f"{type(client).__name__}; pass url= (or both a sync and an async client)"
+        )
+    source = pool.connection_kwargs
+    accepted = set(inspect.signature(target.__init__).parameters)
+    kwargs = {k: v for k, v in source.items() if k in _PORTABLE and k in accepted}
+    if "path" in source:
+        kwargs["unix_socket_path"] = source["path"]
+    if "SSL" in pool.connection_class.__name__:
+        kwargs["ssl"] = True
+    return kwargs
+
+
+class RedisClients:
+    """The sync client and the per-event-loop async clients of one configuration.
+
+    Args:
+        url: A Redis URL or ``"embedded"``; overrides ``config.url``.
+        client: The user's own redis-py client, sync or async, standalone or
+            cluster. The other kind is derived from its connection settings when
+            a standalone client is given.
+        config: Prefix, TTL policy, serializer and connection settings.
+            Default: :meth:`RedisMemoryConfig.from_env`.
+
+    No connection is made until a client is first used.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+    ) -> None:
+        if url is not None and client is not None:
+            raise ConfigurationError("pass either url= or client=, not both")
+        if config is not None and not isinstance(config, RedisMemoryConfig):
+            raise ConfigurationError(
+                f"config must be a RedisMemoryConfig, not {type(config).__name__}"
+            )
+        if client is not None and not (is_sync_client(client) or is_async_client(client)):
+            raise ConfigurationError(
+                "client must be a redis-py client (redis.Redis, redis.RedisCluster, "
+                f"redis.asyncio.Redis or redis.asyncio.RedisCluster), not {type(client).__name__}"
+            )
+        if config is None:
+            config = RedisMemoryConfig.from_env()
+        if url is not None:
+            config = config.replace(url=validate_url(url))
+        self.config = config
+        self._user_sync: SyncClient | None = client if is_sync_client(client) else None
+        self._user_async: AsyncClient | None = client if is_async_client(client) else None
+        self._sync: SyncClient | None = self._user_sync
+        self._async_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient]
+        self._async_by_loop = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    @property
+    def owns_connection(self) -> bool:
+        """False when the user passed a client: then closing is the user's job."""
+        return self._user_sync is None and self._user_async is None
+
+    def url(self) -> str:
+        """The URL connected to (the embedded server's, once started), or the client's."""
+        if not self.owns_connection:
+            client = self._user_sync or self._user_async
+            return f"<{type(client).__name__} given by the caller>"
+        url = self.config.resolved_url()
+        if url == EMBEDDED:
+            from .embedded import shared_server
+
+            url = shared_server().url
+        return url
+
+    def masked_url(self) -> str:
+        return mask_url(self.url())
+
+    @property
+    def sync(self) -> SyncClient:
+        """The sync client, built on first use."""
+        if self._sync is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = self._build(redis.Redis, _sync_retry)
+        return self._sync
+
+    @property
+    def async_(self) -> AsyncClient:
+        """The async client for the running event loop, built on first use in that loop.
+
+        redis.asyncio connections belong to the loop that opened them, so each
+        loop (``asyncio.run`` per call, as LlamaIndex's sync wrappers do) gets
+        its own client. A user's async client is returned as it is.
+        """
+        if self._user_async is not None:
+            return self._user_async
+        loop = asyncio.get_running_loop()
+        client = self._async_by_loop.get(loop)
+        if client is None:
+            client = self._build(redis.asyncio.Redis, _async_retry)
+            self._async_by_loop[loop] = client
+        return client
+
+    def _build(self, target: type, retry: Callable[[RedisMemoryConfig], object]) -> Any:
+        options = _client_options(self.config, retry(self.config))
+        user_client = self._user_sync or self._user_async
+        if user_client is not None:
+            if isinstance(user_client, redis.RedisCluster | redis.asyncio.RedisCluster):
+                raise ConfigurationError(
+                    "a cluster client was given for one of sync/async use only; pass url= "
+                    "so both can be built, or use the kind of client you passed"
+                )
+            return target(**{**options, **_twin_kwargs(user_client, target)})
+        return target.from_url(self.url(), **options)
+
+    def close(self) -> None:
+        """Close the sync client if this object built it."""
+        if self._sync is not None and self._user_sync is None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop if this object built it."""
+        if self._user_async is not None:
+            return
+        loop = asyncio.get_running_loop()
+        client = self._async_by_loop.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    def __repr__(self) -> str:
+        where = self.config.url if self.owns_connection else "caller's client"
+        return f"RedisClients({mask_url(where) if where else 'from environment'})"

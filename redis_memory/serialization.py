@@ -1,0 +1,93 @@
+"""Encoding values for Redis: JSON on orjson, never pickle.
+
+Stored data is data, not code: whatever is read back is rebuilt from JSON, so a
+value written by an attacker can at worst be wrong, never executed.
+
+Example:
+    >>> from redis_memory import JSONSerializer
+    >>> serializer = JSONSerializer()
+    >>> serializer.dumps({"role": "ai", "content": "hi"})
+    b'{"role":"ai","content":"hi"}'
+    >>> serializer.loads(b'{"role":"ai","content":"hi"}')
+    {'role': 'ai', 'content': 'hi'}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import orjson
+
+from .errors import SerializationError
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """What an engine needs to turn values into bytes and back."""
+
+    def dumps(self, value: Any) -> bytes:
+        """Encode a value. Raises :class:`SerializationError` if it cannot."""
+        ...
+
+    def loads(self, data: bytes | bytearray | memoryview | str) -> Any:
+        """Decode what :meth:`dumps` produced. Raises :class:`SerializationError`."""
+        ...
+
+
+def _default(value: Any) -> Any:
+    # Pydantic models (LangChain and LlamaIndex types among them) and sets,
+    # which orjson does not encode by itself. Anything else is an error.
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return model_dump(mode="json")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class JSONSerializer:
+    """JSON on orjson: UTF-8 bytes out, any JSON text in.
+
+    Encodes what JSON can (dict, list, str, int, float, bool, None), plus
+    datetimes, dates, UUIDs, dataclasses, enums, numpy arrays, and pydantic
+    models (as their ``model_dump(mode="json")``). Dict keys that are not strings
+    are turned into strings. Integers beyond 64 bits are refused rather than
+    silently changed; NaN and infinite floats become ``null``, as JSON has no
+    such numbers.
+    """
+
+    __slots__ = ("_options",)
+
+    def __init__(self, *, sort_keys: bool = False) -> None:
+        options = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        if sort_keys:
+            options |= orjson.OPT_SORT_KEYS
+        self._options = options
+
+    def dumps(self, value: Any) -> bytes:
+        try:
+            return orjson.dumps(value, default=_default, option=self._options)
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise SerializationError(
+                f"cannot store {type(value).__name__} as JSON: {exc}. Store plain data "
+                "(dict, list, str, int, float, bool, None) or a pydantic model."
+            ) from exc
+
+    def loads(self, data: bytes | bytearray | memoryview | str) -> Any:
+        try:
+            return orjson.loads(data)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            shown = bytes(data[:60]) if not isinstance(data, str) else data[:60]
+            raise SerializationError(
+                f"stored value is not valid JSON ({exc}); it starts with {shown!r}. "
+                "Was it written by another program under this key prefix?"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return "JSONSerializer()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JSONSerializer) and other._options == self._options
+
+    def __hash__(self) -> int:
+        return hash((JSONSerializer, self._options))

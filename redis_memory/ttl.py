@@ -1,0 +1,143 @@
+"""How long each kind of data lives in Redis.
+
+A :class:`TTLPolicy` holds one :class:`TTL` per kind of data (messages, cache,
+state, claims). Engines set the expiry in the same round trip as the write
+(``SET ... PX`` or ``PEXPIRE`` inside the write's ``MULTI``), never as a second
+step that could fail on its own.
+
+Example:
+    >>> from datetime import timedelta
+    >>> from redis_memory import TTL, TTLPolicy
+    >>> policy = TTLPolicy(messages=TTL(timedelta(days=7), sliding=True), state=None)
+    >>> policy.messages.milliseconds
+    604800000
+    >>> policy.state.expires
+    False
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Self
+
+Seconds = int | float | timedelta
+
+_DAY = 24 * 60 * 60
+
+
+def _to_milliseconds(value: Seconds) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | timedelta):
+        raise TypeError(
+            f"a TTL is a number of seconds, a timedelta or None, not {type(value).__name__}"
+        )
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a TTL must be a positive, finite number of seconds, got {value!r}")
+    milliseconds = round(seconds * 1000)
+    if milliseconds < 1:
+        raise ValueError(f"a TTL must be at least one millisecond, got {value!r}")
+    return milliseconds
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class TTL:
+    """An expiry for one kind of data.
+
+    Args:
+        seconds: Lifetime in seconds (int, float or ``timedelta``); ``None`` keeps
+            the data until it is deleted.
+        sliding: When true, every read of the data restarts its lifetime, so an
+            active conversation never expires while an abandoned one does.
+    """
+
+    milliseconds: int | None
+    sliding: bool
+
+    def __init__(self, seconds: Seconds | None = None, *, sliding: bool = False) -> None:
+        if not isinstance(sliding, bool):
+            raise TypeError(f"sliding must be True or False, not {sliding!r}")
+        milliseconds = None if seconds is None else _to_milliseconds(seconds)
+        if sliding and milliseconds is None:
+            raise ValueError("a sliding TTL needs a lifetime: TTL(seconds, sliding=True)")
+        object.__setattr__(self, "milliseconds", milliseconds)
+        object.__setattr__(self, "sliding", sliding)
+
+    @property
+    def expires(self) -> bool:
+        """Whether data of this kind expires at all."""
+        return self.milliseconds is not None
+
+    @property
+    def seconds(self) -> float | None:
+        """The lifetime in seconds, or ``None`` when the data does not expire."""
+        return None if self.milliseconds is None else self.milliseconds / 1000
+
+    @property
+    def refresh_on_read(self) -> bool:
+        """Whether a read must re-arm the expiry (``sliding`` and expiring)."""
+        return self.sliding and self.milliseconds is not None
+
+    def __repr__(self) -> str:
+        if self.milliseconds is None:
+            return "TTL(None)"
+        seconds = self.milliseconds / 1000
+        shown = int(seconds) if seconds.is_integer() else seconds
+        return f"TTL({shown}, sliding={self.sliding})" if self.sliding else f"TTL({shown})"
+
+
+NEVER = TTL(None)
+
+
+def _coerce(value: TTL | Seconds | None, default: TTL) -> TTL:
+    """A TTL from a TTL, a number of seconds or None; a bare number keeps the default's sliding."""
+    if isinstance(value, TTL):
+        return value
+    if value is None:
+        return NEVER
+    return TTL(value, sliding=default.sliding)
+
+
+_DEFAULT_MESSAGES = TTL(30 * _DAY, sliding=True)
+_DEFAULT_CACHE = TTL(_DAY)
+_DEFAULT_CLAIMS = TTL(60)
+
+
+@dataclass(frozen=True, slots=True)
+class TTLPolicy:
+    """One TTL per kind of data.
+
+    Each field takes a :class:`TTL`, a number of seconds (which keeps that kind's
+    default ``sliding``), a ``timedelta``, or ``None`` for no expiry.
+
+    Defaults: messages live 30 days and every read renews them (sliding); cache
+    entries live one day from when they were written; state never expires;
+    task claims expire after 60 seconds unless their owner extends them.
+    """
+
+    messages: TTL = field(default=_DEFAULT_MESSAGES)
+    cache: TTL = field(default=_DEFAULT_CACHE)
+    state: TTL = field(default=NEVER)
+    claims: TTL = field(default=_DEFAULT_CLAIMS)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "messages", _coerce(self.messages, _DEFAULT_MESSAGES))
+        object.__setattr__(self, "cache", _coerce(self.cache, _DEFAULT_CACHE))
+        object.__setattr__(self, "state", _coerce(self.state, NEVER))
+        object.__setattr__(self, "claims", _coerce(self.claims, _DEFAULT_CLAIMS))
+
+    def replace(self, **changes: TTL | Seconds | None) -> Self:
+        """A copy with some kinds changed: ``policy.replace(cache=3600)``."""
+        unknown = set(changes) - {"messages", "cache", "state", "claims"}
+        if unknown:
+            raise TypeError(
+                f"unknown kind(s) of data {sorted(unknown)}; "
+                "a TTLPolicy has messages, cache, state and claims"
+            )
+        return replace(self, **changes)
+
+    @classmethod
+    def never_expire(cls) -> Self:
+        """A policy under which nothing expires (data lives until deleted)."""
+        return cls(messages=NEVER, cache=NEVER, state=NEVER, claims=NEVER)
