@@ -27,6 +27,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from .config import EMBEDDED, RedisMemoryConfig, mask_url, validate_url
 from .errors import ConfigurationError
@@ -60,9 +61,9 @@ def _client_options(config: RedisMemoryConfig, retry: object) -> dict[str, Any]:
     return options
 
 
-def _sync_retry(config: RedisMemoryConfig) -> redis.Retry:
+def _sync_retry(config: RedisMemoryConfig) -> Retry:
     backoff = ExponentialWithJitterBackoff(base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
-    return redis.Retry(backoff, config.retries)
+    return Retry(backoff, config.retries)
 
 
 def _async_retry(config: RedisMemoryConfig) -> redis.asyncio.retry.Retry:

@@ -367,12 +367,11 @@ class EmbeddedRedis:
                         f"{process.returncode} while starting. Its log ends:\n{tail}"
                     )
                 try:
-                    if probe.ping():
+                    # Another server may own the port: only our own process counts.
+                    if probe.info("server")["process_id"] == process.pid:
                         return
-                except redis.exceptions.BusyLoadingError:
-                    pass
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-                    pass
+                    pass  # not listening yet, or still loading its data
                 if time.monotonic() > deadline:
                     raise EmbeddedServerError(
                         f"the embedded Redis did not answer within {self._startup_timeout:g} s. "

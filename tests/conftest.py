@@ -1,0 +1,90 @@
+"""Fixtures: one embedded Redis Stack per test session, one key prefix per test.
+
+Tests run against a real server started here (no mocks). Each test gets its own
+prefix, so tests never see each other's keys, and its keys are removed after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import redis
+
+from redis_memory import RedisMemoryConfig
+from redis_memory.embedded import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis() as server:
+        if not server.has_search:
+            pytest.fail(
+                f"the test server ({server.binary}) has no Search module; run `make test`, "
+                "which installs Redis Stack"
+            )
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = redis_server.client()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(redis_client: redis.Redis) -> Iterator[str]:
+    name = f"t{uuid.uuid4().hex[:12]}"
+    yield name
+    keys = list(redis_client.scan_iter(match=f"{name}:*", count=1000))
+    if keys:
+        redis_client.unlink(*keys)
+
+
+@pytest.fixture
+def config(redis_url: str, prefix: str) -> RedisMemoryConfig:
+    return RedisMemoryConfig(url=redis_url, prefix=prefix)
+
+
+def _command_calls(client: redis.Redis) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+@pytest.fixture
+def count_commands(redis_client: redis.Redis) -> Callable[[], object]:
+    """``with count_commands() as counted: ...`` then ``counted.total`` and ``counted.by_name``.
+
+    Counted from the server's INFO commandstats, so it is exact for what
+    reached Redis while tests run one at a time against this server. The
+    INFO calls of the counter itself are left out.
+    """
+
+    class Counted:
+        by_name: dict[str, int]
+        total: int
+
+    @contextmanager
+    def counting() -> Iterator[Counted]:
+        counted = Counted()
+        before = _command_calls(redis_client)
+        yield counted
+        after = _command_calls(redis_client)
+        diff = {
+            name: calls - before.get(name, 0)
+            for name, calls in after.items()
+            if calls - before.get(name, 0) > 0
+        }
+        diff["info"] = diff.get("info", 0) - 1
+        counted.by_name = {name: n for name, n in diff.items() if n > 0}
+        counted.total = sum(counted.by_name.values())
+
+    return counting

@@ -1,0 +1,132 @@
+"""The redis-memory command: serve, status, and what a user sees when things fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from redis_memory import KeySchema
+from redis_memory.cli import main
+
+CLI = [sys.executable, "-m", "redis_memory.cli"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_prints_a_working_url_and_stops_on_ctrl_c():
+    server = subprocess.Popen(
+        [*CLI, "serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = server.stdout.readline().strip()
+        assert url.startswith("redis://127.0.0.1:")
+        client = redis.Redis.from_url(url)
+        assert client.ping()
+        pid = client.info("server")["process_id"]
+        client.close()
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+        assert "modules: rejson, search" in server.stderr.read()
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    finally:
+        server.kill()
+        server.wait()
+        server.stdout.close()
+        server.stderr.close()
+
+
+def test_status_counts_this_prefixs_keys_by_kind(redis_url, redis_client, prefix, capsys):
+    keys = KeySchema(prefix)
+    redis_client.rpush(keys.session_messages("a"), "{}")
+    redis_client.rpush(keys.session_messages("b"), "{}")
+    redis_client.hset(keys.session_meta("b"), "count", 1)
+    redis_client.set(keys.state("u1", "theme"), '"dark"')
+    redis_client.set(keys.cache_exact("ab", "cd"), "{}")
+    redis_client.set("unrelated:key", "1")
+
+    assert main(["status", "--url", redis_url, "--prefix", prefix, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["keys_by_kind"] == {"session": 3, "cache": 1, "state": 1}
+    assert "search" in report["modules"]
+    assert report["redis_version"].startswith("7.")
+    assert report["used_memory"] > 0
+
+    assert main(["status", "--url", redis_url, "--prefix", prefix]) == 0
+    table = capsys.readouterr().out
+    assert f"keys under {prefix}:  5" in table
+    assert "session" in table
+    assert "search" in table
+    redis_client.delete("unrelated:key")
+
+
+def test_status_reads_url_and_prefix_from_the_environment(redis_url, prefix, redis_client):
+    redis_client.set(KeySchema(prefix).lock("job"), "owner")
+    env = {**os.environ, "REDIS_MEMORY_URL": redis_url, "REDIS_MEMORY_PREFIX": prefix}
+    done = subprocess.run(
+        [*CLI, "status", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["keys_by_kind"] == {"lock": 1}
+
+
+def test_status_of_an_unreachable_redis_is_one_clear_line(capsys):
+    url = f"redis://user:topsecret@127.0.0.1:{_closed_port()}/0"
+    env_timeout = {"REDIS_MEMORY_CONNECT_TIMEOUT": "1", "REDIS_MEMORY_RETRIES": "0"}
+    done = subprocess.run(
+        [*CLI, "status", "--url", url],
+        env={**os.environ, **env_timeout},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("redis-memory status: Redis did not answer")
+    assert "Traceback" not in done.stderr
+    assert "topsecret" not in done.stderr + done.stdout
+
+
+def test_bad_arguments_and_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("redis-memory 0.")
+    with pytest.raises(SystemExit) as exited:
+        main([])
+    assert exited.value.code == 2
+    assert main(["status", "--url", "http://nope"]) == 1
+    assert "unsupported Redis URL" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("redis-memory")
+    done = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for command in ("serve", "status", "setup"):
+        assert command in done.stdout
+
+
+def test_setup_is_quiet_and_quick_when_libssl_is_already_there(tmp_path):
+    # The checkout's copy (made by `make setup`) is reused: nothing is fetched.
+    checkout = Path(__file__).resolve().parents[1] / ".cache" / "libssl1.1"
+    if not checkout.exists():
+        pytest.skip("libssl 1.1 comes from the system here")
+    target = tmp_path / "libssl"
+    target.symlink_to(checkout)
+    done = subprocess.run(
+        [*CLI, "setup", "--dest", str(target)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Fetching" not in done.stdout + done.stderr
