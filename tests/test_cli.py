@@ -130,3 +130,22 @@ def test_setup_is_quiet_and_quick_when_libssl_is_already_there(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Fetching" not in done.stdout + done.stderr
+
+
+def test_status_works_for_the_restricted_acl_user_of_the_readme(
+    redis_server, redis_client, prefix, capsys
+):
+    redis_client.execute_command(
+        "ACL", "SETUSER", prefix, "on", ">pw", f"~{prefix}:*", f"&{prefix}:*",
+        "+@all", "-@dangerous", "+info",
+    )  # fmt: skip
+    try:
+        redis_client.set(KeySchema(prefix).state("u", "k"), "1")
+        url = f"redis://{prefix}:pw@127.0.0.1:{redis_server.port}/0"
+        assert main(["status", "--url", url, "--prefix", prefix, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["keys_by_kind"] == {"state": 1}
+        assert "search" in report["modules"]
+        assert "pw@" not in report["url"]
+    finally:
+        redis_client.acl_deluser(prefix)
