@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigurationError
 from .keys import DEFAULT_PREFIX, KeySchema, validate_prefix
@@ -40,36 +40,46 @@ ENV_TTL = {
 }
 
 
+_SECRET_QUERY_RE = re.compile(r"((?:^|&)(?:password|ssl_password)=)[^&]*", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, safe for logs and errors."""
+    """The URL with every password replaced by ``***``, safe for logs and errors.
+
+    Masks the password of the user part (also in a URL whose scheme is missing)
+    and ``password=`` / ``ssl_password=`` in the query string.
+    """
+    if not isinstance(url, str):
+        return f"<{type(url).__name__}>"
     if url == EMBEDDED:
         return url
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return "<unparseable URL>"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    location, qmark, query = rest.partition("?")
+    if "@" in location:
+        userinfo, _, host = location.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        location = f"{user}:***@{host}" if colon else f"{user}@{host}"
+    if query:
+        query = _SECRET_QUERY_RE.sub(r"\1***", query)
+    return f"{scheme}{sep}{location}{qmark}{query}"
 
 
 def validate_url(url: str) -> str:
+    """Check a Redis URL (or ``embedded``); returns it with its scheme in lower case."""
     if not isinstance(url, str):
         raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
     if url == EMBEDDED:
         return url
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in URL_SCHEMES:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in URL_SCHEMES:
         raise ConfigurationError(
             f"unsupported Redis URL {mask_url(url)!r}: use redis://[user:password@]host:port/db, "
             "rediss://... for TLS, unix:///path/to/redis.sock, or 'embedded' for a private "
             "server started on demand"
         )
-    return url
+    return f"{scheme.lower()}://{rest}"
 
 
 def _positive_number(name: str, value: Any, *, allow_none: bool) -> float | None:
@@ -107,7 +117,7 @@ class RedisMemoryConfig:
             ``{"ssl_ca_certs": "ca.pem"}`` or ``{"client_name": "worker-1"}``.
     """
 
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)
     prefix: str = DEFAULT_PREFIX
     ttl: TTLPolicy = field(default_factory=TTLPolicy)
     serializer: Serializer = field(default_factory=JSONSerializer)
@@ -119,7 +129,7 @@ class RedisMemoryConfig:
 
     def __post_init__(self) -> None:
         if self.url is not None:
-            validate_url(self.url)
+            object.__setattr__(self, "url", validate_url(self.url))
         try:
             validate_prefix(self.prefix)
         except (TypeError, ValueError) as exc:
@@ -144,6 +154,13 @@ class RedisMemoryConfig:
             raise ConfigurationError("connection_kwargs must be a mapping of redis-py arguments")
         object.__setattr__(
             self, "connection_kwargs", MappingProxyType(dict(self.connection_kwargs))
+        )
+
+    def __repr__(self) -> str:
+        url = "from environment" if self.url is None else repr(mask_url(self.url))
+        return (
+            f"RedisMemoryConfig(url={url}, prefix={self.prefix!r}, ttl={self.ttl!r}, "
+            f"serializer={self.serializer!r})"
         )
 
     @property

@@ -15,8 +15,13 @@ class ConfigurationError(RedisMemoryError, ValueError):
     """A setting is missing, malformed or contradicts another one."""
 
 
-class SerializationError(RedisMemoryError, ValueError):
-    """A value could not be encoded for Redis, or stored bytes could not be decoded."""
+class SerializationError(RedisMemoryError, TypeError, ValueError):
+    """A value could not be encoded for Redis, or stored bytes could not be decoded.
+
+    Both a ``TypeError`` (the value is of a kind JSON cannot hold) and a
+    ``ValueError`` (the stored bytes are not what was expected), so either
+    ``except`` catches it.
+    """
 
 
 class RedisUnavailableError(RedisMemoryError, ConnectionError):
@@ -33,3 +38,7 @@ class FeatureUnavailableError(RedisMemoryError, RuntimeError):
 
 class SearchModuleMissingError(FeatureUnavailableError):
     """The feature needs the Redis Search module (Redis Stack, Redis 8, or Redis Cloud)."""
+
+
+class UnexpectedDataError(RedisMemoryError, ValueError):
+    """A key under this package's prefix holds data this package did not write."""

@@ -98,6 +98,14 @@ def validate_prefix(prefix: str) -> str:
             f"invalid key prefix {prefix!r}: use 1 to {MAX_PREFIX_LENGTH} characters of "
             "letters, digits, '_', '.', '-', with ':' only between words (e.g. 'myapp:prod')"
         )
+    # 'app:cache' would make its keys look like the cache keys of prefix 'app'.
+    reserved = [word for word in prefix.split(":")[1:] if word in KINDS]
+    if reserved:
+        raise ValueError(
+            f"invalid key prefix {prefix!r}: {reserved[0]!r} names a kind of data, so it "
+            f"cannot follow a ':' in a prefix (it would read as the {reserved[0]} keys of "
+            f"prefix {prefix.split(':')[0]!r})"
+        )
     return prefix
 
 

@@ -77,7 +77,12 @@ class JSONSerializer:
         try:
             return orjson.loads(data)
         except (orjson.JSONDecodeError, TypeError) as exc:
-            shown = bytes(data[:60]) if not isinstance(data, str) else data[:60]
+            if isinstance(data, str):
+                shown: object = data[:60]
+            elif isinstance(data, bytes | bytearray | memoryview):
+                shown = bytes(data[:60])
+            else:
+                shown = f"<{type(data).__name__}>"
             raise SerializationError(
                 f"stored value is not valid JSON ({exc}); it starts with {shown!r}. "
                 "Was it written by another program under this key prefix?"

@@ -25,6 +25,8 @@ from typing import Self
 Seconds = int | float | timedelta
 
 _DAY = 24 * 60 * 60
+# Redis refuses expiries past 2**63-1 ms from now; a century is past any real need.
+MAX_SECONDS = 100 * 365 * _DAY
 
 
 def _to_milliseconds(value: Seconds) -> int:
@@ -32,9 +34,17 @@ def _to_milliseconds(value: Seconds) -> int:
         raise TypeError(
             f"a TTL is a number of seconds, a timedelta or None, not {type(value).__name__}"
         )
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    try:
+        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    except OverflowError:
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"a TTL must be a positive, finite number of seconds, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"a TTL must be at most {MAX_SECONDS} seconds (100 years), got {value!r}; "
+            "use None for data that never expires"
+        )
     milliseconds = round(seconds * 1000)
     if milliseconds < 1:
         raise ValueError(f"a TTL must be at least one millisecond, got {value!r}")
