@@ -103,6 +103,89 @@ def _twin_kwargs(client: Any, target: type) -> dict[str, Any]:
     return kwargs
 
 
+class _Connection:
+    """The clients of one connection setting: a sync one and one per event loop."""
+
+    def __init__(self, config: RedisMemoryConfig, client: SyncClient | AsyncClient | None) -> None:
+        self.config = config
+        self.user_sync: SyncClient | None = client if is_sync_client(client) else None
+        self.user_async: AsyncClient | None = client if is_async_client(client) else None
+        self._sync: SyncClient | None = self.user_sync
+        self._async_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient]
+        self._async_by_loop = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    @property
+    def owned(self) -> bool:
+        return self.user_sync is None and self.user_async is None
+
+    def url(self) -> str:
+        if not self.owned:
+            return f"<{type(self.user_sync or self.user_async).__name__} given by the caller>"
+        url = self.config.resolved_url()
+        if url == EMBEDDED:
+            from .embedded import shared_server
+
+            url = shared_server().url
+        return url
+
+    def sync(self) -> SyncClient:
+        if self._sync is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = self._build(redis.Redis, _sync_retry)
+        return self._sync
+
+    def async_(self) -> AsyncClient:
+        if self.user_async is not None:
+            return self.user_async
+        loop = asyncio.get_running_loop()
+        client = self._async_by_loop.get(loop)
+        if client is None:
+            client = self._build(redis.asyncio.Redis, _async_retry)
+            self._async_by_loop[loop] = client
+        return client
+
+    def _build(self, target: type, retry: Callable[[RedisMemoryConfig], object]) -> Any:
+        options = _client_options(self.config, retry(self.config))
+        user_client = self.user_sync or self.user_async
+        if user_client is not None:
+            if isinstance(user_client, redis.RedisCluster | redis.asyncio.RedisCluster):
+                raise ConfigurationError(
+                    "a cluster client serves only the kind (sync or async) it is; pass url= "
+                    "so that both kinds can be built"
+                )
+            return target(**{**options, **_twin_kwargs(user_client, target)})
+        return target.from_url(self.url(), **options)
+
+    def close(self) -> None:
+        if self._sync is not None and self.user_sync is None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        if self.user_async is not None:
+            return
+        client = self._async_by_loop.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
+def _connection_key(config: RedisMemoryConfig) -> tuple[Any, ...]:
+    return (
+        config.resolved_url(),
+        config.socket_timeout,
+        config.socket_connect_timeout,
+        config.retries,
+        config.max_connections,
+        repr(sorted(config.connection_kwargs.items())),
+    )
+
+
+_shared_connections: dict[tuple[Any, ...], _Connection] = {}
+_shared_lock = threading.Lock()
+
+
 class RedisClients:
     """The sync client and the per-event-loop async clients of one configuration.
 
@@ -114,7 +197,10 @@ class RedisClients:
         config: Prefix, TTL policy, serializer and connection settings.
             Default: :meth:`RedisMemoryConfig.from_env`.
 
-    No connection is made until a client is first used.
+    No connection is made until a client is first used. :meth:`shared` gives
+    objects with the same connection settings one connection pool, which is
+    what the package's classes use: a chat history built per request costs no
+    new connection.
     """
 
     def __init__(
@@ -123,46 +209,38 @@ class RedisClients:
         url: str | None = None,
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
+        _connection: _Connection | None = None,
     ) -> None:
-        if url is not None and client is not None:
-            raise ConfigurationError("pass either url= or client=, not both")
-        if config is not None and not isinstance(config, RedisMemoryConfig):
-            raise ConfigurationError(
-                f"config must be a RedisMemoryConfig, not {type(config).__name__}"
-            )
-        if client is not None and not (is_sync_client(client) or is_async_client(client)):
-            raise ConfigurationError(
-                "client must be a redis-py client (redis.Redis, redis.RedisCluster, "
-                f"redis.asyncio.Redis or redis.asyncio.RedisCluster), not {type(client).__name__}"
-            )
-        if config is None:
-            config = RedisMemoryConfig.from_env()
-        if url is not None:
-            config = config.replace(url=validate_url(url))
-        self.config = config
-        self._user_sync: SyncClient | None = client if is_sync_client(client) else None
-        self._user_async: AsyncClient | None = client if is_async_client(client) else None
-        self._sync: SyncClient | None = self._user_sync
-        self._async_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient]
-        self._async_by_loop = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
+        self.config = _resolve_config(url, client, config)
+        self._connection = _connection or _Connection(self.config, client)
+
+    @classmethod
+    def shared(
+        cls,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+    ) -> RedisClients:
+        """Like the constructor, but reusing the process's pool for these connection settings."""
+        resolved = _resolve_config(url, client, config)
+        if client is not None:
+            return cls(client=client, config=resolved)
+        key = _connection_key(resolved)
+        with _shared_lock:
+            connection = _shared_connections.get(key)
+            if connection is None:
+                connection = _shared_connections[key] = _Connection(resolved, None)
+        return cls(config=resolved, _connection=connection)
 
     @property
     def owns_connection(self) -> bool:
-        """False when the user passed a client: then closing is the user's job."""
-        return self._user_sync is None and self._user_async is None
+        """False when the user passed a client: then closing it is the user's job."""
+        return self._connection.owned
 
     def url(self) -> str:
         """The URL connected to (the embedded server's, once started), or the client's."""
-        if not self.owns_connection:
-            client = self._user_sync or self._user_async
-            return f"<{type(client).__name__} given by the caller>"
-        url = self.config.resolved_url()
-        if url == EMBEDDED:
-            from .embedded import shared_server
-
-            url = shared_server().url
-        return url
+        return self._connection.url()
 
     def masked_url(self) -> str:
         return mask_url(self.url())
@@ -170,11 +248,7 @@ class RedisClients:
     @property
     def sync(self) -> SyncClient:
         """The sync client, built on first use."""
-        if self._sync is None:
-            with self._lock:
-                if self._sync is None:
-                    self._sync = self._build(redis.Redis, _sync_retry)
-        return self._sync
+        return self._connection.sync()
 
     @property
     def async_(self) -> AsyncClient:
@@ -184,42 +258,35 @@ class RedisClients:
         loop (``asyncio.run`` per call, as LlamaIndex's sync wrappers do) gets
         its own client. A user's async client is returned as it is.
         """
-        if self._user_async is not None:
-            return self._user_async
-        loop = asyncio.get_running_loop()
-        client = self._async_by_loop.get(loop)
-        if client is None:
-            client = self._build(redis.asyncio.Redis, _async_retry)
-            self._async_by_loop[loop] = client
-        return client
-
-    def _build(self, target: type, retry: Callable[[RedisMemoryConfig], object]) -> Any:
-        options = _client_options(self.config, retry(self.config))
-        user_client = self._user_sync or self._user_async
-        if user_client is not None:
-            if isinstance(user_client, redis.RedisCluster | redis.asyncio.RedisCluster):
-                raise ConfigurationError(
-                    "a cluster client was given for one of sync/async use only; pass url= "
-                    "so both can be built, or use the kind of client you passed"
-                )
-            return target(**{**options, **_twin_kwargs(user_client, target)})
-        return target.from_url(self.url(), **options)
+        return self._connection.async_()
 
     def close(self) -> None:
-        """Close the sync client if this object built it."""
-        if self._sync is not None and self._user_sync is None:
-            self._sync.close()
-            self._sync = None
+        """Close the sync client's connections if this package built it (it reconnects on use)."""
+        self._connection.close()
 
     async def aclose(self) -> None:
-        """Close the async client of the running loop if this object built it."""
-        if self._user_async is not None:
-            return
-        loop = asyncio.get_running_loop()
-        client = self._async_by_loop.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        """Close the running loop's async client if this package built it."""
+        await self._connection.aclose()
 
     def __repr__(self) -> str:
         where = self.config.url if self.owns_connection else "caller's client"
         return f"RedisClients({mask_url(where) if where else 'from environment'})"
+
+
+def _resolve_config(
+    url: str | None, client: object, config: RedisMemoryConfig | None
+) -> RedisMemoryConfig:
+    if url is not None and client is not None:
+        raise ConfigurationError("pass either url= or client=, not both")
+    if config is not None and not isinstance(config, RedisMemoryConfig):
+        raise ConfigurationError(f"config must be a RedisMemoryConfig, not {type(config).__name__}")
+    if client is not None and not (is_sync_client(client) or is_async_client(client)):
+        raise ConfigurationError(
+            "client must be a redis-py client (redis.Redis, redis.RedisCluster, "
+            f"redis.asyncio.Redis or redis.asyncio.RedisCluster), not {type(client).__name__}"
+        )
+    if config is None:
+        config = RedisMemoryConfig.from_env()
+    if url is not None:
+        config = config.replace(url=validate_url(url))
+    return config

@@ -195,3 +195,15 @@ def test_rediss_url_with_certificate_verification(tls_server):
     assert "certificate verify failed" in str(caught.value) or isinstance(
         caught.value.__cause__, ssl.SSLError
     )
+
+
+def test_shared_clients_with_the_same_connection_settings_share_one_pool(redis_url):
+    a = RedisClients.shared(config=RedisMemoryConfig(url=redis_url, prefix="one"))
+    b = RedisClients.shared(config=RedisMemoryConfig(url=redis_url, prefix="two"))
+    c = RedisClients.shared(config=RedisMemoryConfig(url=redis_url, socket_timeout=1.5))
+    assert a.sync is b.sync, "a history object per request must not open a pool per request"
+    assert a.config.prefix == "one"
+    assert b.config.prefix == "two"
+    assert c.sync is not a.sync
+    own = redis.Redis.from_url(redis_url)
+    assert RedisClients.shared(client=own).sync is own
