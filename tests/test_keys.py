@@ -48,7 +48,12 @@ prefix_words = st.text(
     min_size=1,
     max_size=8,
 )
-prefixes = st.lists(prefix_words, min_size=1, max_size=4).map(":".join)
+# Words after the first may not name a kind of data (see validate_prefix).
+prefixes = (
+    st.lists(prefix_words, min_size=1, max_size=4)
+    .filter(lambda words: not set(words[1:]) & set(KINDS))
+    .map(":".join)
+)
 
 
 def _hash_tag(key: str) -> str:
