@@ -6,4 +6,6 @@ in :mod:`redis_memory`; every Redis command lives in the core.
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
-__all__ = ["RedisMemoryConfig", "TTLPolicy"]
+from .chat_history import RedisChatMessageHistory
+
+__all__ = ["RedisChatMessageHistory", "RedisMemoryConfig", "TTLPolicy"]

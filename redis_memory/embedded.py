@@ -44,9 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+from urllib.parse import quote
 
 import redis
 
+from .config import mask_url
 from .errors import EmbeddedServerError, SearchModuleMissingError
 
 ENV_SERVER = "REDIS_MEMORY_SERVER"
@@ -252,6 +254,7 @@ class EmbeddedRedis:
         port: TCP port on 127.0.0.1; default: a free one.
         data_dir: Folder for the server's files (kept after stop); default: a
             temporary folder, removed on stop.
+        password: Require this password (``requirepass``); it is part of :attr:`url`.
         extra_args: More ``redis-server`` arguments, e.g.
             ``["--appendonly", "yes", "--appendfsync", "always"]``.
         startup_timeout: Seconds to wait for the server to answer.
@@ -270,6 +273,7 @@ class EmbeddedRedis:
         binary: str | os.PathLike[str] | None = None,
         port: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        password: str | None = None,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 20.0,
     ) -> None:
@@ -280,6 +284,9 @@ class EmbeddedRedis:
         self._binary_arg = binary
         self._port_arg = port
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        if password is not None and (not isinstance(password, str) or not password):
+            raise ValueError("password must be a non-empty str or None")
+        self.password = password
         self._extra_args = tuple(str(arg) for arg in extra_args)
         self._startup_timeout = startup_timeout
         self._lock = threading.Lock()
@@ -332,6 +339,8 @@ class EmbeddedRedis:
         ]  # fmt: skip
         for module in self.binary.modules:
             args += ["--loadmodule", str(module)]
+        if self.password is not None:
+            args += ["--requirepass", self.password]
         args += self._extra_args
         log = (data_dir / "redis.log").open("ab")
         on_main_thread = threading.current_thread() is threading.main_thread()
@@ -355,7 +364,9 @@ class EmbeddedRedis:
 
     def _wait_until_ready(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         deadline = time.monotonic() + self._startup_timeout
-        probe = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
+        probe = redis.Redis(
+            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1
+        )
         try:
             while True:
                 if process.poll() is not None:
@@ -424,7 +435,8 @@ class EmbeddedRedis:
         """``redis://127.0.0.1:{port}/0``; raises if the server is not running."""
         if self.port is None or self._process is None:
             raise EmbeddedServerError("the embedded Redis is not running; call start() first")
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = "" if self.password is None else f":{quote(self.password, safe='')}@"
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def has_search(self) -> bool:
@@ -449,7 +461,7 @@ class EmbeddedRedis:
         return redis.Redis.from_url(self.url, **kwargs)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
-        state = f"url={self.url!r}" if self.is_running else "stopped"
+        state = f"url={mask_url(self.url)!r}" if self.is_running else "stopped"
         return f"<EmbeddedRedis {state}>"
 
 

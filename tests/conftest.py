@@ -88,3 +88,34 @@ def count_commands(redis_client: redis.Redis) -> Callable[[], object]:
         counted.total = sum(counted.by_name.values())
 
     return counting
+
+
+class RoundTrips:
+    """A real redis-py client whose connections count what they send.
+
+    Each ``send_packed_command`` is one request written to the socket: one
+    command, or a whole pipeline. ``count`` is the number of round trips.
+    """
+
+    def __init__(self, port: int) -> None:
+        counter = self
+
+        class CountingConnection(redis.Connection):
+            def send_packed_command(self, command, check_health=True):
+                counter.count += 1
+                return super().send_packed_command(command, check_health)
+
+        self.count = 0
+        pool = redis.ConnectionPool(
+            host="127.0.0.1", port=port, connection_class=CountingConnection
+        )
+        self.client = redis.Redis(connection_pool=pool)
+        self.client.ping()  # connect now: the handshake is not an operation's cost
+        self.count = 0
+
+
+@pytest.fixture
+def round_trips(redis_server: EmbeddedRedis) -> Iterator[RoundTrips]:
+    counted = RoundTrips(redis_server.port)
+    yield counted
+    counted.client.close()

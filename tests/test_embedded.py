@@ -204,3 +204,13 @@ def test_url_embedded_starts_one_shared_server_per_process():
     port = int(done.stdout.strip().rsplit(":", 1)[1].split("/")[0])
     with pytest.raises(redis.exceptions.ConnectionError):
         redis.Redis(port=port, socket_connect_timeout=1).ping()
+
+
+def test_a_password_protected_server():
+    with EmbeddedRedis(password="p@ss word") as server:
+        assert server.url.startswith("redis://:p%40ss%20word@127.0.0.1:")
+        assert "p%40ss" not in repr(server)
+        with server.client() as client:
+            assert client.ping()
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(port=server.port).ping()

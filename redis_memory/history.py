@@ -1,0 +1,591 @@
+"""The message log: one conversation per session id, shared by both frameworks.
+
+A session's messages are a Redis list at ``{prefix}:session:{<id>}:messages``,
+one JSON object per message in the neutral stored form (:class:`StoredMessage`).
+Order is the order of appends: an append is one ``RPUSH`` inside a server-side
+script, so concurrent writers interleave whole batches and lose nothing.
+
+An append is one round trip (``EVALSHA``) that pushes the messages, trims to the
+window, sets the TTL and announces the change on the session's pub/sub channel,
+atomically. A read is one round trip (``LRANGE``, plus ``PEXPIRE`` when the TTL
+slides). Messages that LlamaIndex's ``Memory`` archives live in a second list,
+``...:archived``, in the same hash slot.
+
+:class:`MessageLog` is the sync engine and :class:`AsyncMessageLog` its native
+``redis.asyncio`` twin, with the same method names; both share every piece of
+key building, encoding and validation in :class:`_MessageLogCore`.
+
+Example:
+    >>> from redis_memory.history import MessageLog
+    >>> log = MessageLog(url="embedded")                       # doctest: +SKIP
+    >>> log.append("ana", [{"role": "user", "content": "hi"}])  # doctest: +SKIP
+    1
+    >>> log.messages("ana")[0]["content"]                      # doctest: +SKIP
+    'hi'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
+
+import orjson
+
+from ._plan import Plan, Script, execute, execute_async
+from .config import RedisMemoryConfig
+from .connection import AsyncClient, RedisClients, SyncClient
+from .errors import SerializationError
+from .keys import KeySchema
+
+Section = Literal["active", "archived", "all"]
+T = TypeVar("T")
+
+
+class ToolCall(TypedDict):
+    """A tool call requested by the assistant: the same shape in both frameworks."""
+
+    id: str | None
+    name: str
+    args: dict[str, Any]
+
+
+class StoredMessage(TypedDict, total=False):
+    """The neutral stored form of one message.
+
+    ``role`` is ``user``, ``assistant``, ``system``, ``developer``, ``tool``,
+    ``function`` or a custom role; ``content`` is text or a list of content
+    blocks (``{"type": "text", "text": ...}``, ``{"type": "image", ...}``).
+    ``ts`` is set when the message is appended (seconds since the epoch).
+    ``lc`` and ``li`` hold LangChain's and LlamaIndex's own fields, so a message
+    comes back exactly as its framework wrote it; the other framework reads the
+    neutral fields.
+    """
+
+    role: Required[str]
+    content: Required[str | list[Any]]
+    name: NotRequired[str]
+    tool_calls: NotRequired[list[ToolCall]]
+    tool_call_id: NotRequired[str]
+    id: NotRequired[str]
+    ts: NotRequired[float]
+    lc: NotRequired[dict[str, Any]]
+    li: NotRequired[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What is known about a session without reading its messages.
+
+    ``created`` is the time of the oldest message kept (the first message,
+    unless a window or a deletion removed it); ``updated`` that of the newest.
+    """
+
+    session_id: str
+    message_count: int
+    archived_count: int
+    created: float | None
+    updated: float | None
+
+
+# Lua, run with EVALSHA. Lists are pushed in chunks: Lua's unpack() has a limit.
+_APPEND = """
+local messages, archive = KEYS[1], KEYS[2]
+local ttl, window, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+if ARGV[5] == '1' then redis.call('DEL', messages) end
+local n = 0
+for i = 7, #ARGV, 1000 do
+  n = redis.call('RPUSH', messages, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if window > 0 and n > window then
+  redis.call('LTRIM', messages, -window, -1)
+  n = window
+end
+if ttl > 0 then
+  redis.call('PEXPIRE', messages, ttl)
+  if ARGV[6] == '1' then redis.call('PEXPIRE', archive, ttl) end
+end
+if channel ~= '' then redis.call('PUBLISH', channel, ARGV[4] .. n .. '}') end
+return n
+"""
+
+# Deleting by index keeps the order of the rest: mark the element, then remove
+# exactly that mark. The mark cannot be a stored message (those are JSON objects).
+_DELETE_AT = """
+local value = redis.call('LINDEX', KEYS[1], ARGV[1])
+if not value then return false end
+redis.call('LSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('LREM', KEYS[1], 1, ARGV[2])
+return value
+"""
+
+_ARCHIVE_OLDEST = """
+local moved = redis.call('LPOP', KEYS[1], ARGV[1])
+if not moved then return {} end
+for i = 1, #moved, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(moved, i, math.min(i + 999, #moved)))
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return moved
+"""
+
+_TOMBSTONE = b"\x00rmem:deleted\x00"
+
+
+APPEND = Script(_APPEND)
+DELETE_AT = Script(_DELETE_AT)
+ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
+
+
+def _whole(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _validate_message(message: Any, position: int) -> None:
+    if not isinstance(message, Mapping):
+        raise TypeError(
+            f"message {position} is a {type(message).__name__}; the message log stores "
+            "mappings in the neutral form {'role': ..., 'content': ...}"
+        )
+    role = message.get("role")
+    if not isinstance(role, str) or not role:
+        raise TypeError(f"message {position} needs a non-empty str 'role', got {role!r}")
+    content = message.get("content")
+    if not isinstance(content, str | list):
+        raise TypeError(
+            f"message {position} needs 'content' as a str or a list of content blocks, "
+            f"got {type(content).__name__}"
+        )
+
+
+class _MessageLogCore:
+    """What the sync and async message logs share: keys, encoding, checks, plans."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        max_messages: int | None = None,
+        publish_events: bool = True,
+        refresh_archive: bool = False,
+    ) -> None:
+        self._clients = RedisClients.shared(url=url, client=client, config=config)
+        self.config: RedisMemoryConfig = self._clients.config
+        self.keys: KeySchema = self.config.keys
+        self.max_messages = (
+            None if max_messages is None else _whole("max_messages", max_messages, 1)
+        )
+        self.publish_events = bool(publish_events)
+        # LlamaIndex's Memory keeps archived messages: their expiry then moves
+        # with every append, so the archive never expires before the session.
+        self.refresh_archive = bool(refresh_archive)
+        self._serializer = self.config.serializer
+        self._ttl = self.config.ttl.messages
+
+    def _url(self) -> str:
+        return self._clients.masked_url()
+
+    # -- encoding -----------------------------------------------------------------
+    def _encode(self, messages: Sequence[Mapping[str, Any]]) -> tuple[list[bytes], list[Any]]:
+        if isinstance(messages, Mapping | str | bytes) or not isinstance(messages, Sequence):
+            raise TypeError(
+                "messages must be a sequence (a list) of message mappings, "
+                f"not {type(messages).__name__}"
+            )
+        now = time.time()
+        encoded: list[bytes] = []
+        ids: list[Any] = []
+        for position, message in enumerate(messages):
+            _validate_message(message, position)
+            record = message if "ts" in message else {**message, "ts": now}
+            try:
+                encoded.append(self._serializer.dumps(record))
+            except SerializationError as exc:
+                raise SerializationError(f"message {position} cannot be stored: {exc}") from exc
+            ids.append(message.get("id"))
+        return encoded, ids
+
+    def _decode(self, raw: bytes | str, key: str) -> StoredMessage:
+        try:
+            message = self._serializer.loads(raw)
+        except SerializationError as exc:
+            raise SerializationError(
+                f"{key} holds a value that is not a stored message of redis-memory-backend ({exc})"
+            ) from exc
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise SerializationError(
+                f"{key} holds {str(raw)[:80]!r}, which is not a stored message of "
+                "redis-memory-backend (it has no role and content); another program may "
+                "write under this key prefix"
+            )
+        return message  # type: ignore[return-value]
+
+    def _decoder(self, key: str) -> Callable[[Sequence[bytes | str] | None], list[StoredMessage]]:
+        return lambda raws: [self._decode(raw, key) for raw in raws or ()]
+
+    def _archive_key(self, session_id: str) -> str:
+        return self.keys.session(session_id) + ":archived"
+
+    def _section_keys(self, session_id: str, section: Section) -> list[str]:
+        if section == "active":
+            return [self.keys.session_messages(session_id)]
+        if section == "archived":
+            return [self._archive_key(session_id)]
+        if section == "all":
+            return [self._archive_key(session_id), self.keys.session_messages(session_id)]
+        raise ValueError(f"section must be 'active', 'archived' or 'all', got {section!r}")
+
+    # -- plans ----------------------------------------------------------------------
+    def _plan_append(
+        self, session_id: str, messages: Sequence[Mapping[str, Any]], *, replace: bool
+    ) -> Plan[int]:
+        key = self.keys.session_messages(session_id)
+        encoded, ids = self._encode(messages)
+        if not encoded:
+            if replace:
+                return Plan("replacing messages", key, lambda _: 0, [("DEL", key)])
+            return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
+        channel = self.keys.session_channel(session_id) if self.publish_events else ""
+        event_head = b""
+        if channel:
+            event = {"event": "messages", "session_id": session_id, "added": len(encoded)}
+            event["ids"] = ids
+            # The script appends the session's new length and the closing brace.
+            event_head = orjson.dumps(event)[:-1] + b',"count":'
+        args: list[Any] = [
+            self._ttl.milliseconds or 0,
+            self.max_messages or 0,
+            channel,
+            event_head,
+            "1" if replace else "0",
+            "1" if self.refresh_archive else "0",
+            *encoded,
+        ]
+        keys = [key, self._archive_key(session_id)]
+        doing = "replacing messages" if replace else "appending messages"
+        return Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args))
+
+    def _plan_append_archived(
+        self, session_id: str, messages: Sequence[Mapping[str, Any]]
+    ) -> Plan[int]:
+        key = self._archive_key(session_id)
+        encoded, _ = self._encode(messages)
+        if not encoded:
+            return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
+        commands: list[tuple[Any, ...]] = [("RPUSH", key, *encoded)]
+        if self._ttl.expires:
+            commands.append(("PEXPIRE", key, self._ttl.milliseconds))
+        return Plan("archiving messages", key, lambda r: int(r[0]), commands, transaction=True)
+
+    def _plan_messages(
+        self,
+        session_id: str,
+        last: int | None,
+        offset: int,
+        limit: int | None,
+        section: Section,
+    ) -> Plan[list[StoredMessage]]:
+        if last is not None:
+            _whole("last", last, 1)
+            if offset or limit is not None:
+                raise ValueError("use either last= or offset=/limit=, not both")
+            start, stop = -last, -1
+        else:
+            _whole("offset", offset, 0)
+            stop = -1 if limit is None else offset + _whole("limit", limit, 1) - 1
+            start = offset
+        keys = self._section_keys(session_id, section)
+        decode = self._decoder(keys[-1])
+        if len(keys) == 1:
+            commands: list[tuple[Any, ...]] = [("LRANGE", keys[0], start, stop)]
+            finish: Callable[[list[Any]], list[StoredMessage]] = lambda r: decode(r[0])  # noqa: E731
+        else:
+            # Archived then active, as one sequence: page across both lists.
+            commands = [("LRANGE", key, 0, -1) for key in keys]
+            end = None if stop == -1 else stop + 1
+
+            def finish(replies: list[Any]) -> list[StoredMessage]:
+                return decode([*replies[0], *replies[1]][start:end])
+
+        if self._ttl.refresh_on_read:
+            commands += [("PEXPIRE", key, self._ttl.milliseconds) for key in keys]
+        return Plan("reading messages", keys[-1], finish, commands)
+
+    def _plan_count(self, session_id: str, section: Section) -> Plan[int]:
+        keys = self._section_keys(session_id, section)
+        commands = [("LLEN", key) for key in keys]
+        return Plan("counting messages", keys[-1], lambda r: sum(int(n) for n in r), commands)
+
+    def _plan_info(self, session_id: str) -> Plan[SessionInfo | None]:
+        active, archived = self.keys.session_messages(session_id), self._archive_key(session_id)
+        commands: list[tuple[Any, ...]] = [
+            ("LLEN", active),
+            ("LLEN", archived),
+            ("LINDEX", archived, 0),
+            ("LINDEX", active, 0),
+            ("LINDEX", active, -1),
+            ("LINDEX", archived, -1),
+        ]
+
+        def finish(replies: list[Any]) -> SessionInfo | None:
+            if not replies[0] and not replies[1]:
+                return None
+            first_archived, first_active, last_active, last_archived = (
+                self._decode(raw, active) if raw else None for raw in replies[2:]
+            )
+            first = first_archived or first_active
+            last = last_active or last_archived
+            return SessionInfo(
+                session_id=session_id,
+                message_count=int(replies[0]),
+                archived_count=int(replies[1]),
+                created=first.get("ts") if first else None,
+                updated=last.get("ts") if last else None,
+            )
+
+        return Plan("reading session info", active, finish, commands)
+
+    def _plan_pop_last(self, session_id: str) -> Plan[StoredMessage | None]:
+        key = self.keys.session_messages(session_id)
+        return Plan(
+            "deleting the last message",
+            key,
+            lambda r: None if r[0] is None else self._decode(r[0], key),
+            [("RPOP", key)],
+        )
+
+    def _plan_delete_at(self, session_id: str, index: int) -> Plan[StoredMessage | None]:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        key = self.keys.session_messages(session_id)
+        return Plan(
+            "deleting a message",
+            key,
+            lambda r: None if r[0] is None else self._decode(r[0], key),
+            script=(DELETE_AT, [key], [index, _TOMBSTONE]),
+        )
+
+    def _plan_delete_oldest(self, session_id: str, n: int) -> Plan[list[StoredMessage]]:
+        key = self.keys.session_messages(session_id)
+        decode = self._decoder(key)
+        return Plan(
+            "deleting the oldest messages",
+            key,
+            lambda r: decode(r[0]),
+            [("LPOP", key, _whole("n", n, 1))],
+        )
+
+    def _plan_archive_oldest(self, session_id: str, n: int) -> Plan[list[StoredMessage]]:
+        keys = [self.keys.session_messages(session_id), self._archive_key(session_id)]
+        decode = self._decoder(keys[0])
+        args = [_whole("n", n, 1), self._ttl.milliseconds or 0]
+        return Plan(
+            "archiving messages",
+            keys[0],
+            lambda r: decode(r[0]),
+            script=(ARCHIVE_OLDEST, keys, args),
+        )
+
+    def _plan_trim(self, session_id: str, keep_last: int) -> Plan[int]:
+        key = self.keys.session_messages(session_id)
+        keep = _whole("keep_last", keep_last, 0)
+        last = ("LTRIM", key, -keep, -1) if keep else ("DEL", key)
+        return Plan(
+            "trimming messages",
+            key,
+            lambda r: max(0, int(r[0]) - keep),
+            [("LLEN", key), last],
+            transaction=True,
+        )
+
+    def _plan_clear(self, session_id: str, section: Section) -> Plan[int]:
+        keys = self._section_keys(session_id, section)
+        return Plan("clearing a session", keys[-1], lambda r: int(r[0]), [("UNLINK", *keys)])
+
+    def _plan_sessions(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
+        pattern = f"{self.keys.prefix}:session:{{*}}:*"
+        command = ("SCAN", _whole("cursor", cursor, 0), "MATCH", pattern, "COUNT", count)
+        _whole("count", count, 1)
+
+        def finish(replies: list[Any]) -> tuple[int, list[str]]:
+            next_cursor, raw_keys = replies[0]
+            ids = dict.fromkeys(self.keys.session_id_of(raw) for raw in raw_keys)
+            return int(next_cursor), list(ids)
+
+        return Plan("listing sessions", pattern, finish, [command])
+
+
+class MessageLog(_MessageLogCore):
+    """The message log, sync. :class:`AsyncMessageLog` mirrors it name for name.
+
+    Args:
+        url, client, config: Where the data lives (see :class:`RedisClients`).
+        max_messages: Keep only the newest N messages of each session (a window);
+            ``None`` keeps all.
+        publish_events: Announce each append on ``{prefix}:events:session:{<id>}``
+            as JSON ``{"event": "messages", "session_id", "added", "ids", "count"}``
+            (ids and counts, never content).
+        refresh_archive: Renew the archive's expiry on every append (for stores
+            that archive, like LlamaIndex's ``Memory``).
+
+    Example:
+        >>> log = MessageLog(url="embedded")                             # doctest: +SKIP
+        >>> log.append("s1", [{"role": "user", "content": "Hello"},
+        ...                   {"role": "assistant", "content": "Hi!"}])  # doctest: +SKIP
+        2
+        >>> [m["content"] for m in log.messages("s1", last=1)]           # doctest: +SKIP
+        ['Hi!']
+    """
+
+    def _run(self, plan: Plan[T]) -> T:
+        return execute(self._clients.sync, plan, self._url)
+
+    def append(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        """Append messages in order, atomically; returns the session's new length."""
+        return self._run(self._plan_append(session_id, messages, replace=False))
+
+    def replace(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        """Replace all active messages of the session at once; returns the new length."""
+        return self._run(self._plan_append(session_id, messages, replace=True))
+
+    def append_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        """Append messages straight to the archive; returns the archive's length."""
+        return self._run(self._plan_append_archived(session_id, messages))
+
+    def messages(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        section: Section = "active",
+    ) -> list[StoredMessage]:
+        """Messages oldest first: all, the ``last`` N, or a page (``offset``, ``limit``).
+
+        ``section`` picks the active messages (default), the archived ones, or
+        ``"all"`` (archived, then active). A sliding TTL is renewed in the same
+        round trip.
+        """
+        return self._run(self._plan_messages(session_id, last, offset, limit, section))
+
+    def count(self, session_id: str, *, section: Section = "active") -> int:
+        """How many messages the session holds."""
+        return self._run(self._plan_count(session_id, section))
+
+    def info(self, session_id: str) -> SessionInfo | None:
+        """Counts and first/last timestamps of a session; None if it holds nothing."""
+        return self._run(self._plan_info(session_id))
+
+    def pop_last(self, session_id: str) -> StoredMessage | None:
+        """Remove and return the newest message (None if the session is empty)."""
+        return self._run(self._plan_pop_last(session_id))
+
+    def delete_at(self, session_id: str, index: int) -> StoredMessage | None:
+        """Remove and return the message at ``index`` (negative counts from the end).
+
+        The others keep their order. None when there is no such message.
+        """
+        return self._run(self._plan_delete_at(session_id, index))
+
+    def delete_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        """Remove and return the ``n`` oldest active messages."""
+        return self._run(self._plan_delete_oldest(session_id, n))
+
+    def archive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        """Move the ``n`` oldest active messages to the archive, atomically; returns them."""
+        return self._run(self._plan_archive_oldest(session_id, n))
+
+    def trim(self, session_id: str, keep_last: int) -> int:
+        """Keep only the newest ``keep_last`` messages; returns how many were removed."""
+        return self._run(self._plan_trim(session_id, keep_last))
+
+    def clear(self, session_id: str, *, section: Section = "all") -> int:
+        """Delete the session's messages (by default also its archive)."""
+        return self._run(self._plan_clear(session_id, section))
+
+    def sessions(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        """One page of session ids by ``SCAN``: ``(next_cursor, ids)``; 0 means done."""
+        return self._run(self._plan_sessions(cursor, count))
+
+    def iter_sessions(self, *, count: int = 500) -> Iterator[str]:
+        """Every session id under the prefix, each once, fetched page by page."""
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, ids = self.sessions(cursor=cursor, count=count)
+            yield from (i for i in ids if not (i in seen or seen.add(i)))  # type: ignore[func-returns-value]
+            if cursor == 0:
+                return
+
+
+class AsyncMessageLog(_MessageLogCore):
+    """The message log on ``redis.asyncio``: :class:`MessageLog`'s twin, name for name."""
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await execute_async(self._clients.async_, plan, self._url)
+
+    async def append(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        return await self._run(self._plan_append(session_id, messages, replace=False))
+
+    async def replace(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        return await self._run(self._plan_append(session_id, messages, replace=True))
+
+    async def append_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        return await self._run(self._plan_append_archived(session_id, messages))
+
+    async def messages(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        section: Section = "active",
+    ) -> list[StoredMessage]:
+        return await self._run(self._plan_messages(session_id, last, offset, limit, section))
+
+    async def count(self, session_id: str, *, section: Section = "active") -> int:
+        return await self._run(self._plan_count(session_id, section))
+
+    async def info(self, session_id: str) -> SessionInfo | None:
+        return await self._run(self._plan_info(session_id))
+
+    async def pop_last(self, session_id: str) -> StoredMessage | None:
+        return await self._run(self._plan_pop_last(session_id))
+
+    async def delete_at(self, session_id: str, index: int) -> StoredMessage | None:
+        return await self._run(self._plan_delete_at(session_id, index))
+
+    async def delete_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        return await self._run(self._plan_delete_oldest(session_id, n))
+
+    async def archive_oldest(self, session_id: str, n: int) -> list[StoredMessage]:
+        return await self._run(self._plan_archive_oldest(session_id, n))
+
+    async def trim(self, session_id: str, keep_last: int) -> int:
+        return await self._run(self._plan_trim(session_id, keep_last))
+
+    async def clear(self, session_id: str, *, section: Section = "all") -> int:
+        return await self._run(self._plan_clear(session_id, section))
+
+    async def sessions(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        return await self._run(self._plan_sessions(cursor, count))
+
+    async def iter_sessions(self, *, count: int = 500) -> AsyncIterator[str]:
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, ids = await self.sessions(cursor=cursor, count=count)
+            for session_id in ids:
+                if session_id not in seen:
+                    seen.add(session_id)
+                    yield session_id
+            if cursor == 0:
+                return

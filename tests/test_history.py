@@ -1,0 +1,393 @@
+"""The core message log (redis_memory.history), sync and async, against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from redis_memory import (
+    TTL,
+    RedisMemoryConfig,
+    RedisUnavailableError,
+    SerializationError,
+    TTLPolicy,
+)
+from redis_memory.embedded import EmbeddedRedis
+from redis_memory.errors import UnexpectedDataError
+from redis_memory.history import AsyncMessageLog, MessageLog
+
+
+def texts(messages):
+    return [m["content"] for m in messages]
+
+
+def user(text, **extra):
+    return {"role": "user", "content": text, **extra}
+
+
+@pytest.fixture
+def log(config):
+    return MessageLog(config=config)
+
+
+@pytest.fixture
+def alog(config):
+    return AsyncMessageLog(config=config)
+
+
+def test_append_and_read_in_order(log):
+    assert log.append("s", [user("a"), user("b")]) == 2
+    assert log.append("s", [{"role": "assistant", "content": "c", "id": "m3"}]) == 3
+    stored = log.messages("s")
+    assert texts(stored) == ["a", "b", "c"]
+    assert stored[2]["id"] == "m3"
+    assert all(isinstance(m["ts"], float) for m in stored)
+    assert texts(log.messages("s", last=2)) == ["b", "c"]
+    assert texts(log.messages("s", offset=1, limit=1)) == ["b"]
+    assert texts(log.messages("s", offset=2)) == ["c"]
+    assert log.messages("s", offset=5) == []
+    assert log.count("s") == 3
+    assert log.messages("missing") == []
+
+
+def test_a_given_timestamp_is_kept(log):
+    log.append("s", [user("a", ts=12.5)])
+    assert log.messages("s")[0]["ts"] == 12.5
+
+
+def test_info(log):
+    assert log.info("s") is None
+    log.append("s", [user("a", ts=1.0), user("b", ts=2.0)])
+    log.append("s", [user("c", ts=3.0)])
+    info = log.info("s")
+    assert (info.message_count, info.archived_count, info.created, info.updated) == (
+        3,
+        0,
+        1.0,
+        3.0,
+    )
+    log.archive_oldest("s", 1)
+    info = log.info("s")
+    assert (info.message_count, info.archived_count, info.created) == (2, 1, 1.0)
+
+
+def test_deleting_keeps_the_order_of_the_rest(log):
+    log.append("s", [user(x) for x in "abcde"])
+    assert log.delete_at("s", 1)["content"] == "b"
+    assert log.delete_at("s", -1)["content"] == "e"
+    assert log.delete_at("s", 10) is None
+    assert texts(log.messages("s")) == ["a", "c", "d"]
+    assert log.pop_last("s")["content"] == "d"
+    assert texts(log.delete_oldest("s", 1)) == ["a"]
+    assert texts(log.messages("s")) == ["c"]
+    assert log.pop_last("empty") is None
+    with pytest.raises(TypeError, match="index must be an int"):
+        log.delete_at("s", "1")
+
+
+def test_identical_messages_are_deleted_one_at_a_time(log):
+    same = user("same", ts=1.0)
+    log.append("s", [same, same, same])
+    log.delete_at("s", 1)
+    assert texts(log.messages("s")) == ["same", "same"]
+
+
+def test_archive_sections(log):
+    log.append("s", [user(x) for x in "abcd"])
+    assert texts(log.archive_oldest("s", 3)) == ["a", "b", "c"]
+    assert texts(log.messages("s")) == ["d"]
+    assert texts(log.messages("s", section="archived")) == ["a", "b", "c"]
+    assert texts(log.messages("s", section="all")) == ["a", "b", "c", "d"]
+    assert texts(log.messages("s", section="all", offset=2, limit=2)) == ["c", "d"]
+    assert texts(log.messages("s", section="all", last=2)) == ["c", "d"]
+    assert log.count("s", section="all") == 4
+    assert log.append_archived("s", [user("z")]) == 4
+    assert log.archive_oldest("empty", 2) == []
+    assert log.clear("s", section="archived") == 1
+    assert texts(log.messages("s", section="all")) == ["d"]
+    with pytest.raises(ValueError, match="section must be"):
+        log.messages("s", section="everything")
+
+
+def test_trim_clear_replace(log):
+    log.append("s", [user(x) for x in "abcde"])
+    assert log.trim("s", 2) == 3
+    assert texts(log.messages("s")) == ["d", "e"]
+    assert log.replace("s", [user("x"), user("y")]) == 2
+    assert texts(log.messages("s")) == ["x", "y"]
+    assert log.replace("s", []) == 0
+    assert log.messages("s") == []
+    log.append("s", [user("a")])
+    assert log.trim("s", 0) == 1
+    assert log.clear("s") == 0
+
+
+def test_window_keeps_the_newest(config):
+    log = MessageLog(config=config, max_messages=3)
+    log.append("s", [user(x) for x in "abcd"])
+    log.append("s", [user("e")])
+    assert texts(log.messages("s")) == ["c", "d", "e"]
+
+
+def test_sessions_are_listed_page_by_page_and_only_under_this_prefix(config, redis_client):
+    log = MessageLog(config=config)
+    ids = [f"user:{i}" for i in range(120)] + ["weird {id} *?"]
+    for session_id in ids:
+        log.append(session_id, [user("hi")])
+    log.append_archived("only-archived", [user("old")])
+    redis_client.rpush("other:session:{user:1}:messages", "{}")
+    MessageLog(config=config.replace(prefix=config.prefix + "x")).append("foreign", [user("x")])
+    seen = list(log.iter_sessions(count=10))
+    assert sorted(seen) == sorted([*ids, "only-archived"])
+    cursor, page = log.sessions(count=10)
+    assert cursor != 0
+    assert set(page) <= set(seen)
+    redis_client.delete("other:session:{user:1}:messages")
+    MessageLog(config=config.replace(prefix=config.prefix + "x")).clear("foreign")
+
+
+def test_messages_expire_and_reads_slide_the_expiry(redis_url, prefix, redis_client):
+    sliding = MessageLog(
+        config=RedisMemoryConfig(
+            url=redis_url, prefix=prefix, ttl=TTLPolicy(messages=TTL(600, sliding=True))
+        )
+    )
+    sliding.append("s", [user("a")])
+    key = sliding.keys.session_messages("s")
+    assert 590_000 < redis_client.pttl(key) <= 600_000
+    redis_client.pexpire(key, 5_000)
+    sliding.messages("s")
+    assert redis_client.pttl(key) > 590_000, "a read renews a sliding TTL"
+
+    fixed = MessageLog(
+        config=RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(messages=TTL(600)))
+    )
+    redis_client.pexpire(key, 5_000)
+    fixed.messages("s")
+    assert redis_client.pttl(key) <= 5_000, "a read leaves a fixed TTL alone"
+    fixed.append("s", [user("b")])
+    assert redis_client.pttl(key) > 590_000, "a write sets the TTL"
+
+    never = MessageLog(
+        config=RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(messages=None))
+    )
+    never.append("forever", [user("a")])
+    assert redis_client.pttl(never.keys.session_messages("forever")) == -1
+
+    short = MessageLog(
+        config=RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(messages=0.05))
+    )
+    short.append("brief", [user("a")])
+    time.sleep(0.3)
+    assert short.messages("brief") == []
+
+
+def test_each_append_is_announced_without_content(log, redis_client):
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(log.keys.session_channel("s"))
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    log.append("s", [user("secret words", id="m1"), user("more")])
+    event = pubsub.get_message(timeout=5)
+    pubsub.close()
+    payload = json.loads(event["data"])
+    assert payload == {
+        "event": "messages",
+        "session_id": "s",
+        "added": 2,
+        "ids": ["m1", None],
+        "count": 2,
+    }
+    assert b"secret" not in event["data"]
+
+
+def test_budgets_append_and_read(config, count_commands, round_trips):
+    log = MessageLog(client=round_trips.client, config=config)
+    log.append("warm", [user("script is loaded now")])
+    round_trips.count = 0
+    with count_commands() as one:
+        log.append("s", [user("a")])
+    with count_commands() as batch:
+        log.append("s", [user(str(i)) for i in range(10)])
+    assert round_trips.count == 2
+    assert one.total <= 5, one.by_name
+    assert batch.total <= 5, batch.by_name
+    round_trips.count = 0
+    with count_commands() as read:
+        log.messages("s")
+    with count_commands() as last:
+        log.messages("s", last=3)
+    assert round_trips.count == 2
+    assert read.total <= 3, read.by_name
+    assert last.total <= 3, last.by_name
+
+    windowed = MessageLog(client=round_trips.client, config=config, max_messages=5)
+    with count_commands() as trimmed:
+        windowed.append("s", [user("over the window")])
+    assert trimmed.total <= 5, trimmed.by_name
+
+
+def test_fifty_threads_lose_nothing_and_keep_their_order(config):
+    log = MessageLog(config=config)
+
+    def write(writer: int) -> None:
+        for i in range(100):
+            log.append("shared", [user(f"{writer}:{i}")])
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = texts(log.messages("shared"))
+    assert len(stored) == 5000
+    for writer in range(50):
+        mine = [int(t.split(":")[1]) for t in stored if t.startswith(f"{writer}:")]
+        assert mine == list(range(100))
+
+
+def test_fifty_tasks_lose_nothing_and_keep_their_order(config):
+    alog = AsyncMessageLog(config=config)
+
+    async def write(writer: int) -> None:
+        for i in range(0, 100, 2):
+            await alog.append("shared", [user(f"{writer}:{i}"), user(f"{writer}:{i + 1}")])
+
+    async def scenario() -> list[str]:
+        await asyncio.gather(*(write(w) for w in range(50)))
+        return texts(await alog.messages("shared"))
+
+    stored = asyncio.run(scenario())
+    assert len(stored) == 5000
+    for writer in range(50):
+        mine = [int(t.split(":")[1]) for t in stored if t.startswith(f"{writer}:")]
+        assert mine == list(range(100))
+
+
+def test_async_twin_mirrors_the_sync_log(alog, log):
+    async def scenario():
+        assert await alog.append("s", [user(x) for x in "abcd"]) == 4
+        assert texts(await alog.messages("s", last=2)) == ["c", "d"]
+        assert (await alog.delete_at("s", 1))["content"] == "b"
+        assert (await alog.pop_last("s"))["content"] == "d"
+        assert texts(await alog.archive_oldest("s", 1)) == ["a"]
+        assert await alog.count("s", section="all") == 2
+        assert (await alog.info("s")).archived_count == 1
+        assert await alog.append_archived("s", [user("z")]) == 2
+        assert texts(await alog.delete_oldest("s", 1)) == ["c"]
+        await alog.append("s", [user("e"), user("f")])
+        assert await alog.trim("s", 1) == 1
+        assert await alog.replace("s", [user("r")]) == 1
+        assert [s async for s in alog.iter_sessions()] == ["s"]
+        assert (await alog.sessions())[1] == ["s"]
+        assert await alog.clear("s") == 2
+
+    asyncio.run(scenario())
+    assert log.messages("s", section="all") == []
+    assert set(dir(MessageLog)) - {"_run"} <= set(dir(AsyncMessageLog))
+
+
+def test_a_message_that_cannot_be_stored_is_a_type_error_and_nothing_is_written(log):
+    log.append("s", [user("kept")])
+    with pytest.raises(TypeError, match="message 1 cannot be stored") as caught:
+        log.append("s", [user("fine"), user("bad", extra=object())])
+    assert isinstance(caught.value, SerializationError)
+    assert texts(log.messages("s")) == ["kept"]
+    with pytest.raises(TypeError, match="sequence"):
+        log.append("s", user("not in a list"))
+    with pytest.raises(TypeError, match="needs a non-empty str 'role'"):
+        log.append("s", [{"content": "no role"}])
+    with pytest.raises(TypeError, match="needs 'content'"):
+        log.append("s", [{"role": "user", "content": 42}])
+    assert texts(log.messages("s")) == ["kept"]
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 513])
+def test_bad_session_ids(log, bad):
+    with pytest.raises(ValueError, match="session id"):
+        log.append(bad, [user("a")])
+
+
+def test_bad_numbers(log):
+    for call in (
+        lambda: log.messages("s", last=0),
+        lambda: log.messages("s", offset=-1),
+        lambda: log.messages("s", limit=0),
+        lambda: log.messages("s", last=1, offset=1),
+        lambda: log.delete_oldest("s", 0),
+        lambda: log.trim("s", -1),
+        lambda: MessageLog(max_messages=0),
+    ):
+        with pytest.raises(ValueError, match=r"must be|either"):
+            call()
+
+
+def test_foreign_data_is_a_clear_error_naming_the_key(log, redis_client):
+    key = log.keys.session_messages("s")
+    redis_client.rpush(key, b"not json")
+    with pytest.raises(SerializationError, match=r"session:\{s\}:messages holds"):
+        log.messages("s")
+    redis_client.delete(key)
+    redis_client.rpush(key, b'{"unrelated": true}')
+    with pytest.raises(SerializationError, match="no role and content"):
+        log.messages("s")
+    redis_client.delete(key)
+    redis_client.set(key, "a string")
+    with pytest.raises(UnexpectedDataError, match=r"session:\{s\}:messages holds a different"):
+        log.append("s", [user("a")])
+    with pytest.raises(UnexpectedDataError):
+        log.messages("s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_redis_down_is_a_clear_error_and_the_same_object_recovers(tmp_path):
+    port = _free_port()
+    server = EmbeddedRedis(port=port, data_dir=tmp_path, password="pw").start()
+    config = RedisMemoryConfig(
+        url=f"redis://:pw@127.0.0.1:{port}/0",
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retries=1,
+    )
+    log, alog = MessageLog(config=config), AsyncMessageLog(config=config)
+    log.append("s", [user("before")])
+    server.stop()
+    with pytest.raises(RedisUnavailableError) as caught:
+        log.append("s", [user("during")])
+    message = str(caught.value)
+    assert f"Redis at redis://:***@127.0.0.1:{port}/0 did not answer while appending" in message
+    assert "pw@" not in message
+    with pytest.raises(RedisUnavailableError):
+        asyncio.run(alog.messages("s"))
+    server = EmbeddedRedis(port=port, data_dir=tmp_path, password="pw")
+    with server:
+        log.append("s", [user("after")])
+        assert texts(log.messages("s")) == ["after"]
+        assert texts(asyncio.run(alog.messages("s"))) == ["after"]
+
+
+def test_construction_costs_no_round_trip():
+    MessageLog(url=f"redis://127.0.0.1:{_free_port()}/0")
+    AsyncMessageLog(url=f"redis://127.0.0.1:{_free_port()}/0")
+
+
+def test_a_users_async_client_is_used_natively(redis_url, config):
+    async def scenario():
+        client = redis.asyncio.Redis.from_url(redis_url)
+        alog = AsyncMessageLog(client=client, config=config)
+        await alog.append("s", [user("a")])
+        stored = await alog.messages("s")
+        await client.aclose()
+        return stored
+
+    assert texts(asyncio.run(scenario())) == ["a"]
