@@ -1,65 +1,131 @@
 """The redis-memory-backend demo: `make demo`.
 
-Starts a private Redis Stack (no Redis needed on this machine), stores a short
-conversation through the core (config, key schema, TTL policy, serializer),
-reads it back, and shows what is in Redis.
+Starts a private Redis Stack (no Redis needed on this machine), holds a
+conversation through LangChain, continues the same session through a LlamaIndex
+``Memory``, reads it back through LangChain, and shows what Redis holds and what
+each step cost. The chat models are stand-ins that answer at once: nothing here
+calls a network.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+import warnings
 
-from redis_memory import RedisClients, RedisMemoryConfig, TTLPolicy
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables.history import RunnableWithMessageHistory
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.memory import Memory
+
+from langchain_redis_memory import RedisChatMessageHistory
+from llama_index_redis_memory import RedisMemoryChatStore
+from redis_memory import RedisMemoryConfig, TTLPolicy
 from redis_memory.embedded import EmbeddedRedis
+from redis_memory.history import MessageLog
 from redis_memory.server import status
 
-CONVERSATION = [
-    {"role": "system", "content": "You are a concise travel assistant."},
-    {"role": "user", "content": "Two days in Lisbon: what should I not miss?"},
-    {"role": "assistant", "content": "Alfama at dusk, Belém, and a day trip to Sintra."},
-    {"role": "user", "content": "And to eat?"},
-    {"role": "assistant", "content": "Pastéis de nata in Belém, grilled sardines in summer."},
-]
+SESSION = "traveller:ana"
+# Deprecated upstream in favour of LangGraph, and still what most LangChain apps run.
+warnings.filterwarnings("ignore", "RunnableWithMessageHistory is deprecated")
+
+
+def step(number: int, text: str) -> None:
+    print(f"\n{number}. {text}")
+
+
+def show(messages: list, indent: str = "   ") -> None:
+    for message in messages:
+        role = getattr(message, "type", None) or message.role.value
+        print(f"{indent}{role:>9}: {message.content}")
 
 
 def main() -> None:
     started = time.perf_counter()
     with EmbeddedRedis() as server:
         ready_ms = (time.perf_counter() - started) * 1000
-        print(f"1. Embedded Redis {server.version} at {server.url} in {ready_ms:.0f} ms")
-        print(
-            f"   modules: {', '.join(sorted(server.modules)) or 'none'}"
-            f" (Search available: {server.has_search})"
-        )
-
+        step(1, f"Embedded Redis {server.version} at {server.url}, ready in {ready_ms:.0f} ms")
+        print(f"   modules: {', '.join(sorted(server.modules))} (Search: {server.has_search})")
         config = RedisMemoryConfig(url=server.url, prefix="demo", ttl=TTLPolicy(messages=3600))
-        clients = RedisClients(config=config)
-        key = config.keys.session_messages("traveller:ana")
-        ttl = config.ttl.messages
-        print(f"2. Session 'traveller:ana' lives at key {key!r}")
-        print(f"   messages expire {ttl.seconds:g} s after the last use (sliding: {ttl.sliding})")
 
-        encoded = [config.serializer.dumps(message) for message in CONVERSATION]
-        with clients.sync.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *encoded)
-            pipe.pexpire(key, ttl.milliseconds)
-            pipe.execute()
-        print(f"3. Stored {len(encoded)} messages and their expiry in one round trip")
-
-        read = [config.serializer.loads(raw) for raw in clients.sync.lrange(key, 0, -1)]
-        assert read == CONVERSATION, "what was stored must come back unchanged"
-        print("4. Read them back, unchanged:")
-        for message in read:
-            print(f"   {message['role']:>9}: {message['content']}")
-
-        report = status(clients.sync, prefix=config.prefix)
-        print(
-            f"5. Redis now holds {report['keys_by_kind']} under prefix 'demo', "
-            f"using {report['used_memory_human']}; TTL left: "
-            f"{clients.sync.ttl(key)} s"
+        step(2, "LangChain: two turns of RunnableWithMessageHistory on Redis")
+        model = FakeMessagesListChatModel(
+            responses=[
+                AIMessage("Alfama at dusk, Belém, and a day trip to Sintra."),
+                AIMessage("Pastéis de nata in Belém; grilled sardines in summer."),
+            ]
         )
-        clients.close()
-    print("6. Stopped the embedded Redis; nothing is left running.")
+        prompt = ChatPromptTemplate.from_messages(
+            [
+                ("system", "You are a concise travel assistant."),
+                MessagesPlaceholder("history"),
+                ("human", "{question}"),
+            ]
+        )
+        chain = RunnableWithMessageHistory(
+            prompt | model,
+            lambda session_id: RedisChatMessageHistory(session_id, config=config),
+            input_messages_key="question",
+            history_messages_key="history",
+        )
+        for question in ("Two days in Lisbon: what should I not miss?", "And to eat?"):
+            turn_started = time.perf_counter()
+            chain.invoke({"question": question}, {"configurable": {"session_id": SESSION}})
+            print(f"   turn took {(time.perf_counter() - turn_started) * 1000:.1f} ms")
+        show(RedisChatMessageHistory(SESSION, config=config).messages)
+
+        step(3, "LlamaIndex: Memory on the same session sees the LangChain conversation")
+        memory = Memory.from_defaults(
+            session_id=SESSION, chat_store=RedisMemoryChatStore(config=config), token_limit=4000
+        )
+        show(memory.get_all())
+        memory.put(ChatMessage(role=MessageRole.USER, content="Is Sintra worth a whole day?"))
+        memory.put(
+            ChatMessage(role=MessageRole.ASSISTANT, content="Yes: Pena, Regaleira, Moorish castle.")
+        )
+        print("   LlamaIndex added a question and an answer.")
+
+        step(4, "LangChain reads the conversation LlamaIndex continued")
+        show(RedisChatMessageHistory(SESSION, config=config).messages[-2:])
+
+        step(5, "What Redis holds")
+        log = MessageLog(config=config)
+        info = log.info(SESSION)
+        key = config.keys.session_messages(SESSION)
+        client = server.client()
+        print(
+            f"   key {key!r}: {info.message_count} messages, "
+            f"{client.memory_usage(key)} bytes, expires in {client.ttl(key)} s (sliding)"
+        )
+        report = status(client, prefix=config.prefix)
+        print(
+            f"   keys under prefix 'demo': {report['keys_by_kind']}; "
+            f"server memory {report['used_memory_human']}"
+        )
+        timings = []
+        for _ in range(200):
+            read_started = time.perf_counter()
+            log.messages(SESSION)
+            timings.append((time.perf_counter() - read_started) * 1000)
+        timings.sort()
+        print(f"   reading the whole session: median {timings[100]:.3f} ms over 200 reads")
+
+        async def follow() -> str:
+            pubsub = client.pubsub()
+            pubsub.subscribe(config.keys.session_channel(SESSION))
+            pubsub.get_message(timeout=1)
+            await RedisChatMessageHistory(SESSION, config=config).aadd_messages(
+                [AIMessage("(a live update)")]
+            )
+            event = pubsub.get_message(timeout=1)
+            pubsub.close()
+            return event["data"].decode()
+
+        print(f"   a dashboard subscribed to the session sees: {asyncio.run(follow())}")
+        client.close()
+    step(6, "Stopped the embedded Redis; nothing is left running.")
 
 
 if __name__ == "__main__":

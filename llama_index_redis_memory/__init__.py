@@ -2,8 +2,22 @@
 
 Each class here translates LlamaIndex types to and from the framework-free core
 in :mod:`redis_memory`; every Redis command lives in the core.
+
+- :class:`RedisChatStore`: a ``BaseChatStore`` for ``ChatMemoryBuffer`` and chat engines.
+- :class:`RedisMemoryChatStore`: an ``AsyncDBChatStore`` for ``Memory.from_defaults``,
+  with active and archived messages.
+
+Messages are stored in the neutral form that LangChain's classes of this package
+read as well. How a ``ChatMessage`` maps onto it (roles, content blocks, tool
+calls, what is kept in the LlamaIndex-only field ``li``) is described in
+:mod:`llama_index_redis_memory._messages`. In short, reading a message that
+another framework wrote: an unknown role becomes ``user`` with the original in
+``additional_kwargs["original_role"]``, and content blocks LlamaIndex has no
+type for are kept in ``additional_kwargs["unknown_content_blocks"]``.
 """
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
-__all__ = ["RedisMemoryConfig", "TTLPolicy"]
+from .chat_store import RedisChatStore, RedisMemoryChatStore
+
+__all__ = ["RedisChatStore", "RedisMemoryChatStore", "RedisMemoryConfig", "TTLPolicy"]

@@ -17,9 +17,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import socket
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -111,8 +112,9 @@ class _Connection:
         self.user_sync: SyncClient | None = client if is_sync_client(client) else None
         self.user_async: AsyncClient | None = client if is_async_client(client) else None
         self._sync: SyncClient | None = self.user_sync
-        self._async_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient]
-        self._async_by_loop = weakref.WeakKeyDictionary()
+        # A plain dict: a client's open transports keep their loop alive, so a
+        # weak mapping would never drop an entry. Dead loops are pruned instead.
+        self._async_by_loop: dict[asyncio.AbstractEventLoop, AsyncClient] = {}
         self._lock = threading.Lock()
 
     @property
@@ -142,9 +144,18 @@ class _Connection:
         loop = asyncio.get_running_loop()
         client = self._async_by_loop.get(loop)
         if client is None:
-            client = self._build(redis.asyncio.Redis, _async_retry)
-            self._async_by_loop[loop] = client
+            with self._lock:
+                self._prune_closed_loops()
+                client = self._build(redis.asyncio.Redis, _async_retry)
+                self._async_by_loop[loop] = client
         return client
+
+    def _prune_closed_loops(self) -> None:
+        # LlamaIndex's sync wrappers (and asyncio.run per call) leave a loop
+        # behind per call; its client can no longer be awaited, so its sockets
+        # are shut down directly, freeing the server's side at once.
+        for loop in [loop for loop in self._async_by_loop if loop.is_closed()]:
+            _abandon(self._async_by_loop.pop(loop))
 
     def _build(self, target: type, retry: Callable[[RedisMemoryConfig], object]) -> Any:
         options = _client_options(self.config, retry(self.config))
@@ -169,6 +180,19 @@ class _Connection:
         client = self._async_by_loop.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+def _abandon(client: AsyncClient) -> None:
+    pool = getattr(client, "connection_pool", None)
+    connections = [
+        *getattr(pool, "_available_connections", ()),
+        *getattr(pool, "_in_use_connections", ()),
+    ]
+    for connection in connections:
+        with contextlib.suppress(Exception):
+            writer = connection._writer
+            if writer is not None:
+                writer.transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
 
 def _connection_key(config: RedisMemoryConfig) -> tuple[Any, ...]:

@@ -93,7 +93,8 @@ class SessionInfo:
 _APPEND = """
 local messages, archive = KEYS[1], KEYS[2]
 local ttl, window, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-if ARGV[5] == '1' then redis.call('DEL', messages) end
+if ARGV[5] ~= '0' then redis.call('DEL', messages) end
+if ARGV[5] == '2' then redis.call('DEL', archive) end
 local n = 0
 for i = 7, #ARGV, 1000 do
   n = redis.call('RPUSH', messages, unpack(ARGV, i, math.min(i + 999, #ARGV)))
@@ -243,13 +244,19 @@ class _MessageLogCore:
 
     # -- plans ----------------------------------------------------------------------
     def _plan_append(
-        self, session_id: str, messages: Sequence[Mapping[str, Any]], *, replace: bool
+        self,
+        session_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        replace: bool,
+        clear_archive: bool = False,
     ) -> Plan[int]:
         key = self.keys.session_messages(session_id)
         encoded, ids = self._encode(messages)
         if not encoded:
             if replace:
-                return Plan("replacing messages", key, lambda _: 0, [("DEL", key)])
+                doomed = [key, self._archive_key(session_id)] if clear_archive else [key]
+                return Plan("replacing messages", key, lambda _: 0, [("UNLINK", *doomed)])
             return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
         channel = self.keys.session_channel(session_id) if self.publish_events else ""
         event_head = b""
@@ -263,7 +270,7 @@ class _MessageLogCore:
             self.max_messages or 0,
             channel,
             event_head,
-            "1" if replace else "0",
+            ("2" if clear_archive else "1") if replace else "0",
             "1" if self.refresh_archive else "0",
             *encoded,
         ]
@@ -301,9 +308,9 @@ class _MessageLogCore:
             stop = -1 if limit is None else offset + _whole("limit", limit, 1) - 1
             start = offset
         keys = self._section_keys(session_id, section)
-        decode = self._decoder(keys[-1])
         if len(keys) == 1:
             commands: list[tuple[Any, ...]] = [("LRANGE", keys[0], start, stop)]
+            decode = self._decoder(keys[0])
             finish: Callable[[list[Any]], list[StoredMessage]] = lambda r: decode(r[0])  # noqa: E731
         else:
             # Archived then active, as one sequence: page across both lists.
@@ -311,7 +318,10 @@ class _MessageLogCore:
             end = None if stop == -1 else stop + 1
 
             def finish(replies: list[Any]) -> list[StoredMessage]:
-                return decode([*replies[0], *replies[1]][start:end])
+                tagged = [
+                    (raw, key) for key, raws in zip(keys, replies, strict=False) for raw in raws
+                ]
+                return [self._decode(raw, key) for raw, key in tagged[start:end]]
 
         if self._ttl.refresh_on_read:
             commands += [("PEXPIRE", key, self._ttl.milliseconds) for key in keys]
@@ -392,6 +402,17 @@ class _MessageLogCore:
             script=(ARCHIVE_OLDEST, keys, args),
         )
 
+    def _plan_take(self, session_id: str) -> Plan[list[StoredMessage]]:
+        active, archived = self.keys.session_messages(session_id), self._archive_key(session_id)
+        decode = self._decoder(active)
+        return Plan(
+            "deleting a session",
+            active,
+            lambda r: decode(r[0]),
+            [("LRANGE", active, 0, -1), ("UNLINK", active, archived)],
+            transaction=True,
+        )
+
     def _plan_trim(self, session_id: str, keep_last: int) -> Plan[int]:
         key = self.keys.session_messages(session_id)
         keep = _whole("keep_last", keep_last, 0)
@@ -450,9 +471,24 @@ class MessageLog(_MessageLogCore):
         """Append messages in order, atomically; returns the session's new length."""
         return self._run(self._plan_append(session_id, messages, replace=False))
 
-    def replace(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
-        """Replace all active messages of the session at once; returns the new length."""
-        return self._run(self._plan_append(session_id, messages, replace=True))
+    def replace(
+        self,
+        session_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        clear_archive: bool = False,
+    ) -> int:
+        """Replace all active messages of the session at once; returns the new length.
+
+        With ``clear_archive``, the archived messages go in the same atomic step.
+        """
+        return self._run(
+            self._plan_append(session_id, messages, replace=True, clear_archive=clear_archive)
+        )
+
+    def take(self, session_id: str) -> list[StoredMessage]:
+        """Delete the whole session (archive included) and return its active messages."""
+        return self._run(self._plan_take(session_id))
 
     def append_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
         """Append messages straight to the archive; returns the archive's length."""
@@ -534,8 +570,19 @@ class AsyncMessageLog(_MessageLogCore):
     async def append(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
         return await self._run(self._plan_append(session_id, messages, replace=False))
 
-    async def replace(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
-        return await self._run(self._plan_append(session_id, messages, replace=True))
+    async def replace(
+        self,
+        session_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        clear_archive: bool = False,
+    ) -> int:
+        return await self._run(
+            self._plan_append(session_id, messages, replace=True, clear_archive=clear_archive)
+        )
+
+    async def take(self, session_id: str) -> list[StoredMessage]:
+        return await self._run(self._plan_take(session_id))
 
     async def append_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
         return await self._run(self._plan_append_archived(session_id, messages))

@@ -15,8 +15,19 @@ def test_demo_runs_and_prints_its_walkthrough():
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "Search available: True" in out
-    assert "demo:session:{traveller%3Aana}:messages" in out
-    assert "Read them back, unchanged" in out
-    assert "Pastéis de nata" in out
+    steps = out.split("\n\n")
+    assert "(Search: True)" in steps[0]
+    langchain, llama_index, continued = steps[1], steps[2], steps[3]
+    assert "ai: Pastéis de nata in Belém" in langchain
+    # LlamaIndex's Memory sees LangChain's turns, in order, as user/assistant.
+    assert llama_index.index("user: Two days in Lisbon") < llama_index.index(
+        "assistant: Alfama at dusk"
+    )
+    assert "assistant: Pastéis de nata in Belém" in llama_index
+    # ...and LangChain then reads what LlamaIndex added.
+    assert "human: Is Sintra worth a whole day?" in continued
+    assert "ai: Yes: Pena, Regaleira, Moorish castle." in continued
+    assert "demo:session:{traveller%3Aana}:messages': 6 messages" in out
+    assert '"added":1,"ids":[null],"count":7}' in out
     assert "nothing is left running" in out
+    assert "Warning" not in done.stderr

@@ -391,3 +391,25 @@ def test_a_users_async_client_is_used_natively(redis_url, config):
         return stored
 
     assert texts(asyncio.run(scenario())) == ["a"]
+
+
+def test_take_and_replace_with_the_archive(log):
+    log.append("s", [user(x) for x in "abc"])
+    log.archive_oldest("s", 1)
+    assert texts(log.take("s")) == ["b", "c"]
+    assert log.messages("s", section="all") == []
+    assert log.take("s") == []
+    log.append("s", [user("a"), user("b")])
+    log.archive_oldest("s", 1)
+    assert log.replace("s", [user("new")], clear_archive=True) == 1
+    assert texts(log.messages("s", section="all")) == ["new"]
+    log.archive_oldest("s", 1)
+    assert log.replace("s", [], clear_archive=True) == 0
+    assert log.count("s", section="all") == 0
+
+
+def test_a_foreign_value_in_the_archive_is_reported_under_the_archives_key(log, redis_client):
+    log.append("s", [user("a")])
+    redis_client.rpush(log.keys.session("s") + ":archived", b"junk")
+    with pytest.raises(SerializationError, match=r"session:\{s\}:archived holds"):
+        log.messages("s", section="all")
