@@ -9,7 +9,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := langchain,llama-index,embedded,dev
+EXTRAS := all,dev
+# The CPU build of PyTorch that lies on this machine's disk; an unpinned torch
+# (pulled in by sentence-transformers) would be a multi-GB CUDA build.
+TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed-$(EXTRAS)
 LIBSSL := .cache/libssl1.1
 # The machine's pip configuration names a local index that may be absent;
@@ -28,7 +31,8 @@ setup: $(STAMP) $(LIBSSL)/.ready
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || { echo "Creating $(VENV) ..."; $(PYTHON) -m venv $(VENV); }
 	@echo "Installing redis-memory-backend[$(EXTRAS)] into $(VENV) ..."
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]' 2>&1 | { $(QUIET_PIP); }
+	@$(BIN)/python -m pip install -q --disable-pip-version-check '$(TORCH)' 2>&1 | { $(QUIET_PIP); }
+	@$(BIN)/python -m pip install -q --disable-pip-version-check '$(TORCH)' -e '.[$(EXTRAS)]' 2>&1 | { $(QUIET_PIP); }
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -6,6 +6,15 @@ in :mod:`redis_memory`; every Redis command lives in the core.
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
+from .cache import RedisCache, RedisSemanticCache
 from .chat_history import RedisChatMessageHistory
+from .embeddings import MiniLMEmbeddings
 
-__all__ = ["RedisChatMessageHistory", "RedisMemoryConfig", "TTLPolicy"]
+__all__ = [
+    "MiniLMEmbeddings",
+    "RedisCache",
+    "RedisChatMessageHistory",
+    "RedisMemoryConfig",
+    "RedisSemanticCache",
+    "TTLPolicy",
+]

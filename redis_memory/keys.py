@@ -154,11 +154,17 @@ class KeySchema:
         return unescape_id(text[len(stem) : text.index("}", len(stem))])
 
     # -- cache ------------------------------------------------------------
-    def cache_exact(self, llm_hash: str, prompt_hash: str) -> str:
-        return f"{self.prefix}:cache:llm:{_hex(llm_hash)}:{_hex(prompt_hash)}"
+    def cache_exact(self, llm_hash: str, prompt_hash: str, *, cache: str = "default") -> str:
+        """An exact cache entry: ``{prefix}:cache:llm:<cache>:<llm_hash>:<prompt_hash>``.
 
-    def cache_exact_pattern(self, llm_hash: str | None = None) -> str:
-        return f"{self.prefix}:cache:llm:{_hex(llm_hash) if llm_hash else '*'}:*"
+        The cache's name comes first, so that clearing one cache never touches another.
+        """
+        name = escape_id(cache, what="cache name")
+        return f"{self.prefix}:cache:llm:{name}:{_hex(llm_hash)}:{_hex(prompt_hash)}"
+
+    def cache_exact_pattern(self, llm_hash: str | None = None, *, cache: str = "default") -> str:
+        name = escape_id(cache, what="cache name")
+        return f"{self.prefix}:cache:llm:{name}:{_hex(llm_hash) if llm_hash else '*'}:*"
 
     def cache_semantic_prefix(self, cache_name: str) -> str:
         """Key prefix of one semantic cache's entries (also its index's prefix)."""

@@ -46,19 +46,36 @@ def _modules_by_probe(client: redis.Redis) -> dict[str, int]:
     return {"search": 0}
 
 
+async def amodules(client: Any) -> dict[str, int]:
+    """:func:`modules` for a ``redis.asyncio`` client."""
+    try:
+        listed = await client.module_list()
+    except redis.exceptions.ResponseError:
+        try:
+            await client.execute_command("FT._LIST")
+        except redis.exceptions.ResponseError:
+            return {}
+        return {"search": 0}
+    return {_text(_field(m, "name")).lower(): int(_field(m, "ver")) for m in listed}
+
+
 def has_search(client: redis.Redis) -> bool:
     """Whether the server has the Search module (vector indexes)."""
     return "search" in modules(client)
 
 
+def search_missing(feature: str) -> SearchModuleMissingError:
+    return SearchModuleMissingError(
+        f"{feature} needs the Redis Search module, which this server lacks. Use Redis 8, "
+        "Redis Stack, or Redis Cloud, or url='embedded' with "
+        "`pip install 'redis-memory-backend[embedded]'`."
+    )
+
+
 def require_search(client: redis.Redis, feature: str) -> None:
     """Raise :class:`SearchModuleMissingError` naming ``feature`` if the server lacks Search."""
     if not has_search(client):
-        raise SearchModuleMissingError(
-            f"{feature} needs the Redis Search module, which this server lacks. Use Redis 8, "
-            "Redis Stack, or Redis Cloud, or url='embedded' with "
-            "`pip install 'redis-memory-backend[embedded]'`."
-        )
+        raise search_missing(feature)
 
 
 def count_keys(client: redis.Redis, prefix: str) -> dict[str, int]:

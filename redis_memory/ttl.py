@@ -74,6 +74,13 @@ class TTL:
         object.__setattr__(self, "milliseconds", milliseconds)
         object.__setattr__(self, "sliding", sliding)
 
+    @classmethod
+    def of(cls, value: TTL | Seconds | None) -> TTL:
+        """A TTL from a TTL, a number of seconds, a timedelta, or None (never expires)."""
+        if isinstance(value, TTL):
+            return value
+        return cls(value)
+
     @property
     def expires(self) -> bool:
         """Whether data of this kind expires at all."""

@@ -398,7 +398,7 @@ def test_default_prefix():
         (lambda k: k.ratelimit("r1"), "myapp:ratelimit:r1", "ratelimit"),
         (lambda k: k.channel("news"), "myapp:events:news", "events"),
         (lambda k: k.audit(), "myapp:audit", "audit"),
-        (lambda k: k.cache_exact("ab12", "cd34"), "myapp:cache:llm:ab12:cd34", "cache"),
+        (lambda k: k.cache_exact("ab12", "cd34"), "myapp:cache:llm:default:ab12:cd34", "cache"),
         (lambda k: k.cache_semantic_prefix("faq"), "myapp:cache:sem:faq", "cache"),
         (lambda k: k.cache_semantic_index("faq"), "myapp:cache:sem:faq:idx", "cache"),
     ],
@@ -418,8 +418,12 @@ def test_patterns():
     assert keys.pattern() == "myapp:*"
     assert keys.sessions_pattern() == "myapp:session:{*}:messages"
     assert keys.state_pattern("u:1") == "myapp:state:{u%3A1}:*"
-    assert keys.cache_exact_pattern() == "myapp:cache:llm:*:*"
-    assert keys.cache_exact_pattern("ab12") == "myapp:cache:llm:ab12:*"
+    assert keys.cache_exact_pattern() == "myapp:cache:llm:default:*:*"
+    assert keys.cache_exact_pattern("ab12") == "myapp:cache:llm:default:ab12:*"
+    assert keys.cache_exact_pattern(cache="a:b") == "myapp:cache:llm:a%3Ab:*:*"
+    assert not fnmatchcase(
+        keys.cache_exact("ab12", "ff", cache="other"), keys.cache_exact_pattern("ab12")
+    )
     assert fnmatchcase(keys.state("u:1", "k"), keys.state_pattern("u:1"))
     assert not fnmatchcase(keys.state("u:2", "k"), keys.state_pattern("u:1"))
     assert fnmatchcase(keys.cache_exact("ab12", "ff"), keys.cache_exact_pattern("ab12"))
@@ -481,7 +485,7 @@ def test_cache_exact_rejects_non_hex_digests(llm_hash, prompt_hash):
 
 def test_cache_exact_accepts_long_hex_digests():
     digest = "0123456789abcdef" * 8  # 128 hex digits, e.g. sha512
-    assert KeySchema("p").cache_exact(digest, "0") == f"p:cache:llm:{digest}:0"
+    assert KeySchema("p").cache_exact(digest, "0") == f"p:cache:llm:default:{digest}:0"
 
 
 def test_cache_exact_pattern_rejects_non_hex_digest():

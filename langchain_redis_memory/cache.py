@@ -1,0 +1,285 @@
+"""LangChain LLM caches on Redis: :class:`RedisCache` (exact) and :class:`RedisSemanticCache`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import orjson
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.embeddings import Embeddings
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
+
+from redis_memory.cache import (
+    AsyncResponseCache,
+    CachePrompt,
+    CacheStats,
+    ResponseCache,
+)
+from redis_memory.config import RedisMemoryConfig
+from redis_memory.connection import AsyncClient, SyncClient
+from redis_memory.embeddings import Embedder, MiniLMEmbedder
+from redis_memory.ttl import TTL
+
+from ._messages import from_stored, to_stored
+
+log = logging.getLogger("langchain_redis_memory.cache")
+
+_CHAT_KINDS = {"ChatGeneration": ChatGeneration, "ChatGenerationChunk": ChatGenerationChunk}
+_TEXT_KINDS = {"Generation": Generation, "GenerationChunk": GenerationChunk}
+
+
+def dump_generations(generations: Sequence[Generation]) -> list[dict[str, Any]]:
+    """Generations as plain data: messages in the neutral stored form, never pickled."""
+    dumped = []
+    for generation in generations:
+        entry: dict[str, Any] = {"kind": type(generation).__name__}
+        if isinstance(generation, ChatGeneration):
+            entry["message"] = to_stored(generation.message)
+        elif isinstance(generation, Generation):
+            entry["text"] = generation.text
+        else:
+            raise TypeError(f"not a LangChain Generation: {type(generation).__name__}")
+        if generation.generation_info:
+            entry["info"] = generation.generation_info
+        dumped.append(entry)
+    return dumped
+
+
+def load_generations(data: Any) -> list[Generation] | None:
+    """Rebuild generations of known types only; anything else is None (a miss)."""
+    if not isinstance(data, list) or not data:
+        return None
+    generations: list[Generation] = []
+    try:
+        for entry in data:
+            kind = entry["kind"]
+            info = entry.get("info")
+            if kind in _CHAT_KINDS:
+                message = from_stored(entry["message"])
+                generations.append(_CHAT_KINDS[kind](message=message, generation_info=info))
+            elif kind in _TEXT_KINDS:
+                generations.append(_TEXT_KINDS[kind](text=entry["text"], generation_info=info))
+            else:
+                return None
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("LLM cache: ignoring an entry that is not cached generations: %s", exc)
+        return None
+    return generations
+
+
+def chat_prompt(prompt: str) -> CachePrompt:
+    """Split LangChain's prompt into the last user turn and the context it must match.
+
+    Chat models hand the cache their messages serialized as JSON; the last human
+    message is the query, everything else (system prompt, earlier turns) the
+    context. A plain string prompt (an LLM's) is its own query.
+    """
+    if not prompt.startswith("[{"):
+        return CachePrompt.of(prompt)
+    try:
+        messages = orjson.loads(prompt)
+    except orjson.JSONDecodeError:
+        return CachePrompt.of(prompt)
+    for position in range(len(messages) - 1, -1, -1):
+        message = messages[position]
+        if not isinstance(message, dict):
+            break
+        kwargs = message.get("kwargs") or {}
+        if kwargs.get("type") == "human" or message.get("id", [""])[-1].startswith("HumanMessage"):
+            query = _text_of(kwargs.get("content"))
+            if not query:
+                break
+            rest = messages[:position] + messages[position + 1 :]
+            return CachePrompt(
+                prompt, query, orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode()
+            )
+    return CachePrompt.of(prompt)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            else:
+                return ""  # images and other media: no semantic match on text alone
+        return "\n".join(parts)
+    return ""
+
+
+class RedisCache(BaseCache):
+    """Exact LLM cache on Redis: a drop-in for ``set_llm_cache`` and a model's ``cache=``.
+
+    One ``GET`` per lookup, one ``SET`` with expiry per update; entries expire
+    per the TTL policy (one day by default). Works for LLMs and chat models,
+    with several generations per prompt and every message field restored.
+    ``alookup``/``aupdate``/``aclear`` use ``redis.asyncio`` natively. If Redis
+    is down or slow, lookups are misses and updates are dropped after
+    ``timeout`` seconds, with one warning per outage: the LLM call goes on.
+
+    Args:
+        name: The cache's name; ``clear()`` removes only this cache's entries.
+        url, client, config: Where the data lives (as for the chat history).
+        ttl: Entry lifetime in seconds (or a ``TTL``, or None); default: the
+            config's cache TTL.
+        timeout: Seconds a lookup or update may wait for Redis (default 0.05).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.globals import set_llm_cache
+            from langchain_redis_memory import RedisCache
+
+            set_llm_cache(RedisCache(url="embedded"))
+            # or per model: ChatOpenAI(model="gpt-4o-mini", cache=RedisCache(url="embedded"))
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        ttl: TTL | float | Literal["policy"] | None = "policy",
+        timeout: float = 0.05,
+        **engine_options: Any,
+    ) -> None:
+        options = {"url": url, "client": client, "config": config, "ttl": ttl, "timeout": timeout}
+        options.update(engine_options)
+        self._cache = ResponseCache(name, **options)
+        self._acache = AsyncResponseCache(name, **options)
+        self._acache.stats = self._cache.stats  # one set of counters for both paths
+
+    @property
+    def stats(self) -> CacheStats:
+        """Hits, misses, errors and latency since this object was built."""
+        return self._cache.stats
+
+    def _prompt(self, prompt: str) -> CachePrompt:
+        return CachePrompt.of(prompt)
+
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        return load_generations(self._cache.lookup(self._prompt(prompt), llm_string))
+
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        return load_generations(await self._acache.lookup(self._prompt(prompt), llm_string))
+
+    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        value = _dump_or_none(return_val)
+        if value is not None:
+            self._cache.update(self._prompt(prompt), llm_string, value)
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        value = _dump_or_none(return_val)
+        if value is not None:
+            await self._acache.update(self._prompt(prompt), llm_string, value)
+
+    def clear(self, **kwargs: Any) -> None:
+        """Delete this cache's entries; ``clear(llm_string=...)`` only one model's."""
+        self._cache.clear(llm=_llm_string(kwargs))
+
+    async def aclear(self, **kwargs: Any) -> None:
+        await self._acache.clear(llm=_llm_string(kwargs))
+
+
+class RedisSemanticCache(RedisCache):
+    """Exact tier, then a semantic tier: a paraphrase of a cached prompt is a hit.
+
+    A lookup first tries the exact key (a repeated prompt costs one ``GET`` and
+    no embedding), then embeds the query and asks a redisvl vector index for the
+    nearest entries of the same model (``llm_string``, a filter inside the
+    query) and the same context. For chat models the query is the last user
+    turn and everything before it must match exactly, so a paraphrase in
+    another conversation never hits. By default each candidate is also checked
+    by a verifier fitted on Quora question pairs, which raises hit precision
+    well above a plain distance threshold (see the README's figures).
+
+    Args:
+        embeddings: Any LangChain ``Embeddings`` (``aembed_query`` is used on the
+            async path); default: the packaged, offline all-MiniLM-L6-v2.
+        distance_threshold: Use a plain cosine-distance threshold instead of the
+            verifier.
+        algorithm: ``"flat"`` (exact nearest neighbours) or ``"hnsw"``.
+        Other arguments as for :class:`RedisCache`.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.globals import set_llm_cache
+            from langchain_redis_memory import RedisSemanticCache
+
+            set_llm_cache(RedisSemanticCache(url="embedded"))
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        embeddings: Embeddings | None = None,
+        distance_threshold: float | None = None,
+        verifier: Any = "default",
+        algorithm: Literal["flat", "hnsw"] = "flat",
+        ttl: TTL | float | Literal["policy"] | None = "policy",
+        timeout: float = 0.05,
+    ) -> None:
+        embedder: Embedder = (
+            MiniLMEmbedder() if embeddings is None else _LangChainEmbedder(embeddings)
+        )
+        super().__init__(
+            name,
+            url=url,
+            client=client,
+            config=config,
+            ttl=ttl,
+            timeout=timeout,
+            embedder=embedder,
+            distance_threshold=distance_threshold,
+            verifier=verifier,
+            algorithm=algorithm,
+        )
+
+    def _prompt(self, prompt: str) -> CachePrompt:
+        return chat_prompt(prompt)
+
+
+class _LangChainEmbedder:
+    """A LangChain ``Embeddings`` as the core's :class:`Embedder`."""
+
+    def __init__(self, embeddings: Embeddings) -> None:
+        if not isinstance(embeddings, Embeddings):
+            raise TypeError(
+                f"embeddings must be a LangChain Embeddings, not {type(embeddings).__name__}"
+            )
+        self.embeddings = embeddings
+
+    def embed(self, text: str) -> list[float]:
+        return self.embeddings.embed_query(text)
+
+    async def aembed(self, text: str) -> list[float]:
+        return await self.embeddings.aembed_query(text)
+
+
+def _dump_or_none(return_val: Any) -> list[dict[str, Any]] | None:
+    try:
+        return dump_generations(return_val)
+    except TypeError as exc:
+        log.warning("LLM cache: not caching %s: %s", type(return_val).__name__, exc)
+        return None
+
+
+def _llm_string(kwargs: dict[str, Any]) -> str | None:
+    unknown = set(kwargs) - {"llm_string"}
+    if unknown:
+        raise TypeError(f"clear() takes only llm_string=, not {sorted(unknown)}")
+    return kwargs.get("llm_string")

@@ -1,0 +1,676 @@
+"""The LLM response cache: an exact tier and a semantic tier, failing open.
+
+Exact tier: one string per (model, prompt) at
+``{prefix}:cache:llm:<llm_hash>:<prompt_hash>``; a lookup is one ``GET``, an
+update one ``SET ... PX``. Semantic tier: one hash per entry under
+``{prefix}:cache:sem:<name>:`` in a redisvl vector index. A lookup checks the
+exact tier first, so a repeated prompt never pays for an embedding; only then
+it embeds the prompt's query and asks the index for the nearest entries *of
+the same model and the same context* (both tag filters inside the query). An
+update after a semantic miss reuses the embedding the lookup computed.
+
+For chat prompts, :class:`CachePrompt` separates the query (the last user turn,
+matched by meaning) from the context (system prompt, earlier turns, tools),
+which must match exactly: a paraphrase in another conversation never hits.
+
+A cache never breaks the LLM call: when Redis is down or slow, a lookup is a
+miss and an update is dropped after a short timeout (50 ms by default), with a
+warning logged once per outage and the ``errors`` counter raised. A stored
+value that is not this cache's data is a miss too. Counters are in
+:attr:`ResponseCache.stats`.
+
+Example:
+    >>> from redis_memory.cache import ResponseCache
+    >>> cache = ResponseCache(url="embedded")                    # doctest: +SKIP
+    >>> cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})  # doctest: +SKIP
+    >>> cache.lookup("What is Redis?", "gpt-x|t=0")              # doctest: +SKIP
+    {'text': 'A data store.'}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+
+from ._plan import Plan, execute, execute_async
+from .config import RedisMemoryConfig
+from .connection import AsyncClient, RedisClients, SyncClient
+from .embeddings import Embedder
+from .errors import ConfigurationError, SerializationError
+from .ttl import TTL
+
+log = logging.getLogger("redis_memory.cache")
+
+T = TypeVar("T")
+Algorithm = Literal["flat", "hnsw"]
+
+DEFAULT_TIMEOUT = 0.05
+DEFAULT_DISTANCE_THRESHOLD = 0.1
+_PENDING_EMBEDDINGS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CachePrompt:
+    """A prompt as the cache sees it.
+
+    Args:
+        text: The whole prompt; the exact tier keys on it.
+        query: What the semantic tier matches by meaning (the last user turn).
+        context: What must be identical for a semantic hit (system prompt,
+            earlier turns, tools). Empty for a plain completion prompt.
+    """
+
+    text: str
+    query: str
+    context: str = ""
+
+    @classmethod
+    def of(cls, prompt: str | CachePrompt) -> CachePrompt:
+        if isinstance(prompt, CachePrompt):
+            return prompt
+        if not isinstance(prompt, str):
+            raise TypeError(f"a prompt is a str or a CachePrompt, not {type(prompt).__name__}")
+        return cls(prompt, prompt)
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """Counters since the cache object was built; read them at any time."""
+
+    exact_hits: int = 0
+    semantic_hits: int = 0
+    misses: int = 0
+    updates: int = 0
+    errors: int = 0
+    embeddings: int = 0
+    lookup_seconds: float = 0.0
+    embedding_seconds: float = 0.0
+
+    @property
+    def hits(self) -> int:
+        return self.exact_hits + self.semantic_hits
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    def as_dict(self) -> dict[str, float]:
+        lookups = self.lookups
+        return {
+            "lookups": lookups,
+            "hits": self.hits,
+            "exact_hits": self.exact_hits,
+            "semantic_hits": self.semantic_hits,
+            "misses": self.misses,
+            "hit_rate": self.hits / lookups if lookups else 0.0,
+            "updates": self.updates,
+            "errors": self.errors,
+            "embeddings": self.embeddings,
+            "mean_lookup_ms": 1000 * self.lookup_seconds / lookups if lookups else 0.0,
+            "mean_embedding_ms": (
+                1000 * self.embedding_seconds / self.embeddings if self.embeddings else 0.0
+            ),
+        }
+
+
+def _digest(*parts: str) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part.encode("utf-8", "surrogatepass"))
+        hasher.update(b"\x00")
+    return hasher.hexdigest()[:32]
+
+
+def _vector_bytes(vector: Sequence[float], dimensions: int | None) -> bytes:
+    array = np.asarray(vector, dtype=np.float32)
+    if array.ndim != 1 or not array.size:
+        raise ValueError(f"an embedding is a flat list of floats, got shape {array.shape}")
+    if dimensions is not None and array.size != dimensions:
+        raise ValueError(f"the embedding has {array.size} dimensions; the index has {dimensions}")
+    return array.tobytes()
+
+
+@dataclass(slots=True)
+class _Candidate:
+    query: str
+    response: bytes
+    distance: float
+
+
+@dataclass(slots=True)
+class _Outage:
+    """Logs one warning per outage, not one per call."""
+
+    down: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def failed(self, doing: str, exc: Exception) -> None:
+        with self.lock:
+            first, self.down = not self.down, True
+        if first:
+            log.warning(
+                "LLM cache: Redis failed while %s (%s); the cache is bypassed (misses, "
+                "updates dropped) until Redis answers again",
+                doing,
+                exc,
+            )
+
+    def recovered(self) -> None:
+        if self.down:
+            with self.lock:
+                self.down = False
+            log.warning("LLM cache: Redis answers again; caching resumed")
+
+
+class _ResponseCacheCore:
+    """What the sync and async caches share: keys, encoding, plans, decisions."""
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        embedder: Embedder | None = None,
+        distance_threshold: float | None = None,
+        verifier: Any = "default",
+        algorithm: Algorithm = "flat",
+        ttl: TTL | float | Literal["policy"] | None = "policy",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("a cache name is a non-empty str")
+        if algorithm not in ("flat", "hnsw"):
+            raise ConfigurationError(f"algorithm is 'flat' or 'hnsw', got {algorithm!r}")
+        if embedder is not None and not isinstance(embedder, Embedder):
+            raise ConfigurationError(
+                "embedder must have embed(text) and async aembed(text) returning floats; "
+                "use the LangChain or LlamaIndex cache classes to pass those frameworks' "
+                "embeddings"
+            )
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds, got {timeout!r}"
+            )
+        base = RedisClients.shared(url=url, client=client, config=config).config
+        # The cache's own short timeouts and no retries: a slow Redis must cost
+        # the LLM call at most `timeout`, then the call goes on uncached.
+        fast = base.replace(socket_timeout=timeout, socket_connect_timeout=timeout, retries=0)
+        self._clients = RedisClients.shared(client=client, config=fast)
+        self.config = base
+        self.name = name
+        self.keys = base.keys
+        self.embedder = embedder
+        self.algorithm = algorithm
+        self.ttl = base.ttl.cache if ttl == "policy" else TTL.of(ttl)
+        self.verifier = _resolve_verifier(verifier, embedder, distance_threshold)
+        self.distance_threshold = (
+            DEFAULT_DISTANCE_THRESHOLD if distance_threshold is None else float(distance_threshold)
+        )
+        if not 0 < self.distance_threshold <= 2:
+            raise ConfigurationError(
+                f"distance_threshold is a cosine distance in (0, 2], got {distance_threshold!r}"
+            )
+        self.stats = CacheStats()
+        self._outage = _Outage()
+        self._serializer = base.serializer
+        self._pending: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        self._pending_lock = threading.Lock()
+        self._index_ready = False
+        self._index_lock = threading.Lock()
+        self._no_search = False
+        self._dimensions: int | None = None
+
+    # -- names ------------------------------------------------------------------------
+    @property
+    def semantic(self) -> bool:
+        return self.embedder is not None
+
+    def _llm_hash(self, llm: str) -> str:
+        if not isinstance(llm, str):
+            raise TypeError(f"the model identity (llm_string) is a str, not {type(llm).__name__}")
+        return _digest(llm)
+
+    def _exact_key(self, prompt: CachePrompt, llm_hash: str) -> str:
+        return self.keys.cache_exact(llm_hash, _digest(prompt.text), cache=self.name)
+
+    def _entry_prefix(self) -> str:
+        return self.keys.cache_semantic_prefix(self.name)
+
+    def _entry_key(self, prompt: CachePrompt, llm_hash: str) -> str:
+        return f"{self._entry_prefix()}:{llm_hash}:{_digest(prompt.context, prompt.query)}"
+
+    @property
+    def index_name(self) -> str:
+        return self.keys.cache_semantic_index(self.name)
+
+    def _schema(self, dimensions: int) -> Any:
+        from redisvl.schema import IndexSchema
+
+        return IndexSchema.from_dict(
+            {
+                "index": {
+                    "name": self.index_name,
+                    "prefix": self._entry_prefix() + ":",
+                    "storage_type": "hash",
+                },
+                "fields": [
+                    {"name": "llm", "type": "tag"},
+                    {"name": "ctx", "type": "tag"},
+                    {
+                        "name": "vector",
+                        "type": "vector",
+                        "attrs": {
+                            "dims": dimensions,
+                            "distance_metric": "cosine",
+                            "algorithm": self.algorithm,
+                            "datatype": "float32",
+                        },
+                    },
+                ],
+            }
+        )
+
+    # -- plans ------------------------------------------------------------------------
+    def _plan_get(self, key: str) -> Plan[bytes | None]:
+        return Plan("looking up the LLM cache", key, lambda r: r[0], [("GET", key)])
+
+    def _plan_search(
+        self, prompt: CachePrompt, llm_hash: str, vector: bytes
+    ) -> Plan[list[_Candidate]]:
+        k = self.verifier.top_k if self.verifier is not None else 1
+        query = (
+            f"(@llm:{{{llm_hash}}} @ctx:{{{_digest(prompt.context)}}})"
+            f"=>[KNN {k} @vector $vector AS distance]"
+        )
+        command = (
+            "FT.SEARCH", self.index_name, query,
+            "PARAMS", 2, "vector", vector,
+            "RETURN", 3, "query", "response", "distance",
+            "SORTBY", "distance", "ASC",
+            "LIMIT", 0, k,
+            "DIALECT", 2,
+        )  # fmt: skip
+
+        def finish(replies: list[Any]) -> list[_Candidate]:
+            return [
+                _Candidate(
+                    query=found.get(b"query", b"").decode("utf-8", "replace"),
+                    response=found.get(b"response", b""),
+                    distance=float(found.get(b"distance", b"2")),
+                )
+                for found in _search_results(replies[0])
+            ]
+
+        return Plan("searching the semantic cache", self.index_name, finish, [command])
+
+    def _plan_update(
+        self, prompt: CachePrompt, llm_hash: str, value: bytes, vector: bytes | None
+    ) -> Plan[None]:
+        key = self._exact_key(prompt, llm_hash)
+        px = () if self.ttl.milliseconds is None else ("PX", self.ttl.milliseconds)
+        commands: list[tuple[Any, ...]] = [("SET", key, value, *px)]
+        if vector is not None:
+            entry = self._entry_key(prompt, llm_hash)
+            fields = {
+                "llm": llm_hash,
+                "ctx": _digest(prompt.context),
+                "query": prompt.query,
+                "response": value,
+                "vector": vector,
+            }
+            commands.append(("HSET", entry, *(item for pair in fields.items() for item in pair)))
+            if self.ttl.milliseconds is not None:
+                commands.append(("PEXPIRE", entry, self.ttl.milliseconds))
+        return Plan("updating the LLM cache", key, lambda _: None, commands, transaction=True)
+
+    def _plan_scan(self, pattern: str, cursor: int) -> Plan[tuple[int, list[bytes]]]:
+        return Plan(
+            "clearing the LLM cache",
+            pattern,
+            lambda r: (int(r[0][0]), r[0][1]),
+            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
+        )
+
+    def _plan_unlink(self, pattern: str, keys: list[bytes]) -> Plan[int]:
+        return Plan("clearing the LLM cache", pattern, lambda r: int(r[0]), [("UNLINK", *keys)])
+
+    def _clear_patterns(self, llm: str | None) -> list[str]:
+        llm_hash = None if llm is None else self._llm_hash(llm)
+        return [
+            self.keys.cache_exact_pattern(llm_hash, cache=self.name),
+            f"{self._entry_prefix()}:{llm_hash or '*'}:*",
+        ]
+
+    # -- decisions ----------------------------------------------------------------------
+    def _decode(self, raw: bytes | None, where: str) -> Any:
+        if raw is None:
+            return None
+        try:
+            return self._serializer.loads(raw)
+        except SerializationError as exc:
+            log.warning("LLM cache: ignoring a value that is not cache data at %s: %s", where, exc)
+            return None
+
+    def _choose(self, prompt: CachePrompt, candidates: list[_Candidate]) -> _Candidate | None:
+        for candidate in candidates:
+            if self.verifier is None:
+                if candidate.distance <= self.distance_threshold:
+                    return candidate
+                return None
+            if candidate.distance > self.verifier.max_distance:
+                return None
+            if self.verifier.accepts(prompt.query, candidate.query, candidate.distance):
+                return candidate
+        return None
+
+    def _remember(self, prompt: CachePrompt, llm_hash: str, vector: bytes) -> None:
+        with self._pending_lock:
+            self._pending[(llm_hash, prompt.context, prompt.query)] = vector
+            while len(self._pending) > _PENDING_EMBEDDINGS:
+                self._pending.popitem(last=False)
+
+    def _recall(self, prompt: CachePrompt, llm_hash: str) -> bytes | None:
+        with self._pending_lock:
+            return self._pending.pop((llm_hash, prompt.context, prompt.query), None)
+
+    def _encode_value(self, value: Any) -> bytes | None:
+        try:
+            return self._serializer.dumps(value)
+        except SerializationError as exc:
+            log.warning("LLM cache: not caching a value JSON cannot hold: %s", exc)
+            return None
+
+    def _search_is_missing(self) -> None:
+        from .server import search_missing
+
+        self._no_search = True
+        log.warning(
+            "LLM cache: %s; only the exact tier is used", search_missing("the semantic tier")
+        )
+
+    def _failed(self, doing: str, exc: Exception) -> None:
+        self.stats.errors += 1
+        self._outage.failed(doing, exc)
+
+    def _count(self, started: float, hit: str | None) -> None:
+        if hit == "exact":
+            self.stats.exact_hits += 1
+        elif hit == "semantic":
+            self.stats.semantic_hits += 1
+        else:
+            self.stats.misses += 1
+        self.stats.lookup_seconds += time.perf_counter() - started
+
+    def _url(self) -> str:
+        return self._clients.masked_url()
+
+
+@dataclass(frozen=True, slots=True)
+class _Embed:
+    """A step of a flow: embed this prompt's query."""
+
+    prompt: CachePrompt
+
+
+@dataclass(frozen=True, slots=True)
+class _EnsureIndex:
+    """A step of a flow: create the vector index if needed; the reply is whether it exists."""
+
+    dimensions: int
+
+
+Step = Plan[Any] | _Embed | _EnsureIndex
+Flow = Generator[Step, Any, T]
+
+# Whatever goes wrong inside the cache (Redis down or slow, an index error, the
+# embedding model failing) costs a miss, never the user's LLM call.
+_FAILURES = (Exception,)
+
+
+class _ResponseCacheFlows(_ResponseCacheCore):
+    """Lookup and update written once, as generators of steps the twins carry out."""
+
+    def _lookup_flow(self, prompt: CachePrompt, llm_hash: str) -> Flow[tuple[Any, str | None]]:
+        key = self._exact_key(prompt, llm_hash)
+        value = self._decode((yield self._plan_get(key)), key)
+        if value is not None:
+            return value, "exact"
+        if not self.semantic or self._no_search:
+            return None, None
+        vector = yield _Embed(prompt)
+        if not (yield _EnsureIndex(len(vector) // 4)):
+            return None, None
+        candidates = yield self._plan_search(prompt, llm_hash, vector)
+        self._remember(prompt, llm_hash, vector)
+        chosen = self._choose(prompt, candidates)
+        if chosen is None:
+            return None, None
+        value = self._decode(chosen.response, self.index_name)
+        return value, "semantic" if value is not None else None
+
+    def _update_flow(self, prompt: CachePrompt, llm_hash: str, encoded: bytes) -> Flow[None]:
+        vector = None
+        if self.semantic and not self._no_search:
+            vector = self._recall(prompt, llm_hash) or (yield _Embed(prompt))
+            if not (yield _EnsureIndex(len(vector) // 4)):
+                vector = None
+        yield self._plan_update(prompt, llm_hash, encoded, vector)
+        self.stats.updates += 1
+
+    def _clear_flow(self, llm: str | None) -> Flow[int]:
+        removed = 0
+        for pattern in self._clear_patterns(llm):
+            cursor = 0
+            while True:
+                cursor, keys = yield self._plan_scan(pattern, cursor)
+                if keys:
+                    removed += yield self._plan_unlink(pattern, keys)
+                if cursor == 0:
+                    break
+        return removed
+
+    def _lookup_started(self, prompt: str | CachePrompt, llm: str) -> tuple[CachePrompt, str]:
+        return CachePrompt.of(prompt), self._llm_hash(llm)
+
+    def _embedded(self, vector: Sequence[float], started: float) -> bytes:
+        self.stats.embeddings += 1
+        self.stats.embedding_seconds += time.perf_counter() - started
+        return _vector_bytes(vector, self._dimensions)
+
+
+class ResponseCache(_ResponseCacheFlows):
+    """The LLM response cache, sync. :class:`AsyncResponseCache` mirrors it.
+
+    Args:
+        name: The cache's name: caches of different names never share entries.
+        url, client, config: Where the data lives (as everywhere in this package).
+        embedder: An :class:`~redis_memory.embeddings.Embedder`; enables the
+            semantic tier. None: exact matches only.
+        distance_threshold: The cosine distance under which a neighbour is a hit
+            when no verifier is used (default 0.1).
+        verifier: ``"default"`` (the packaged hit verifier, fitted on Quora
+            question pairs), a :class:`~redis_memory.verifier.HitVerifier`, or
+            None for a plain distance threshold.
+        algorithm: ``"flat"`` (exact search) or ``"hnsw"`` for large caches.
+        ttl: Entry lifetime; default: the config's cache TTL (1 day).
+        timeout: Seconds a cache operation may wait for Redis before it gives up
+            and the LLM call goes on (default 0.05).
+    """
+
+    def _step(self, step: Step) -> Any:
+        if isinstance(step, Plan):
+            return execute(self._clients.sync, step, self._url)
+        if isinstance(step, _Embed):
+            assert self.embedder is not None
+            started = time.perf_counter()
+            return self._embedded(self.embedder.embed(step.prompt.query), started)
+        return self._ensure_index(step.dimensions)
+
+    def _drive(self, flow: Flow[T]) -> T:
+        reply = None
+        try:
+            while True:
+                reply = self._step(flow.send(reply))
+        except StopIteration as done:
+            return done.value
+
+    def _ensure_index(self, dimensions: int) -> bool:
+        if self._index_ready or self._no_search:
+            return self._index_ready
+        from redisvl.index import SearchIndex
+
+        from .server import has_search
+
+        with self._index_lock:
+            if not self._index_ready and not self._no_search:
+                if not has_search(self._clients.sync):
+                    self._search_is_missing()
+                    return False
+                index = SearchIndex(self._schema(dimensions), redis_client=self._clients.sync)
+                with _index_exists_is_fine():
+                    index.create(overwrite=False)
+                self._index_ready, self._dimensions = True, dimensions
+        return self._index_ready
+
+    def lookup(self, prompt: str | CachePrompt, llm: str) -> Any:
+        """The cached value for this prompt and model, or None (also when Redis fails)."""
+        started = time.perf_counter()
+        prompt, llm_hash = self._lookup_started(prompt, llm)
+        try:
+            value, hit = self._drive(self._lookup_flow(prompt, llm_hash))
+            self._outage.recovered()
+        except _FAILURES as exc:
+            self._failed("looking up", exc)
+            value, hit = None, None
+        self._count(started, hit)
+        return value
+
+    def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
+        """Store a value for this prompt and model (dropped, with a warning, if Redis fails)."""
+        prompt, llm_hash = self._lookup_started(prompt, llm)
+        encoded = self._encode_value(value)
+        if encoded is None:
+            return
+        try:
+            self._drive(self._update_flow(prompt, llm_hash, encoded))
+            self._outage.recovered()
+        except _FAILURES as exc:
+            self._failed("updating", exc)
+
+    def clear(self, llm: str | None = None) -> int:
+        """Delete this cache's entries (of one model if ``llm`` is given); returns how many.
+
+        Only keys of this cache go: never the database, never other data. Errors
+        are raised here: clearing is an explicit act, not a best effort.
+        """
+        return self._drive(self._clear_flow(llm))
+
+
+class AsyncResponseCache(_ResponseCacheFlows):
+    """The LLM response cache on ``redis.asyncio``: :class:`ResponseCache`'s twin."""
+
+    async def _step(self, step: Step) -> Any:
+        if isinstance(step, Plan):
+            return await execute_async(self._clients.async_, step, self._url)
+        if isinstance(step, _Embed):
+            assert self.embedder is not None
+            started = time.perf_counter()
+            return self._embedded(await self.embedder.aembed(step.prompt.query), started)
+        return await self._ensure_index(step.dimensions)
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        reply = None
+        try:
+            while True:
+                reply = await self._step(flow.send(reply))
+        except StopIteration as done:
+            return done.value
+
+    async def _ensure_index(self, dimensions: int) -> bool:
+        if self._index_ready or self._no_search:
+            return self._index_ready
+        from redisvl.index import AsyncSearchIndex
+
+        from .server import amodules
+
+        if "search" not in await amodules(self._clients.async_):
+            self._search_is_missing()
+            return False
+        index = AsyncSearchIndex(self._schema(dimensions), redis_client=self._clients.async_)
+        with _index_exists_is_fine():
+            await index.create(overwrite=False)
+        self._index_ready, self._dimensions = True, dimensions
+        return True
+
+    async def lookup(self, prompt: str | CachePrompt, llm: str) -> Any:
+        started = time.perf_counter()
+        prompt, llm_hash = self._lookup_started(prompt, llm)
+        try:
+            value, hit = await self._drive(self._lookup_flow(prompt, llm_hash))
+            self._outage.recovered()
+        except _FAILURES as exc:
+            self._failed("looking up", exc)
+            value, hit = None, None
+        self._count(started, hit)
+        return value
+
+    async def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
+        prompt, llm_hash = self._lookup_started(prompt, llm)
+        encoded = self._encode_value(value)
+        if encoded is None:
+            return
+        try:
+            await self._drive(self._update_flow(prompt, llm_hash, encoded))
+            self._outage.recovered()
+        except _FAILURES as exc:
+            self._failed("updating", exc)
+
+    async def clear(self, llm: str | None = None) -> int:
+        return await self._drive(self._clear_flow(llm))
+
+
+@contextlib.contextmanager
+def _index_exists_is_fine() -> Iterator[None]:
+    # Another thread or process created it between redisvl's check and create.
+    try:
+        yield
+    except Exception as exc:
+        if "already exists" not in str(exc):
+            raise
+
+
+def _search_results(reply: Any) -> list[dict[bytes, Any]]:
+    """The returned fields of each FT.SEARCH result, from a RESP2 list or a parsed dict."""
+    if isinstance(reply, dict):  # redis-py parses FT.SEARCH into a dict (RESP3 shape)
+        return [dict(result.get(b"extra_attributes", {})) for result in reply[b"results"]]
+    # RESP2: [total, key, [field, value, ...], key, [...], ...]
+    return [dict(zip(fields[::2], fields[1::2], strict=False)) for fields in reply[2::2]]
+
+
+def _resolve_verifier(verifier: Any, embedder: Embedder | None, threshold: float | None) -> Any:
+    if embedder is None or verifier is None:
+        return None
+    if verifier == "default":
+        if threshold is not None:
+            return None  # an explicit threshold asks for the plain distance rule
+        from .verifier import HitVerifier
+
+        return HitVerifier.default()
+    for needed in ("accepts", "max_distance", "top_k"):
+        if not hasattr(verifier, needed):
+            raise ConfigurationError(
+                f"verifier must be 'default', None, or have accepts(), max_distance and top_k; "
+                f"{type(verifier).__name__} lacks {needed}"
+            )
+    return verifier

