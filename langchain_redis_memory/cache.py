@@ -73,8 +73,10 @@ def chat_prompt(prompt: str) -> CachePrompt:
     """Split LangChain's prompt into the last user turn and the context it must match.
 
     Chat models hand the cache their messages serialized as JSON; the last human
-    message is the query, everything else (system prompt, earlier turns) the
-    context. A plain string prompt (an LLM's) is its own query.
+    message is the query, everything else (system prompt, earlier turns, and
+    where the query sits among them) the context. A plain string prompt (an
+    LLM's) is its own query. A last user turn without text (images) is cached
+    exactly only.
     """
     if not prompt.startswith("[{"):
         return CachePrompt.of(prompt)
@@ -90,12 +92,11 @@ def chat_prompt(prompt: str) -> CachePrompt:
         if kwargs.get("type") == "human" or message.get("id", [""])[-1].startswith("HumanMessage"):
             query = _text_of(kwargs.get("content"))
             if not query:
-                break
+                return CachePrompt(prompt, None)
             rest = messages[:position] + messages[position + 1 :]
-            return CachePrompt(
-                prompt, query, orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode()
-            )
-    return CachePrompt.of(prompt)
+            context = orjson.dumps([position, rest], option=orjson.OPT_SORT_KEYS).decode()
+            return CachePrompt(prompt, query, context)
+    return CachePrompt(prompt, None)
 
 
 def _text_of(content: Any) -> str:
@@ -156,7 +157,9 @@ class RedisCache(BaseCache):
         options.update(engine_options)
         self._cache = ResponseCache(name, **options)
         self._acache = AsyncResponseCache(name, **options)
-        self._acache.stats = self._cache.stats  # one set of counters for both paths
+        # One set of counters, and one warning per outage, for both paths.
+        self._acache.stats = self._cache.stats
+        self._acache._outage = self._cache._outage
 
     @property
     def stats(self) -> CacheStats:
@@ -167,10 +170,10 @@ class RedisCache(BaseCache):
         return CachePrompt.of(prompt)
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
-        return load_generations(self._cache.lookup(self._prompt(prompt), llm_string))
+        return self._cache.lookup(self._prompt(prompt), llm_string, decode=load_generations)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
-        return load_generations(await self._acache.lookup(self._prompt(prompt), llm_string))
+        return await self._acache.lookup(self._prompt(prompt), llm_string, decode=load_generations)
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         value = _dump_or_none(return_val)

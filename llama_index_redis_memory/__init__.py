@@ -6,6 +6,8 @@ in :mod:`redis_memory`; every Redis command lives in the core.
 - :class:`RedisChatStore`: a ``BaseChatStore`` for ``ChatMemoryBuffer`` and chat engines.
 - :class:`RedisMemoryChatStore`: an ``AsyncDBChatStore`` for ``Memory.from_defaults``,
   with active and archived messages.
+- :class:`RedisCachedLLM`: any LLM with its responses cached (exact or semantic) in a
+  :class:`RedisLLMCache`; :class:`MiniLMEmbedding` is the packaged offline embedding model.
 
 Messages are stored in the neutral form that LangChain's classes of this package
 read as well. How a ``ChatMessage`` maps onto it (roles, content blocks, tool
@@ -18,6 +20,16 @@ type for are kept in ``additional_kwargs["unknown_content_blocks"]``.
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
+from .cached_llm import RedisCachedLLM, RedisLLMCache
 from .chat_store import RedisChatStore, RedisMemoryChatStore
+from .embeddings import MiniLMEmbedding
 
-__all__ = ["RedisChatStore", "RedisMemoryChatStore", "RedisMemoryConfig", "TTLPolicy"]
+__all__ = [
+    "MiniLMEmbedding",
+    "RedisCachedLLM",
+    "RedisChatStore",
+    "RedisLLMCache",
+    "RedisMemoryChatStore",
+    "RedisMemoryConfig",
+    "TTLPolicy",
+]

@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -64,13 +64,14 @@ class CachePrompt:
 
     Args:
         text: The whole prompt; the exact tier keys on it.
-        query: What the semantic tier matches by meaning (the last user turn).
+        query: What the semantic tier matches by meaning (the last user turn);
+            None keeps this prompt to the exact tier (e.g. a turn made of images).
         context: What must be identical for a semantic hit (system prompt,
             earlier turns, tools). Empty for a plain completion prompt.
     """
 
     text: str
-    query: str
+    query: str | None
     context: str = ""
 
     @classmethod
@@ -353,26 +354,35 @@ class _ResponseCacheCore:
         ]
 
     # -- decisions ----------------------------------------------------------------------
-    def _decode(self, raw: bytes | None, where: str) -> Any:
+    def _decode(self, raw: bytes | None, where: str, decode: Decoder = None) -> Any:
         if raw is None:
             return None
         try:
-            return self._serializer.loads(raw)
+            value = self._serializer.loads(raw)
         except SerializationError as exc:
             log.warning("LLM cache: ignoring a value that is not cache data at %s: %s", where, exc)
             return None
+        if decode is None:
+            return value
+        rebuilt = decode(value)
+        if rebuilt is None:
+            log.warning("LLM cache: ignoring a value of an unexpected shape at %s", where)
+        return rebuilt
 
-    def _choose(self, prompt: CachePrompt, candidates: list[_Candidate]) -> _Candidate | None:
+    def _accepted(self, prompt: CachePrompt, candidates: list[_Candidate]) -> Iterator[_Candidate]:
+        """The candidates that count as hits, nearest first."""
         for candidate in candidates:
             if self.verifier is None:
                 if candidate.distance <= self.distance_threshold:
-                    return candidate
-                return None
+                    yield candidate
+                return
             if candidate.distance > self.verifier.max_distance:
-                return None
+                return
             if self.verifier.accepts(prompt.query, candidate.query, candidate.distance):
-                return candidate
-        return None
+                yield candidate
+
+    def _semantic_for(self, prompt: CachePrompt) -> bool:
+        return self.semantic and not self._no_search and bool(prompt.query)
 
     def _remember(self, prompt: CachePrompt, llm_hash: str, vector: bytes) -> None:
         with self._pending_lock:
@@ -431,6 +441,7 @@ class _EnsureIndex:
 
 
 Step = Plan[Any] | _Embed | _EnsureIndex
+Decoder = Callable[[Any], Any] | None
 Flow = Generator[Step, Any, T]
 
 # Whatever goes wrong inside the cache (Redis down or slow, an index error, the
@@ -441,27 +452,29 @@ _FAILURES = (Exception,)
 class _ResponseCacheFlows(_ResponseCacheCore):
     """Lookup and update written once, as generators of steps the twins carry out."""
 
-    def _lookup_flow(self, prompt: CachePrompt, llm_hash: str) -> Flow[tuple[Any, str | None]]:
+    def _lookup_flow(
+        self, prompt: CachePrompt, llm_hash: str, decode: Decoder
+    ) -> Flow[tuple[Any, str | None]]:
         key = self._exact_key(prompt, llm_hash)
-        value = self._decode((yield self._plan_get(key)), key)
+        value = self._decode((yield self._plan_get(key)), key, decode)
         if value is not None:
             return value, "exact"
-        if not self.semantic or self._no_search:
+        if not self._semantic_for(prompt):
             return None, None
         vector = yield _Embed(prompt)
         if not (yield _EnsureIndex(len(vector) // 4)):
             return None, None
         candidates = yield self._plan_search(prompt, llm_hash, vector)
         self._remember(prompt, llm_hash, vector)
-        chosen = self._choose(prompt, candidates)
-        if chosen is None:
-            return None, None
-        value = self._decode(chosen.response, self.index_name)
-        return value, "semantic" if value is not None else None
+        for chosen in self._accepted(prompt, candidates):
+            value = self._decode(chosen.response, self.index_name, decode)
+            if value is not None:
+                return value, "semantic"
+        return None, None
 
     def _update_flow(self, prompt: CachePrompt, llm_hash: str, encoded: bytes) -> Flow[None]:
         vector = None
-        if self.semantic and not self._no_search:
+        if self._semantic_for(prompt):
             vector = self._recall(prompt, llm_hash) or (yield _Embed(prompt))
             if not (yield _EnsureIndex(len(vector) // 4)):
                 vector = None
@@ -543,12 +556,16 @@ class ResponseCache(_ResponseCacheFlows):
                 self._index_ready, self._dimensions = True, dimensions
         return self._index_ready
 
-    def lookup(self, prompt: str | CachePrompt, llm: str) -> Any:
-        """The cached value for this prompt and model, or None (also when Redis fails)."""
+    def lookup(self, prompt: str | CachePrompt, llm: str, *, decode: Decoder = None) -> Any:
+        """The cached value for this prompt and model, or None (also when Redis fails).
+
+        ``decode`` turns the stored data into the caller's value, or None when
+        it is not of the expected shape: then it is a miss, and counted as one.
+        """
         started = time.perf_counter()
         prompt, llm_hash = self._lookup_started(prompt, llm)
         try:
-            value, hit = self._drive(self._lookup_flow(prompt, llm_hash))
+            value, hit = self._drive(self._lookup_flow(prompt, llm_hash, decode))
             self._outage.recovered()
         except _FAILURES as exc:
             self._failed("looking up", exc)
@@ -613,11 +630,11 @@ class AsyncResponseCache(_ResponseCacheFlows):
         self._index_ready, self._dimensions = True, dimensions
         return True
 
-    async def lookup(self, prompt: str | CachePrompt, llm: str) -> Any:
+    async def lookup(self, prompt: str | CachePrompt, llm: str, *, decode: Decoder = None) -> Any:
         started = time.perf_counter()
         prompt, llm_hash = self._lookup_started(prompt, llm)
         try:
-            value, hit = await self._drive(self._lookup_flow(prompt, llm_hash))
+            value, hit = await self._drive(self._lookup_flow(prompt, llm_hash, decode))
             self._outage.recovered()
         except _FAILURES as exc:
             self._failed("looking up", exc)

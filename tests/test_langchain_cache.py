@@ -139,6 +139,7 @@ def test_values_that_are_not_generations_are_misses(config, redis_client):
     for foreign in (b'{"lc": 1, "type": "constructor"}', b'[{"kind": "os.system"}]', b"[]"):
         redis_client.set(key, foreign)
         assert cache.lookup("p", "m") is None
+    assert (cache.stats.hits, cache.stats.misses) == (0, 3), "a foreign value is a miss"
 
 
 def test_chat_prompt_splits_the_last_user_turn_from_its_context():
@@ -151,7 +152,7 @@ def test_chat_prompt_splits_the_last_user_turn_from_its_context():
     assert other.context != prompt.context
     assert chat_prompt("plain LLM prompt").query == "plain LLM prompt"
     image = chat_prompt(dumps([HumanMessage([{"type": "image", "url": "https://x/y.png"}])]))
-    assert image.context == "", "no text to match by meaning: exact matching only"
+    assert image.query is None, "no text to match by meaning: exact matching only"
 
 
 def test_semantic_cache_hits_a_paraphrase_in_the_same_conversation_only(config):
