@@ -9,12 +9,15 @@ from redis_memory import RedisMemoryConfig, TTLPolicy
 from .cache import RedisCache, RedisSemanticCache
 from .chat_history import RedisChatMessageHistory
 from .embeddings import MiniLMEmbeddings
+from .store import RedisByteStore, RedisStore
 
 __all__ = [
     "MiniLMEmbeddings",
+    "RedisByteStore",
     "RedisCache",
     "RedisChatMessageHistory",
     "RedisMemoryConfig",
     "RedisSemanticCache",
+    "RedisStore",
     "TTLPolicy",
 ]

@@ -23,11 +23,13 @@ from redis_memory import RedisMemoryConfig, TTLPolicy
 from .cached_llm import RedisCachedLLM, RedisLLMCache
 from .chat_store import RedisChatStore, RedisMemoryChatStore
 from .embeddings import MiniLMEmbedding
+from .kvstore import RedisKVStore
 
 __all__ = [
     "MiniLMEmbedding",
     "RedisCachedLLM",
     "RedisChatStore",
+    "RedisKVStore",
     "RedisLLMCache",
     "RedisMemoryChatStore",
     "RedisMemoryConfig",

@@ -19,10 +19,12 @@ from .errors import (
 )
 from .keys import KeySchema, escape_id, unescape_id
 from .serialization import JSONSerializer, Serializer
+from .state import AsyncStateStore, StateStore
 from .ttl import TTL, TTLPolicy
 
 __all__ = [
     "TTL",
+    "AsyncStateStore",
     "ConfigurationError",
     "EmbeddedServerError",
     "FeatureUnavailableError",
@@ -35,6 +37,7 @@ __all__ = [
     "SearchModuleMissingError",
     "SerializationError",
     "Serializer",
+    "StateStore",
     "TTLPolicy",
     "__version__",
     "escape_id",

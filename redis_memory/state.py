@@ -1,0 +1,811 @@
+"""Per-user state: small values under a user's keys, shared by every agent and framework.
+
+A state value lives at ``{prefix}:state:{<user_id>}:<key>``, a Redis string
+holding JSON (encoded by ``config.serializer``), or raw bytes for the byte
+methods (``get_bytes``...) that LangChain's ``ByteStore`` needs. The user id
+sits inside ``{...}``, a Redis Cluster hash tag, so every key of one user is in
+one slot: ``get_many`` is one ``MGET`` and ``set_many`` one ``MULTI``/``EXEC``,
+on a cluster too. User ids and keys are escaped (``:``, ``*``, spaces...), so no
+id reads another's keys and no key widens a ``SCAN``.
+
+Every operation is one round trip:
+
+- ``set`` is one ``SET ... PX ... NX`` (inside a script that also announces it,
+  unless events are off); the TTL comes from the config's policy
+  (``config.ttl.state``, never by default) or the call's ``ttl=``.
+- ``update_fields`` and ``increment`` change top-level fields of a JSON object
+  inside a Lua script, so concurrent writers never lose each other's fields; the
+  key keeps its TTL (``KEEPTTL``). The fields not changed are kept byte for byte
+  (a ``cjson`` re-encoding would turn ``[]`` into ``{}``, round large integers
+  to 14 digits and reorder the keys).
+- Changes are announced on the user's channel ``{prefix}:events:state:{<user_id>}``
+  as JSON ``{"event": "state", "user_id", "op": "set"|"delete"|"update", "keys"}``
+  (ids and keys, never values), in the same round trip as the write.
+
+:class:`StateStore` is the sync engine and :class:`AsyncStateStore` its native
+``redis.asyncio`` twin, with the same method names; both share every key, check
+and encoding step in :class:`_StateCore`.
+
+Example:
+    >>> from redis_memory.state import StateStore
+    >>> state = StateStore(url="embedded")                           # doctest: +SKIP
+    >>> state.set("ana", "profile", {"name": "Ana", "lang": "pt"})   # doctest: +SKIP
+    True
+    >>> state.update_fields("ana", "profile", {"lang": "en"})        # doctest: +SKIP
+    {'name': 'Ana', 'lang': 'en'}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import orjson
+
+from ._plan import Plan, Script, execute, execute_async
+from .config import RedisMemoryConfig
+from .connection import AsyncClient, RedisClients, SyncClient
+from .errors import SerializationError
+from .keys import KeySchema, unescape_id
+from .ttl import TTL, Seconds
+
+T = TypeVar("T")
+Op = Literal["set", "delete", "update"]
+
+# Lua's doubles hold every integer below 2**53 exactly; increment stays below.
+_MAX_EXACT_INT = 2**53
+
+# SET with its expiry and NX in one command, announced only when it wrote.
+_SET = """
+local args = {'SET', KEYS[1], ARGV[1]}
+if ARGV[2] ~= '0' then args[4] = 'PX'; args[5] = ARGV[2] end
+if ARGV[3] == '1' then args[#args + 1] = 'NX' end
+if not redis.call(unpack(args)) then return 0 end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+"""
+
+# Deletes key by key, so that the event names exactly the keys that existed.
+# ARGV[1] channel, ARGV[2] the event up to its list of keys, ARGV[2 + i] KEYS[i] as JSON.
+_DELETE = """
+local deleted = {}
+for i = 1, #KEYS do
+  if redis.call('UNLINK', KEYS[i]) == 1 then deleted[#deleted + 1] = ARGV[2 + i] end
+end
+if #deleted > 0 then
+  redis.call('PUBLISH', ARGV[1], ARGV[2] .. table.concat(deleted, ',') .. ']}')
+end
+return #deleted
+"""
+
+# Changes top-level fields of a JSON object without re-encoding the others: the
+# stored text (validated by cjson first) is split into its members' raw spans.
+# ARGV: mode ('merge' | 'incr'), TTL in ms for a new key ('0': none), channel
+# ('' : no event), event, then triples (field, field as JSON, value as JSON | by).
+# Returns {1, new text} or {0, reason, detail}.
+_UPDATE = """
+local key, mode = KEYS[1], ARGV[1]
+local raw = redis.call('GET', key)
+local members = {}
+if raw then
+  local ok, decoded = pcall(cjson.decode, raw)
+  if not ok then return {0, 'not-json', tostring(decoded)} end
+  local i = string.find(raw, '%S')
+  if type(decoded) ~= 'table' or string.sub(raw, i, i) ~= '{' then
+    return {0, 'not-object', string.sub(raw, i, i + 40)}
+  end
+  i = string.find(raw, '%S', i + 1)
+  if string.sub(raw, i, i) ~= '}' then
+    while true do
+      local j = i + 1
+      while true do
+        j = string.find(raw, '["\\\\]', j)
+        if string.sub(raw, j, j) == '\\\\' then j = j + 2 else break end
+      end
+      local rawkey = string.sub(raw, i, j)
+      local start = string.find(raw, '%S', string.find(raw, ':', j + 1, true) + 1)
+      local depth, p = 0, start
+      while true do
+        p = string.find(raw, '[%[%]{}",]', p)
+        local c = string.sub(raw, p, p)
+        if c == '"' then
+          p = p + 1
+          while true do
+            p = string.find(raw, '["\\\\]', p)
+            if string.sub(raw, p, p) == '\\\\' then p = p + 2 else break end
+          end
+          p = p + 1
+        elseif c == '[' or c == '{' then
+          depth = depth + 1
+          p = p + 1
+        elseif depth > 0 then
+          if c == ']' or c == '}' then depth = depth - 1 end
+          p = p + 1
+        else
+          break
+        end
+      end
+      local value = string.match(string.sub(raw, start, p - 1), '^(.-)%s*$')
+      members[#members + 1] = {cjson.decode(rawkey), rawkey, value}
+      if string.sub(raw, p, p) == '}' then break end
+      i = string.find(raw, '%S', p + 1)
+    end
+  end
+end
+
+local changed, values, result = {}, {}, nil
+for a = 5, #ARGV, 3 do changed[ARGV[a]] = a; values[a] = ARGV[a + 2] end
+if mode == 'incr' then
+  local by, current, integral = tonumber(ARGV[7]), 0, not string.find(ARGV[7], '[.eE]')
+  for _, m in ipairs(members) do
+    if m[1] == ARGV[5] then
+      current = tonumber(m[3])
+      if not current or not string.find(m[3], '^-?%d') then
+        return {0, 'not-number', string.sub(m[3], 1, 40)}
+      end
+      integral = integral and not string.find(m[3], '[.eE]')
+    end
+  end
+  local n = current + by
+  if integral then
+    if math.abs(n) >= 9007199254740992 then return {0, 'too-large', tostring(n)} end
+    result = string.format('%.0f', n)
+  else
+    if n ~= n or n == math.huge or n == -math.huge then
+      return {0, 'not-finite', tostring(n)}
+    end
+    for digits = 15, 17 do
+      result = string.format('%.' .. digits .. 'g', n)
+      if tonumber(result) == n then break end
+    end
+    if not string.find(result, '[.eE]') then result = result .. '.0' end
+  end
+  values[5] = result
+elseif #ARGV < 5 then
+  return {1, raw or '{}'}
+end
+
+local out, used = {}, {}
+for _, m in ipairs(members) do
+  local a = changed[m[1]]
+  if not a then
+    out[#out + 1] = m[2] .. ':' .. m[3]
+  elseif not used[a] then
+    out[#out + 1] = ARGV[a + 1] .. ':' .. values[a]
+    used[a] = true
+  end
+end
+for a = 5, #ARGV, 3 do
+  if not used[a] then out[#out + 1] = ARGV[a + 1] .. ':' .. values[a] end
+end
+local text = '{' .. table.concat(out, ',') .. '}'
+if raw then
+  redis.call('SET', key, text, 'KEEPTTL')
+elseif ARGV[2] ~= '0' then
+  redis.call('SET', key, text, 'PX', ARGV[2])
+else
+  redis.call('SET', key, text)
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return {1, result or text}
+"""
+
+SET = Script(_SET)
+DELETE = Script(_DELETE)
+UPDATE = Script(_UPDATE)
+
+
+def _state_channel(keys: KeySchema, user_id: str) -> str:
+    """The pub/sub channel of one user's state changes: ``{prefix}:events:state:{<id>}``."""
+    stem = keys.state_user(user_id)  # validates and escapes: {prefix}:state:{<id>}
+    return f"{keys.prefix}:events:state:{stem[len(keys.prefix) + len(':state:') :]}"
+
+
+def _whole(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _key_list(keys: Any, what: str = "keys") -> list[str]:
+    if isinstance(keys, str | bytes) or not isinstance(keys, Sequence | set | frozenset):
+        raise TypeError(f"{what} must be a list of str keys, not {type(keys).__name__}")
+    return list(keys)
+
+
+def _as_bytes(value: Any, key: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise SerializationError(
+        f"state key {key!r}: the byte methods store bytes, not {type(value).__name__}; "
+        "use set()/set_many() for JSON values"
+    )
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+class _StateCore:
+    """What the sync and async state stores share: keys, encoding, checks, plans."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        publish_events: bool = True,
+    ) -> None:
+        self._clients = RedisClients.shared(url=url, client=client, config=config)
+        self.config: RedisMemoryConfig = self._clients.config
+        self.schema: KeySchema = self.config.keys
+        self.publish_events = bool(publish_events)
+        self._serializer = self.config.serializer
+        self._ttl = self.config.ttl.state
+
+    def _url(self) -> str:
+        return self._clients.masked_url()
+
+    def channel(self, user_id: str) -> str:
+        """The pub/sub channel on which this user's state changes are announced."""
+        return _state_channel(self.schema, user_id)
+
+    # -- encoding -----------------------------------------------------------------
+    def _expiry(self, ttl: TTL | Seconds | None) -> int:
+        """Milliseconds to live for a write, 0 for none; ``None`` takes the policy's."""
+        if ttl is None:
+            return self._ttl.milliseconds or 0
+        return TTL.of(ttl).milliseconds or 0
+
+    def _encode(self, value: Any, key: str, raw: bool) -> bytes:
+        if raw:
+            return _as_bytes(value, key)
+        try:
+            return self._serializer.dumps(value)
+        except SerializationError as exc:
+            raise SerializationError(f"state key {key!r} cannot be stored: {exc}") from exc
+
+    def _decoder(self, user_id: str, key: str, redis_key: str, raw: bool) -> Callable[[Any], Any]:
+        if raw:
+            return lambda data: data.encode("utf-8") if isinstance(data, str) else data
+
+        def decode(data: Any) -> Any:
+            try:
+                return self._serializer.loads(data)
+            except SerializationError as exc:
+                raise SerializationError(
+                    f"state key {key!r} of user {user_id!r} ({redis_key}) does not hold a "
+                    f"JSON value: {exc}"
+                ) from exc
+
+        return decode
+
+    def _event(self, user_id: str, op: Op, keys: Sequence[str]) -> bytes:
+        return orjson.dumps({"event": "state", "user_id": user_id, "op": op, "keys": list(keys)})
+
+    def _channel_or_none(self, user_id: str) -> str:
+        return self.channel(user_id) if self.publish_events else ""
+
+    def _refresh(self, redis_keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        # A sliding policy renews on read every key that expires (XX: a key
+        # stored to never expire stays so).
+        if not self._ttl.refresh_on_read:
+            return []
+        return [("PEXPIRE", key, self._ttl.milliseconds, "XX") for key in redis_keys]
+
+    def _user_key_of(self, user_id: str, redis_key: bytes | str) -> str:
+        stem = self.schema.state_user(user_id) + ":"
+        text = _text(redis_key)
+        if not text.startswith(stem):
+            raise ValueError(f"{text!r} is not a state key of user {user_id!r}")
+        return unescape_id(text[len(stem) :])
+
+    # -- plans ----------------------------------------------------------------------
+    def _plan_get(self, user_id: str, key: str, default: Any, raw: bool) -> Plan[Any]:
+        redis_key = self.schema.state(user_id, key)
+        decode = self._decoder(user_id, key, redis_key, raw)
+        commands: list[tuple[Any, ...]] = [("GET", redis_key), *self._refresh([redis_key])]
+        return Plan(
+            "reading state",
+            redis_key,
+            lambda r: default if r[0] is None else decode(r[0]),
+            commands,
+        )
+
+    def _plan_set(
+        self,
+        user_id: str,
+        key: str,
+        value: Any,
+        ttl: TTL | Seconds | None,
+        only_if_absent: bool,
+        raw: bool,
+    ) -> Plan[bool]:
+        redis_key = self.schema.state(user_id, key)
+        encoded = self._encode(value, key, raw)
+        px = self._expiry(ttl)
+        if not self.publish_events:
+            command = ("SET", redis_key, encoded, *(("PX", px) if px else ()))
+            command += ("NX",) if only_if_absent else ()
+            return Plan("writing state", redis_key, lambda r: bool(r[0]), [command])
+        args = [
+            encoded,
+            px,
+            "1" if only_if_absent else "0",
+            self.channel(user_id),
+            self._event(user_id, "set", [key]),
+        ]
+        return Plan(
+            "writing state", redis_key, lambda r: bool(r[0]), script=(SET, [redis_key], args)
+        )
+
+    def _plan_get_many(self, user_id: str, keys: Sequence[str], raw: bool) -> Plan[dict[str, Any]]:
+        names = _key_list(keys)
+        redis_keys = [self.schema.state(user_id, key) for key in names]
+        stem = self.schema.state_user(user_id)
+        if not names:
+            return Plan("reading state", stem, lambda _: {}, [])
+        decoders = [
+            self._decoder(user_id, key, redis_key, raw)
+            for key, redis_key in zip(names, redis_keys, strict=True)
+        ]
+
+        def finish(replies: list[Any]) -> dict[str, Any]:
+            return {
+                key: decode(data)
+                for key, decode, data in zip(names, decoders, replies[0], strict=True)
+                if data is not None
+            }
+
+        commands = [("MGET", *redis_keys), *self._refresh(redis_keys)]
+        return Plan("reading state", stem, finish, commands)
+
+    def _plan_set_many(
+        self, user_id: str, mapping: Mapping[str, Any], ttl: TTL | Seconds | None, raw: bool
+    ) -> Plan[None]:
+        if not isinstance(mapping, Mapping):
+            raise TypeError(
+                f"set_many takes a mapping of keys to values, not {type(mapping).__name__}"
+            )
+        stem = self.schema.state_user(user_id)
+        pairs = [
+            (self.schema.state(user_id, key), self._encode(value, key, raw))
+            for key, value in mapping.items()
+        ]
+        if not pairs:
+            return Plan("writing state", stem, lambda _: None, [])
+        px = self._expiry(ttl)
+        if px:
+            commands: list[tuple[Any, ...]] = [("SET", k, v, "PX", px) for k, v in pairs]
+        else:
+            commands = [("MSET", *(item for pair in pairs for item in pair))]
+        if self.publish_events:
+            event = self._event(user_id, "set", list(mapping))
+            commands.append(("PUBLISH", self.channel(user_id), event))
+        return Plan("writing state", stem, lambda _: None, commands, transaction=len(commands) > 1)
+
+    def _plan_delete(self, user_id: str, keys: Sequence[str]) -> Plan[int]:
+        names = _key_list(keys)
+        redis_keys = [self.schema.state(user_id, key) for key in names]
+        stem = self.schema.state_user(user_id)
+        if not names:
+            return Plan("deleting state", stem, lambda _: 0, [])
+        if not self.publish_events:
+            return Plan("deleting state", stem, lambda r: int(r[0]), [("UNLINK", *redis_keys)])
+        head = orjson.dumps({"event": "state", "user_id": user_id, "op": "delete"})
+        args = [self.channel(user_id), head[:-1] + b',"keys":[', *map(orjson.dumps, names)]
+        return Plan("deleting state", stem, lambda r: int(r[0]), script=(DELETE, redis_keys, args))
+
+    def _plan_keys(
+        self, user_id: str, cursor: int, count: int, prefix: str | None
+    ) -> Plan[tuple[int, list[str]]]:
+        _whole("cursor", cursor, 0)
+        _whole("count", count, 1)
+        stem = self.schema.state_user(user_id)
+        if prefix is None or prefix == "":
+            pattern = self.schema.state_pattern(user_id)
+        else:
+            pattern = self.schema.state(user_id, prefix) + "*"
+
+        def finish(replies: list[Any]) -> tuple[int, list[str]]:
+            next_cursor, raw_keys = replies[0]
+            names = [self._user_key_of(user_id, raw) for raw in raw_keys]
+            if prefix:
+                names = [name for name in names if name.startswith(prefix)]
+            return int(next_cursor), names
+
+        return Plan(
+            "listing state keys", stem, finish, [("SCAN", cursor, "MATCH", pattern, "COUNT", count)]
+        )
+
+    def _plan_update(
+        self,
+        user_id: str,
+        key: str,
+        mode: Literal["merge", "incr"],
+        triples: list[tuple[str, bytes, Any]],
+        doing: str,
+    ) -> Plan[Any]:
+        redis_key = self.schema.state(user_id, key)
+        channel = self._channel_or_none(user_id)
+        event = self._event(user_id, "update", [key]) if channel else b""
+        args: list[Any] = [mode, self._expiry(None), channel, event]
+        for name, json_name, value in triples:
+            args += [name, json_name, value]
+        decode = self._decoder(user_id, key, redis_key, raw=False)
+
+        def finish(replies: list[Any]) -> Any:
+            ok, text, *detail = replies[0]
+            if int(ok) == 1:
+                return decode(text)
+            reason, shown = _text(text), _text(detail[0]) if detail else ""
+            if reason == "not-json":
+                raise SerializationError(
+                    f"state key {key!r} of user {user_id!r} ({redis_key}) does not hold a JSON "
+                    f"value ({shown}); {doing} needs a JSON object"
+                )
+            if reason == "not-object":
+                raise SerializationError(
+                    f"state key {key!r} of user {user_id!r} ({redis_key}) holds {shown!r}..., "
+                    f"not a JSON object; {doing} changes fields of a JSON object: use set() to "
+                    "replace the value"
+                )
+            if reason == "not-number":
+                raise SerializationError(
+                    f"field {triples[0][0]!r} of state key {key!r} of user {user_id!r} "
+                    f"({redis_key}) holds {shown!r}, not a number; nothing was changed"
+                )
+            raise ValueError(
+                f"incrementing field {triples[0][0]!r} of state key {key!r} of user "
+                f"{user_id!r} ({redis_key}) would give {shown}, beyond what JSON numbers "
+                f"hold exactly (integers below 2**53, finite floats); nothing was changed"
+            )
+
+        return Plan(doing, redis_key, finish, script=(UPDATE, [redis_key], args))
+
+    def _plan_update_fields(
+        self, user_id: str, key: str, changes: Mapping[str, Any]
+    ) -> Plan[dict[str, Any]]:
+        if not isinstance(changes, Mapping):
+            raise TypeError(
+                f"changes must be a mapping of field names to values, not {type(changes).__name__}"
+            )
+        triples = []
+        for name, value in changes.items():
+            if not isinstance(name, str):
+                raise TypeError(f"field names must be str, not {type(name).__name__}: {name!r}")
+            try:
+                encoded = self._serializer.dumps(value)
+            except SerializationError as exc:
+                raise SerializationError(
+                    f"field {name!r} of state key {key!r} cannot be stored: {exc}"
+                ) from exc
+            triples.append((name, orjson.dumps(name), encoded))
+        return self._plan_update(user_id, key, "merge", triples, "update_fields")
+
+    def _plan_increment(
+        self, user_id: str, key: str, field: str, by: int | float
+    ) -> Plan[int | float]:
+        if not isinstance(field, str):
+            raise TypeError(f"a field name must be a str, not {type(field).__name__}: {field!r}")
+        if isinstance(by, bool) or not isinstance(by, int | float):
+            raise TypeError(f"by must be an int or a float, not {type(by).__name__}")
+        if isinstance(by, float) and not math.isfinite(by):
+            raise ValueError(f"by must be a finite number, got {by!r}")
+        if isinstance(by, int) and abs(by) >= _MAX_EXACT_INT:
+            raise ValueError(f"by must be smaller than 2**53 in size, got {by!r}")
+        triples = [(field, orjson.dumps(field), repr(by))]
+        return self._plan_update(user_id, key, "incr", triples, "increment")
+
+    def _plan_scan_items(self, user_id: str, redis_keys: list[Any]) -> Plan[list[tuple[str, Any]]]:
+        names = [self._user_key_of(user_id, raw) for raw in redis_keys]
+        decoders = [
+            self._decoder(user_id, name, _text(raw), raw=False)
+            for name, raw in zip(names, redis_keys, strict=True)
+        ]
+
+        def finish(replies: list[Any]) -> list[tuple[str, Any]]:
+            return [
+                (name, decode(data))
+                for name, decode, data in zip(names, decoders, replies[0], strict=True)
+                if data is not None
+            ]
+
+        return Plan("reading state", names[0], finish, [("MGET", *redis_keys)])
+
+    def _plan_scan_raw(self, user_id: str, cursor: int) -> Plan[tuple[int, list[Any]]]:
+        pattern = self.schema.state_pattern(user_id)
+        return Plan(
+            "reading state",
+            pattern,
+            lambda r: (int(r[0][0]), list(r[0][1])),
+            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
+        )
+
+
+_ITER_COUNT = 1000
+
+
+class StateStore(_StateCore):
+    """Per-user state, sync. :class:`AsyncStateStore` mirrors it name for name.
+
+    JSON values (or raw bytes, through the ``*_bytes`` methods) under each
+    user's keys; user id first in every method.
+
+    Args:
+        url, client, config: Where the data lives (a Redis URL or ``"embedded"``,
+            your redis-py client, or a :class:`RedisMemoryConfig` with the prefix
+            and the TTL policy, whose ``state`` TTL is the default expiry).
+        publish_events: Announce each change on ``{prefix}:events:state:{<user_id>}``
+            (see :meth:`channel`) as JSON ``{"event": "state", "user_id", "op",
+            "keys"}``, with ``op`` ``"set"``, ``"delete"`` or ``"update"``: ids and
+            keys, never values.
+
+    Example:
+        .. code-block:: python
+
+            from redis_memory.state import StateStore
+
+            state = StateStore(url="embedded")
+            state.set("ana", "profile", {"name": "Ana", "visits": 0})
+            state.update_fields("ana", "profile", {"lang": "pt"})
+            state.increment("ana", "profile", "visits")
+            assert state.get("ana", "profile") == {"name": "Ana", "visits": 1, "lang": "pt"}
+            assert state.set("ana", "token", "abc", ttl=60, only_if_absent=True)
+            assert sorted(state.iter_keys("ana")) == ["profile", "token"]
+            assert state.delete("ana", "profile", "token") == 2
+    """
+
+    def _run(self, plan: Plan[T]) -> T:
+        return execute(self._clients.sync, plan, self._url)
+
+    def get(self, user_id: str, key: str, default: Any = None) -> Any:
+        """The value stored under ``key``, or ``default`` (one ``GET``)."""
+        return self._run(self._plan_get(user_id, key, default, raw=False))
+
+    def set(
+        self,
+        user_id: str,
+        key: str,
+        value: Any,
+        *,
+        ttl: TTL | Seconds | None = None,
+        only_if_absent: bool = False,
+    ) -> bool:
+        """Store a JSON value in one round trip; False when ``only_if_absent`` found one.
+
+        ``ttl``: seconds, a ``timedelta`` or a :class:`TTL` (``TTL(None)``: never
+        expires); ``None`` takes the policy's (``config.ttl.state``).
+        """
+        return self._run(self._plan_set(user_id, key, value, ttl, only_if_absent, raw=False))
+
+    def delete(self, user_id: str, *keys: str) -> int:
+        """Delete keys of the user; returns how many existed."""
+        return self._run(self._plan_delete(user_id, keys))
+
+    def get_many(self, user_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        """The values of the keys that exist, in one ``MGET``."""
+        return self._run(self._plan_get_many(user_id, keys, raw=False))
+
+    def set_many(
+        self, user_id: str, mapping: Mapping[str, Any], *, ttl: TTL | Seconds | None = None
+    ) -> None:
+        """Store several JSON values atomically, in one round trip."""
+        self._run(self._plan_set_many(user_id, mapping, ttl, raw=False))
+
+    def update_fields(self, user_id: str, key: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set top-level fields of the JSON object under ``key`` atomically; returns it.
+
+        Concurrent updates never lose each other's fields. A missing key starts
+        as ``{}`` (with the policy's TTL); an existing one keeps its TTL. A value
+        that is not a JSON object is refused (:class:`SerializationError`).
+        """
+        return self._run(self._plan_update_fields(user_id, key, changes))
+
+    def increment(self, user_id: str, key: str, field: str, by: int | float = 1) -> int | float:
+        """Add ``by`` to a numeric field of the JSON object under ``key``, atomically.
+
+        A missing key or field starts at 0. Returns the new value.
+        """
+        return self._run(self._plan_increment(user_id, key, field, by))
+
+    def keys(
+        self, user_id: str, *, cursor: int = 0, count: int = 500, prefix: str | None = None
+    ) -> tuple[int, list[str]]:
+        """One page of the user's keys by ``SCAN``: ``(next_cursor, keys)``; 0 means done.
+
+        A page may be empty while the cursor is not 0, and a key may come twice.
+        """
+        return self._run(self._plan_keys(user_id, cursor, count, prefix))
+
+    def iter_keys(self, user_id: str, prefix: str | None = None) -> Iterator[str]:
+        """Every key of the user (starting with ``prefix``), each once, page by page."""
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, names = self.keys(user_id, cursor=cursor, count=_ITER_COUNT, prefix=prefix)
+            for name in names:
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+            if cursor == 0:
+                return
+
+    def iter_items(self, user_id: str) -> Iterator[tuple[str, Any]]:
+        """Every ``(key, value)`` of the user: a full read, one ``SCAN`` and ``MGET`` per page."""
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, raw_keys = self._run(self._plan_scan_raw(user_id, cursor))
+            if raw_keys:
+                for name, value in self._run(self._plan_scan_items(user_id, raw_keys)):
+                    if name not in seen:
+                        seen.add(name)
+                        yield name, value
+            if cursor == 0:
+                return
+
+    def clear(self, user_id: str) -> int:
+        """Delete every key of the user; returns how many were deleted."""
+        removed = 0
+        cursor = 0
+        while True:
+            cursor, names = self.keys(user_id, cursor=cursor, count=_ITER_COUNT)
+            if names:
+                removed += self.delete(user_id, *names)
+            if cursor == 0:
+                return removed
+
+    # -- raw bytes (LangChain's ByteStore) ------------------------------------------
+    def get_bytes(self, user_id: str, key: str, default: bytes | None = None) -> bytes | None:
+        """The bytes stored under ``key`` by :meth:`set_bytes`, or ``default``."""
+        return self._run(self._plan_get(user_id, key, default, raw=True))
+
+    def set_bytes(
+        self,
+        user_id: str,
+        key: str,
+        value: bytes,
+        *,
+        ttl: TTL | Seconds | None = None,
+        only_if_absent: bool = False,
+    ) -> bool:
+        """Store raw bytes (not JSON), like :meth:`set`."""
+        return self._run(self._plan_set(user_id, key, value, ttl, only_if_absent, raw=True))
+
+    def get_many_bytes(self, user_id: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The bytes of the keys that exist, in one ``MGET``."""
+        return self._run(self._plan_get_many(user_id, keys, raw=True))
+
+    def set_many_bytes(
+        self, user_id: str, mapping: Mapping[str, bytes], *, ttl: TTL | Seconds | None = None
+    ) -> None:
+        """Store several raw byte values atomically, in one round trip."""
+        self._run(self._plan_set_many(user_id, mapping, ttl, raw=True))
+
+
+class AsyncStateStore(_StateCore):
+    """Per-user state on ``redis.asyncio``: :class:`StateStore`'s twin, name for name.
+
+    Example:
+        .. code-block:: python
+
+            import asyncio
+            from redis_memory.state import AsyncStateStore
+
+            async def main() -> None:
+                state = AsyncStateStore(url="embedded")
+                await state.set("ana", "plan", {"step": 1})
+                await state.update_fields("ana", "plan", {"step": 2, "done": False})
+                assert await state.get("ana", "plan") == {"step": 2, "done": False}
+                assert [key async for key in state.iter_keys("ana")] == ["plan"]
+                await state.delete("ana", "plan")
+
+            asyncio.run(main())
+    """
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await execute_async(self._clients.async_, plan, self._url)
+
+    async def get(self, user_id: str, key: str, default: Any = None) -> Any:
+        return await self._run(self._plan_get(user_id, key, default, raw=False))
+
+    async def set(
+        self,
+        user_id: str,
+        key: str,
+        value: Any,
+        *,
+        ttl: TTL | Seconds | None = None,
+        only_if_absent: bool = False,
+    ) -> bool:
+        return await self._run(self._plan_set(user_id, key, value, ttl, only_if_absent, raw=False))
+
+    async def delete(self, user_id: str, *keys: str) -> int:
+        return await self._run(self._plan_delete(user_id, keys))
+
+    async def get_many(self, user_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        return await self._run(self._plan_get_many(user_id, keys, raw=False))
+
+    async def set_many(
+        self, user_id: str, mapping: Mapping[str, Any], *, ttl: TTL | Seconds | None = None
+    ) -> None:
+        await self._run(self._plan_set_many(user_id, mapping, ttl, raw=False))
+
+    async def update_fields(
+        self, user_id: str, key: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return await self._run(self._plan_update_fields(user_id, key, changes))
+
+    async def increment(
+        self, user_id: str, key: str, field: str, by: int | float = 1
+    ) -> int | float:
+        return await self._run(self._plan_increment(user_id, key, field, by))
+
+    async def keys(
+        self, user_id: str, *, cursor: int = 0, count: int = 500, prefix: str | None = None
+    ) -> tuple[int, list[str]]:
+        return await self._run(self._plan_keys(user_id, cursor, count, prefix))
+
+    async def iter_keys(self, user_id: str, prefix: str | None = None) -> AsyncIterator[str]:
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, names = await self.keys(
+                user_id, cursor=cursor, count=_ITER_COUNT, prefix=prefix
+            )
+            for name in names:
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+            if cursor == 0:
+                return
+
+    async def iter_items(self, user_id: str) -> AsyncIterator[tuple[str, Any]]:
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, raw_keys = await self._run(self._plan_scan_raw(user_id, cursor))
+            if raw_keys:
+                for name, value in await self._run(self._plan_scan_items(user_id, raw_keys)):
+                    if name not in seen:
+                        seen.add(name)
+                        yield name, value
+            if cursor == 0:
+                return
+
+    async def clear(self, user_id: str) -> int:
+        removed = 0
+        cursor = 0
+        while True:
+            cursor, names = await self.keys(user_id, cursor=cursor, count=_ITER_COUNT)
+            if names:
+                removed += await self.delete(user_id, *names)
+            if cursor == 0:
+                return removed
+
+    async def get_bytes(self, user_id: str, key: str, default: bytes | None = None) -> bytes | None:
+        return await self._run(self._plan_get(user_id, key, default, raw=True))
+
+    async def set_bytes(
+        self,
+        user_id: str,
+        key: str,
+        value: bytes,
+        *,
+        ttl: TTL | Seconds | None = None,
+        only_if_absent: bool = False,
+    ) -> bool:
+        return await self._run(self._plan_set(user_id, key, value, ttl, only_if_absent, raw=True))
+
+    async def get_many_bytes(self, user_id: str, keys: Sequence[str]) -> dict[str, bytes]:
+        return await self._run(self._plan_get_many(user_id, keys, raw=True))
+
+    async def set_many_bytes(
+        self, user_id: str, mapping: Mapping[str, bytes], *, ttl: TTL | Seconds | None = None
+    ) -> None:
+        await self._run(self._plan_set_many(user_id, mapping, ttl, raw=True))
