@@ -31,7 +31,7 @@ MAX_PREFIX_LENGTH = 64
 _RESERVED = frozenset(":{}*?[]\\%")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*")
 
-KINDS = ("session", "cache", "state", "task", "lock", "ratelimit", "events", "audit")
+KINDS = ("session", "cache", "state", "task", "lock", "ratelimit", "queue", "events", "audit")
 
 
 def _needs_escape(char: str) -> bool:
@@ -195,6 +195,10 @@ class KeySchema:
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{escape_id(name, what='lock name')}"
+
+    def queue(self, name: str) -> str:
+        """The stream of a work queue between agents: ``{prefix}:queue:{<name>}``."""
+        return f"{self.prefix}:queue:{_tag(escape_id(name, what='queue name'))}"
 
     def ratelimit(self, name: str) -> str:
         return f"{self.prefix}:ratelimit:{escape_id(name, what='rate limit name')}"
