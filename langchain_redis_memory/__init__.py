@@ -9,6 +9,7 @@ from redis_memory import RedisMemoryConfig, TTLPolicy
 from .cache import RedisCache, RedisSemanticCache
 from .chat_history import RedisChatMessageHistory
 from .embeddings import MiniLMEmbeddings
+from .rate_limiter import RedisRateLimiter
 from .store import RedisByteStore, RedisStore
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "RedisCache",
     "RedisChatMessageHistory",
     "RedisMemoryConfig",
+    "RedisRateLimiter",
     "RedisSemanticCache",
     "RedisStore",
     "TTLPolicy",

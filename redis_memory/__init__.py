@@ -18,18 +18,22 @@ from .errors import (
     SerializationError,
 )
 from .keys import KeySchema, escape_id, unescape_id
+from .ratelimit import AsyncRateLimit, RateLimit, RateLimitResult
 from .serialization import JSONSerializer, Serializer
 from .state import AsyncStateStore, StateStore
 from .ttl import TTL, TTLPolicy
 
 __all__ = [
     "TTL",
+    "AsyncRateLimit",
     "AsyncStateStore",
     "ConfigurationError",
     "EmbeddedServerError",
     "FeatureUnavailableError",
     "JSONSerializer",
     "KeySchema",
+    "RateLimit",
+    "RateLimitResult",
     "RedisClients",
     "RedisMemoryConfig",
     "RedisMemoryError",
