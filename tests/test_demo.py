@@ -29,5 +29,12 @@ def test_demo_runs_and_prints_its_walkthrough():
     assert "ai: Yes: Pena, Regaleira, Moorish castle." in continued
     assert "demo:session:{traveller%3Aana}:messages': 6 messages" in out
     assert '"added":1,"ids":[null],"count":7}' in out
+    cache = steps[5]
+    assert "        miss:" in cache
+    assert "   exact hit:" in cache
+    assert "semantic hit:" in cache
+    assert "the model ran 1 time(s)" in cache
+    assert "1 exact hit(s), 1 semantic hit(s)" in cache
+    assert "0 error(s)" in cache
     assert "nothing is left running" in out
     assert "Warning" not in done.stderr
