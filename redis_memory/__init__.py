@@ -17,6 +17,7 @@ from .errors import (
     SearchModuleMissingError,
     SerializationError,
 )
+from .events import AsyncAuditLog, AsyncEventBus, AuditLog, Event, EventBus
 from .keys import KeySchema, escape_id, unescape_id
 from .ratelimit import AsyncRateLimit, RateLimit, RateLimitResult
 from .serialization import JSONSerializer, Serializer
@@ -25,10 +26,15 @@ from .ttl import TTL, TTLPolicy
 
 __all__ = [
     "TTL",
+    "AsyncAuditLog",
+    "AsyncEventBus",
     "AsyncRateLimit",
     "AsyncStateStore",
+    "AuditLog",
     "ConfigurationError",
     "EmbeddedServerError",
+    "Event",
+    "EventBus",
     "FeatureUnavailableError",
     "JSONSerializer",
     "KeySchema",

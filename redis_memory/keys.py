@@ -180,6 +180,10 @@ class KeySchema:
     def state(self, user_id: str, key: str) -> str:
         return f"{self.state_user(user_id)}:{escape_id(key, what='state key')}"
 
+    def state_channel(self, user_id: str) -> str:
+        """The pub/sub channel of one user's state changes: ``{prefix}:events:state:{<id>}``."""
+        return f"{self.prefix}:events:state:{_tag(escape_id(user_id, what='user id'))}"
+
     def state_pattern(self, user_id: str) -> str:
         return f"{self.state_user(user_id)}:*"
 

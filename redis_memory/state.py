@@ -196,12 +196,6 @@ DELETE = Script(_DELETE)
 UPDATE = Script(_UPDATE)
 
 
-def _state_channel(keys: KeySchema, user_id: str) -> str:
-    """The pub/sub channel of one user's state changes: ``{prefix}:events:state:{<id>}``."""
-    stem = keys.state_user(user_id)  # validates and escapes: {prefix}:state:{<id>}
-    return f"{keys.prefix}:events:state:{stem[len(keys.prefix) + len(':state:') :]}"
-
-
 def _whole(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
@@ -252,7 +246,7 @@ class _StateCore:
 
     def channel(self, user_id: str) -> str:
         """The pub/sub channel on which this user's state changes are announced."""
-        return _state_channel(self.schema, user_id)
+        return self.schema.state_channel(user_id)
 
     # -- encoding -----------------------------------------------------------------
     def _expiry(self, ttl: TTL | Seconds | None) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import textwrap
 import threading
 from datetime import timedelta
@@ -693,7 +695,11 @@ def test_docstring_examples_run(cls):
     assert blocks
     assert all('url="embedded"' in block for block in blocks)
     for block in blocks:
-        exec(compile(block, f"{cls.__name__} docstring", "exec"), {})
+        # A fresh interpreter: its own embedded server, no keys left by other examples.
+        done = subprocess.run(
+            [sys.executable, "-c", block], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
 
 
 def test_module_uses_the_configured_prefix(redis_client, redis_url):
