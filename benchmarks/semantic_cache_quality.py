@@ -179,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 pairs per file (a smoke run)")
     parser.add_argument("--train", action="store_true", help="also sweep the train pairs")
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        help="an .npz (e.g. under /tmp) to keep embeddings in between runs, keyed by text",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     limit = 300 if args.quick else None
@@ -189,8 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     started = time.perf_counter()
     texts = sorted({t for p in datasets for t in (*p.stored, *p.queries)})
-    vectors = MiniLMEmbedder().embed_many(texts)
-    replay = Replay(dict(zip(texts, vectors, strict=True)))
+    replay = Replay(embeddings(texts, args.embeddings))
     print(f"embedded {len(texts)} texts in {time.perf_counter() - started:.0f} s")
 
     variants: dict[str, dict[str, Any]] = {
@@ -234,6 +238,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"\nwrote {RESULTS / f'semantic_cache_quality{suffix}.md'} "
         f"in {time.perf_counter() - started:.0f} s"
     )
+
+
+def embeddings(texts: list[str], keep: Path | None) -> dict[str, list[float]]:
+    """The embeddings of ``texts``: from ``keep`` when it holds them, the rest computed
+    (and added to ``keep``). Never commit that file."""
+    known: dict[str, list[float]] = {}
+    if keep is not None and keep.exists():
+        with np.load(keep, allow_pickle=False) as saved:
+            known = dict(zip(saved["texts"].tolist(), saved["vectors"].tolist(), strict=True))
+    missing = [t for t in texts if t not in known]
+    if missing:
+        known.update(zip(missing, MiniLMEmbedder().embed_many(missing), strict=True))
+        if keep is not None:
+            names = sorted(known)
+            vectors = np.array([known[t] for t in names], dtype=np.float32)
+            np.savez(keep, texts=np.array(names, dtype=str), vectors=vectors)
+    return {t: known[t] for t in texts}
 
 
 def _timing_note(variants: dict[str, dict[str, Any]]) -> str:

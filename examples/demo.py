@@ -24,7 +24,8 @@ from llama_index.core.memory import Memory
 
 from langchain_redis_memory import RedisChatMessageHistory, RedisSemanticCache
 from llama_index_redis_memory import RedisMemoryChatStore
-from redis_memory import RedisMemoryConfig, TTLPolicy
+from redis_memory import EventBus, RedisMemoryConfig, TTLPolicy
+from redis_memory.coordination import Claims, Findings
 from redis_memory.embedded import EmbeddedRedis
 from redis_memory.history import MessageLog
 from redis_memory.server import status
@@ -130,7 +131,36 @@ def main() -> None:
 
         step(6, "LangChain: a semantic LLM cache in front of a (stand-in) chat model")
         cache_demo(config)
-    step(7, "Stopped the embedded Redis; nothing is left running.")
+
+        step(7, "Two agents share work: claims, findings, and each other's events")
+        agents_demo(config)
+    step(8, "Stopped the embedded Redis; nothing is left running.")
+
+
+def agents_demo(config: RedisMemoryConfig) -> None:
+    bus, claims, findings = EventBus(config=config), Claims(config=config), Findings(config=config)
+    tasks = ["compare-caches", "check-ttl-policy", "write-summary"]
+    with bus.subscribe("tasks", timeout=0.5) as events:
+        done: dict[str, list[str]] = {"agent-a": [], "agent-b": []}
+        for round_number in range(2):
+            for agent in ("agent-a", "agent-b"):
+                task = claims.claim_any(tasks, owner=agent)
+                if task is None:
+                    continue
+                findings.add(task, {"round": round_number, "result": "ok"}, author=agent)
+                done[agent].append(task)
+        for agent, claimed in done.items():
+            print(f"   {agent} claimed {claimed}")
+        print(f"   a third agent finds nothing left: {claims.claim_any(tasks, owner='agent-c')}")
+        for task in tasks:
+            authors = [f.author for f in findings.list(task)]
+            print(f"   findings on {task!r}: {len(authors)} by {authors}")
+        seen = [
+            f"{e.data['event']} {e.data['task_id']} by {e.data['owner']}"
+            for e in events
+            if e.data.get("event") in ("claimed", "released")
+        ]
+    print(f"   a dashboard following 'tasks' saw {len(seen)} events: {seen[:3]} ...")
 
 
 class SlowModel(FakeMessagesListChatModel):
@@ -174,7 +204,7 @@ def cache_demo(config: RedisMemoryConfig) -> None:
     stats = cache.stats.as_dict()
     print(
         f"   the model ran {model.calls} time(s); cache: {stats['exact_hits']} exact hit(s), "
-        f"{stats['semantic_hits']} semantic hit(s), {stats['misses']} miss(es), "
+        f"{stats['semantic_hits']} semantic hit(s), {stats['misses']} miss(es) (one the warm-up), "
         f"{stats['errors']} error(s)"
     )
 

@@ -63,6 +63,7 @@ import redis.asyncio.retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
+from . import _streams
 from ._plan import Plan, execute, execute_async, redis_errors
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -84,10 +85,6 @@ _RECONNECT_CAP = 2.0
 _CONFIRM_SECONDS = 5.0
 _CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _BUILTIN_KINDS = ("session", "state")
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _whole(name: str, value: Any, minimum: int) -> int:
@@ -287,7 +284,7 @@ class _Selection:
         """The event in a pub/sub message, or None (a confirmation, a duplicate, bad data)."""
         if not message or message.get("type") not in ("message", "pmessage"):
             return None
-        channel = _text(message["channel"])
+        channel = _streams.text(message["channel"])
         topic, builtin = self._topic(channel)
         if message["type"] == "pmessage":
             # A channel subscribed by name comes as a "message" too; a topic that
@@ -295,7 +292,7 @@ class _Selection:
             if channel in self._channel_set or builtin or topic is None:
                 return None
             first = next((p for p in self.patterns if p.regex.fullmatch(topic)), None)
-            if first is None or first.server != _text(message["pattern"]):
+            if first is None or first.server != _streams.text(message["pattern"]):
                 return None
         raw = message.get("data")
         try:
@@ -305,7 +302,9 @@ class _Selection:
             return None
         if not isinstance(data, dict):
             log.warning(
-                "skipped a message on %s that is not a JSON object: %.80r", channel, _text(raw)
+                "skipped a message on %s that is not a JSON object: %.80r",
+                channel,
+                _streams.text(raw),
             )
             return None
         return Event(channel, topic if topic is not None else channel, data, time.time())
@@ -954,38 +953,6 @@ def _stream_id(value: Any, name: str, *, new: bool = False) -> str:
     return value
 
 
-def _is_error(exc: redis.exceptions.ResponseError, code: str) -> bool:
-    return str(exc).startswith(code) or f" {code} " in str(exc)
-
-
-def _stream_entries(reply: Any) -> Iterator[tuple[Any, Any]]:
-    """(id, fields) pairs of an XREADGROUP reply, in redis-py's RESP2 or RESP3 shapes."""
-    if not reply:
-        return
-    streams = reply.values() if isinstance(reply, dict) else (pair[1] for pair in reply)
-    for entries in streams:
-        yield from _flatten(entries)
-
-
-def _flatten(entries: Any) -> Iterator[tuple[Any, Any]]:
-    for entry in entries or ():
-        if (
-            isinstance(entry, list | tuple)
-            and len(entry) == 2
-            and (entry[0] is None or isinstance(entry[0], bytes | str))
-        ):
-            yield entry[0], entry[1]
-        else:  # RESP3 wraps a stream's entries in one more list
-            yield from _flatten(entry)
-
-
-def _fields(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        return {_text(k): v for k, v in raw.items()}
-    items = list(raw or ())
-    return {_text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
-
-
 _AuditFlow = Generator[Plan[Any], Any, T]
 
 
@@ -1010,8 +977,8 @@ class _AuditCore:
         return self._clients.masked_url()
 
     def _entry(self, entry_id: Any, raw_fields: Any) -> AuditEntry:
-        ident = _text(entry_id)
-        raw = _fields(raw_fields).get(EVENT_FIELD)
+        ident = _streams.text(entry_id)
+        raw = _streams.fields(raw_fields).get(EVENT_FIELD)
         try:
             event = None if raw is None else self._serializer.loads(raw)
         except SerializationError as exc:
@@ -1034,7 +1001,9 @@ class _AuditCore:
     def _plan_append(self, event: Mapping[str, Any]) -> Plan[str]:
         encoded = _encode_event(self._serializer, event, "audited")
         command = _xadd(self.key, self.maxlen, encoded)
-        return Plan("appending to the audit log", self.key, lambda r: _text(r[0]), [command])
+        return Plan(
+            "appending to the audit log", self.key, lambda r: _streams.text(r[0]), [command]
+        )
 
     def _plan_read(self, after: str, count: int) -> Plan[list[AuditEntry]]:
         start = _stream_id(after, "after")
@@ -1058,11 +1027,11 @@ class _AuditCore:
 
         def finish(replies: list[Any]) -> tuple[list[AuditEntry], list[str]]:
             entries, trimmed = [], []
-            for entry_id, raw in _stream_entries(replies[0]):
+            for entry_id, raw in _streams.entries(replies[0]):
                 if entry_id is None:
                     continue
                 if not raw:  # pending, but trimmed from the stream since (no fields)
-                    trimmed.append(_text(entry_id))
+                    trimmed.append(_streams.text(entry_id))
                 else:
                     entries.append(self._entry(entry_id, raw))
             return entries, trimmed
@@ -1093,9 +1062,9 @@ class _AuditCore:
                 rows = [(name, n) for name, n in reply[3] or ()]
             return AuditPending(
                 int(count),
-                None if first is None else _text(first),
-                None if last is None else _text(last),
-                {_text(name): int(n) for name, n in rows},
+                None if first is None else _streams.text(first),
+                None if last is None else _streams.text(last),
+                {_streams.text(name): int(n) for name, n in rows},
             )
 
         command = ("XPENDING", self.key, self._name(group, "consumer group name"))
@@ -1109,7 +1078,7 @@ class _AuditCore:
         try:
             yield self._plan_create_group(group)
         except redis.exceptions.ResponseError as exc:
-            if not _is_error(exc, "BUSYGROUP"):  # another worker created it first: fine
+            if not _streams.is_error(exc, "BUSYGROUP"):  # another worker created it first: fine
                 raise
 
     def _read_group_flow(
@@ -1145,7 +1114,7 @@ class _AuditCore:
             try:
                 entries, trimmed = yield self._plan_read_group(group, consumer, count, block, start)
             except redis.exceptions.ResponseError as exc:
-                if created or not _is_error(exc, "NOGROUP"):
+                if created or not _streams.is_error(exc, "NOGROUP"):
                     raise
                 yield from self._create_group_flow(group)
                 created = True
@@ -1159,7 +1128,7 @@ class _AuditCore:
         try:
             return (yield self._plan_pending(group))
         except redis.exceptions.ResponseError as exc:
-            if not _is_error(exc, "NOGROUP"):
+            if not _streams.is_error(exc, "NOGROUP"):
                 raise
             return AuditPending(0, None, None, {})
 
@@ -1168,7 +1137,7 @@ class _AuditCore:
         try:
             return (yield plan)
         except redis.exceptions.ResponseError as exc:
-            if not _is_error(exc, "NOGROUP"):
+            if not _streams.is_error(exc, "NOGROUP"):
                 raise
             return 0
 

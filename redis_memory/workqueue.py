@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
 
+from . import _streams
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -124,46 +125,10 @@ def queue_key(prefix: str, name: str) -> str:
     return KeySchema(prefix).queue(name)
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def _whole(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return value
-
-
-def _is_error(exc: redis.exceptions.ResponseError, code: str) -> bool:
-    return str(exc).startswith(code) or f" {code} " in str(exc)
-
-
-def _entries(reply: Any) -> Iterator[tuple[Any, Any]]:
-    """(id, fields) pairs of an XREADGROUP reply, in redis-py's RESP2 or RESP3 shapes."""
-    if not reply:
-        return
-    streams = reply.values() if isinstance(reply, dict) else (pair[1] for pair in reply)
-    for entries in streams:
-        yield from _flatten(entries)
-
-
-def _flatten(entries: Any) -> Iterator[tuple[Any, Any]]:
-    for entry in entries or ():
-        if (
-            isinstance(entry, list | tuple)
-            and len(entry) == 2
-            and (entry[0] is None or isinstance(entry[0], bytes | str))
-        ):
-            yield entry[0], entry[1]
-        else:  # RESP3 wraps a stream's entries in one more list
-            yield from _flatten(entry)
-
-
-def _fields(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        return {_text(k): v for k, v in raw.items()}
-    items = list(raw or ())
-    return {_text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
 
 
 class _WorkQueueCore:
@@ -203,8 +168,8 @@ class _WorkQueueCore:
             raise SerializationError(f"the job's payload cannot be queued: {exc}") from exc
 
     def _job(self, job_id: Any, raw_fields: Any, deliveries: Any) -> Job:
-        ident = _text(job_id)
-        raw = _fields(raw_fields).get(PAYLOAD_FIELD)
+        ident = _streams.text(job_id)
+        raw = _streams.fields(raw_fields).get(PAYLOAD_FIELD)
         try:
             payload = None if raw is None else self._serializer.loads(raw)
         except SerializationError as exc:
@@ -223,7 +188,7 @@ class _WorkQueueCore:
         encoded = self._encode(payload)
         trim = () if self.maxlen is None else ("MAXLEN", "~", self.maxlen)
         command = ("XADD", self.key, *trim, "*", PAYLOAD_FIELD, encoded)
-        return Plan("queueing a job", self.key, lambda r: _text(r[0]), [command])
+        return Plan("queueing a job", self.key, lambda r: _streams.text(r[0]), [command])
 
     def _plan_read(self, consumer: str, count: int, block_ms: int | None) -> Plan[list[Job]]:
         block = () if block_ms is None else ("BLOCK", block_ms)
@@ -234,7 +199,7 @@ class _WorkQueueCore:
         return Plan(
             "taking jobs",
             self.key,
-            lambda r: [self._job(i, f, 1) for i, f in _entries(r[0]) if i is not None],
+            lambda r: [self._job(i, f, 1) for i, f in _streams.entries(r[0]) if i is not None],
             [command],
         )
 
@@ -270,9 +235,9 @@ class _WorkQueueCore:
                 rows = [(name, n) for name, n in reply[3] or ()]
             return PendingSummary(
                 int(count),
-                None if first is None else _text(first),
-                None if last is None else _text(last),
-                {_text(name): int(n) for name, n in rows},
+                None if first is None else _streams.text(first),
+                None if last is None else _streams.text(last),
+                {_streams.text(name): int(n) for name, n in rows},
             )
 
         return Plan("reading pending jobs", self.key, finish, [("XPENDING", self.key, self.group)])
@@ -286,7 +251,7 @@ class _WorkQueueCore:
         try:
             yield self._plan_create_group()
         except redis.exceptions.ResponseError as exc:
-            if not _is_error(exc, "BUSYGROUP"):  # another consumer created it first
+            if not _streams.is_error(exc, "BUSYGROUP"):  # another consumer created it first
                 raise
 
     def _get_flow(
@@ -313,7 +278,7 @@ class _WorkQueueCore:
             try:
                 jobs = yield self._plan_read(consumer, count, block)
             except redis.exceptions.ResponseError as exc:
-                if created or not _is_error(exc, "NOGROUP"):
+                if created or not _streams.is_error(exc, "NOGROUP"):
                     raise
                 yield from self._create_group_flow()
                 created = True
@@ -325,7 +290,7 @@ class _WorkQueueCore:
         try:
             return (yield self._plan_scripted(doing, script, args))
         except redis.exceptions.ResponseError as exc:
-            if not _is_error(exc, "NOGROUP"):
+            if not _streams.is_error(exc, "NOGROUP"):
                 raise
             return []  # no group yet: nothing was ever delivered
 
@@ -346,7 +311,7 @@ class _WorkQueueCore:
         try:
             return (yield self._plan_pending())
         except redis.exceptions.ResponseError as exc:
-            if not _is_error(exc, "NOGROUP"):
+            if not _streams.is_error(exc, "NOGROUP"):
                 raise
             return PendingSummary(0, None, None, {})
 

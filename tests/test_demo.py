@@ -36,5 +36,9 @@ def test_demo_runs_and_prints_its_walkthrough():
     assert "the model ran 1 time(s)" in cache
     assert "1 exact hit(s), 1 semantic hit(s)" in cache
     assert "0 error(s)" in cache
+    agents = steps[6]
+    assert "a third agent finds nothing left: None" in agents
+    assert agents.count("findings on") == 3
+    assert "a dashboard following 'tasks' saw 3 events" in agents
     assert "nothing is left running" in out
     assert "Warning" not in done.stderr

@@ -10,12 +10,12 @@ import asyncio
 import logging
 import queue
 import socket
-import textwrap
 import threading
 import time
 
 import orjson
 import pytest
+from _examples import code_blocks, run_example
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError, SerializationError
 from redis_memory.embedded import EmbeddedRedis
@@ -49,22 +49,6 @@ def abus(config):
 @pytest.fixture
 def audit(config):
     return AuditLog(config=config)
-
-
-def code_blocks(docstring: str) -> list[str]:
-    """The ``.. code-block:: python`` examples of a docstring, dedented."""
-    blocks = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip() == ".. code-block:: python":
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for following in lines[i + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                    break
-                body.append(following)
-            blocks.append(textwrap.dedent("\n".join(body)))
-    return blocks
 
 
 def numsub(redis_client, channel: str) -> int:
@@ -681,7 +665,7 @@ def test_docstring_examples_run(cls):
     assert blocks
     assert all('url="embedded"' in block for block in blocks)
     for block in blocks:
-        exec(compile(block, f"{cls.__name__} docstring", "exec"), {})
+        run_example(block)
 
 
 def test_subscribe_examples_end_by_a_timeout():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import textwrap
 
 import pytest
+from _examples import code_blocks, run_example
 from langchain_classic.embeddings import CacheBackedEmbeddings
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import BaseStore, ByteStore
@@ -22,22 +22,6 @@ def store(config):
 @pytest.fixture
 def byte_store(config):
     return RedisByteStore(config=config, namespace="embeddings")
-
-
-def code_blocks(docstring: str) -> list[str]:
-    """The ``.. code-block:: python`` examples of a docstring, dedented."""
-    blocks = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip() == ".. code-block:: python":
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for following in lines[i + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                    break
-                body.append(following)
-            blocks.append(textwrap.dedent("\n".join(body)))
-    return blocks
 
 
 class CountingEmbeddings(Embeddings):
@@ -219,4 +203,4 @@ def test_docstring_examples_run(cls):
     assert blocks
     for block in blocks:
         assert 'url="embedded"' in block
-        exec(compile(block, f"{cls.__name__} docstring", "exec"), {})
+        run_example(block)

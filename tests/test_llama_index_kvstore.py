@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from _examples import code_blocks, run_example
 from llama_index.core import Document, StorageContext, SummaryIndex, load_index_from_storage
 from llama_index.core.ingestion import IngestionCache, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
@@ -23,22 +23,6 @@ from redis_memory import TTL, SerializationError, TTLPolicy
 @pytest.fixture
 def kvstore(config):
     return RedisKVStore(config=config)
-
-
-def code_blocks(docstring: str) -> list[str]:
-    """The ``.. code-block:: python`` examples of a docstring, dedented."""
-    blocks = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip() == ".. code-block:: python":
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for following in lines[i + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                    break
-                body.append(following)
-            blocks.append(textwrap.dedent("\n".join(body)))
-    return blocks
 
 
 # Outside the component: a pydantic field would change the transformation's hash.
@@ -225,4 +209,4 @@ def test_docstring_example_runs():
     assert blocks
     for block in blocks:
         assert 'url="embedded"' in block
-        exec(compile(block, "RedisKVStore docstring", "exec"), {})
+        run_example(block)

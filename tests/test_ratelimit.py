@@ -7,10 +7,10 @@ import itertools
 import math
 import multiprocessing
 import os
-import textwrap
 import time
 
 import pytest
+from _examples import code_blocks, run_example
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.rate_limiters import BaseRateLimiter
@@ -23,22 +23,6 @@ from redis_memory.ttl import MAX_SECONDS
 
 # A rate so low that no token comes back while a test runs (one per ~11.5 days).
 NEVER = 1e-6
-
-
-def code_blocks(docstring: str) -> list[str]:
-    """The ``.. code-block:: python`` examples of a docstring, dedented."""
-    blocks = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip() == ".. code-block:: python":
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for following in lines[i + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                    break
-                body.append(following)
-            blocks.append(textwrap.dedent("\n".join(body)))
-    return blocks
 
 
 def server_time_us(redis_client) -> int:
@@ -508,4 +492,4 @@ def test_docstring_examples_run(cls):
     assert blocks
     for block in blocks:
         assert 'url="embedded"' in block
-        exec(compile(block, f"{cls.__name__} docstring", "exec"), {})
+        run_example(block)

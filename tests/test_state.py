@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
-import textwrap
 import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import orjson
 import pytest
+from _examples import code_blocks, run_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.crc import key_slot
@@ -31,22 +29,6 @@ def state(config):
 @pytest.fixture
 def astate(config):
     return AsyncStateStore(config=config)
-
-
-def code_blocks(docstring: str) -> list[str]:
-    """The ``.. code-block:: python`` examples of a docstring, dedented."""
-    blocks = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip() == ".. code-block:: python":
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for following in lines[i + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                    break
-                body.append(following)
-            blocks.append(textwrap.dedent("\n".join(body)))
-    return blocks
 
 
 class Subscriber:
@@ -311,15 +293,19 @@ def test_update_fields_keeps_the_other_fields_byte_for_byte(state, redis_client)
     assert list(value) == ["big", "empty", "obj", "float", "tricky", "z", "a", "new"]
 
 
+def _containers(children: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=8), children, max_size=4
+    )
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    _containers,
     max_leaves=12,
 )
 
@@ -695,11 +681,7 @@ def test_docstring_examples_run(cls):
     assert blocks
     assert all('url="embedded"' in block for block in blocks)
     for block in blocks:
-        # A fresh interpreter: its own embedded server, no keys left by other examples.
-        done = subprocess.run(
-            [sys.executable, "-c", block], capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stderr
+        run_example(block)
 
 
 def test_module_uses_the_configured_prefix(redis_client, redis_url):

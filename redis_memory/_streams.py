@@ -1,0 +1,51 @@
+"""Reading Redis Stream replies, shared by the work queue and the audit log.
+
+redis-py hands stream replies over in RESP2 or RESP3 shapes depending on the
+command and the protocol; these helpers give one view of both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import redis
+
+
+def text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def is_error(exc: redis.exceptions.ResponseError, code: str) -> bool:
+    """Whether a Redis error reply carries ``code`` (``BUSYGROUP``, ``NOGROUP``...)."""
+    return str(exc).startswith(code) or f" {code} " in str(exc)
+
+
+def entries(reply: Any) -> Iterator[tuple[Any, Any]]:
+    """(id, fields) pairs of an XREAD/XREADGROUP reply, in redis-py's RESP2 or RESP3 shapes."""
+    if not reply:
+        return
+    streams = reply.values() if isinstance(reply, dict) else (pair[1] for pair in reply)
+    for stream_entries in streams:
+        yield from flatten(stream_entries)
+
+
+def flatten(stream_entries: Any) -> Iterator[tuple[Any, Any]]:
+    """(id, fields) pairs of one stream's entries (XRANGE shape, or RESP3's extra nesting)."""
+    for entry in stream_entries or ():
+        if (
+            isinstance(entry, list | tuple)
+            and len(entry) == 2
+            and (entry[0] is None or isinstance(entry[0], bytes | str))
+        ):
+            yield entry[0], entry[1]
+        else:  # RESP3 wraps a stream's entries in one more list
+            yield from flatten(entry)
+
+
+def fields(raw: Any) -> dict[str, Any]:
+    """An entry's fields as a dict with str keys."""
+    if isinstance(raw, Mapping):
+        return {text(k): v for k, v in raw.items()}
+    items = list(raw or ())
+    return {text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
