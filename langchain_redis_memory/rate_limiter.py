@@ -32,9 +32,11 @@ class RedisRateLimiter(BaseRateLimiter):
     ``check_every_n_seconds`` is accepted and unused.
 
     Args:
-        name: The bucket; limiters with the same name share it.
+        name: The bucket; limiters with the same name (and prefix) share it, and
+            every user of a name should give it the same rate: name each limit
+            ("openai-gpt-4o") rather than rely on the shared ``"default"``.
         requests_per_second: Tokens added to the bucket per second (one request
-            takes one token).
+            takes one token); 1 by default, as ``InMemoryRateLimiter``.
         max_bucket_size: The most tokens the bucket holds (the largest burst);
             at least 1. None: 1, as ``InMemoryRateLimiter``'s default.
         check_every_n_seconds: Accepted for compatibility; unused.
@@ -63,7 +65,7 @@ class RedisRateLimiter(BaseRateLimiter):
         self,
         name: str = "default",
         *,
-        requests_per_second: float,
+        requests_per_second: float = 1,
         max_bucket_size: float | None = None,
         check_every_n_seconds: float | None = None,
         url: str | None = None,

@@ -78,10 +78,10 @@ class _RedisStoreBase(BaseStore[str, V], Generic[V]):
 
     def mdelete(self, keys: Sequence[str]) -> None:
         """Delete the keys (missing ones are ignored)."""
-        self._store.delete(self.namespace, *keys)
+        self._store.delete(self.namespace, *_key_sequence(keys))
 
     async def amdelete(self, keys: Sequence[str]) -> None:
-        await self._astore.delete(self.namespace, *keys)
+        await self._astore.delete(self.namespace, *_key_sequence(keys))
 
     def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
         """Every key of the namespace (starting with ``prefix``), by ``SCAN``."""
@@ -170,3 +170,10 @@ class RedisByteStore(_RedisStoreBase[bytes]):
     """
 
     _raw = True
+
+
+def _key_sequence(keys: Sequence[str]) -> Sequence[str]:
+    # A str is a Sequence too: mdelete("abc") must not delete "a", "b" and "c".
+    if isinstance(keys, str | bytes) or not isinstance(keys, Sequence | set | frozenset):
+        raise TypeError(f"keys must be a list of str keys, not {type(keys).__name__}")
+    return list(keys)

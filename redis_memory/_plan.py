@@ -60,10 +60,16 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
     """Turn redis-py's errors into this package's, naming the URL (masked) and key."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+    except redis.exceptions.TimeoutError as exc:
         raise RedisUnavailableError(
-            f"Redis at {url()} did not answer while {doing} ({key}): {exc}. "
-            "Nothing was written by this call; retry once Redis is back."
+            f"Redis at {url()} did not answer in time while {doing} ({key}): {exc}. The "
+            "command may still have been applied: check before retrying a call that is "
+            "not safe to repeat."
+        ) from exc
+    except redis.exceptions.ConnectionError as exc:
+        raise RedisUnavailableError(
+            f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "
+            "Retry once Redis is back."
         ) from exc
     except redis.exceptions.ResponseError as exc:
         if "WRONGTYPE" in str(exc):

@@ -6,10 +6,23 @@ command and the protocol; these helpers give one view of both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
+
+_STREAM_ID_RE = re.compile(r"\d{1,20}(?:-\d{1,20})?")
+
+
+def stream_id(value: Any, name: str, *, new: bool = False) -> str:
+    """Check a stream entry id (``'0'``, ``'1700000000000-0'``; ``'>'`` if ``new``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a stream id str, not {type(value).__name__}")
+    if not (_STREAM_ID_RE.fullmatch(value) or (new and value == ">")):
+        extra = ", or '>' for new entries" if new else ""
+        raise ValueError(f"{name} must be a stream id like '0' or '1700000000000-0'{extra}")
+    return value
 
 
 def text(value: Any) -> str:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import math
 import random
 import threading
 import time
@@ -707,6 +708,7 @@ def _seconds(name: str, value: Any, *, allow_zero: bool) -> float | None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or not math.isfinite(value)
         or value < 0
         or (value == 0 and not allow_zero)
     ):

@@ -941,18 +941,6 @@ class AuditPending:
     consumers: dict[str, int] = field(default_factory=dict)
 
 
-_STREAM_ID_RE = re.compile(r"\d{1,20}(?:-\d{1,20})?")
-
-
-def _stream_id(value: Any, name: str, *, new: bool = False) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a stream id str, not {type(value).__name__}")
-    if not (_STREAM_ID_RE.fullmatch(value) or (new and value == ">")):
-        extra = ", or '>' for new entries" if new else ""
-        raise ValueError(f"{name} must be a stream id like '0' or '1700000000000-0'{extra}")
-    return value
-
-
 _AuditFlow = Generator[Plan[Any], Any, T]
 
 
@@ -1006,7 +994,7 @@ class _AuditCore:
         )
 
     def _plan_read(self, after: str, count: int) -> Plan[list[AuditEntry]]:
-        start = _stream_id(after, "after")
+        start = _streams.stream_id(after, "after")
         _whole("count", count, 1)
         command = ("XRANGE", self.key, f"({start}" if start != "0" else "-", "+", "COUNT", count)
         return Plan(
@@ -1047,7 +1035,7 @@ class _AuditCore:
         if not ids:
             raise TypeError("ack() needs at least one entry id")
         for ident in ids:
-            _stream_id(ident, "an entry id")
+            _streams.stream_id(ident, "an entry id")
         command = ("XACK", self.key, group, *ids)
         return Plan("acknowledging audit entries", self.key, lambda r: int(r[0]), [command])
 
@@ -1093,7 +1081,7 @@ class _AuditCore:
         self._name(group, "consumer group name")
         self._name(consumer, "consumer name")
         _whole("count", count, 1)
-        start = _stream_id(start, "id", new=True)
+        start = _streams.stream_id(start, "id", new=True)
         if block_ms is not None:
             _whole("block_ms", block_ms, 0)
         # Only new entries can be waited for. A long wait goes in slices shorter

@@ -9,7 +9,9 @@ that restarts under the same name gets its own unfinished jobs back with
 :meth:`~WorkQueue.resume`. Nothing is lost between those steps.
 
 The stream lives at ``{prefix}:queue:{<name>}`` (the name is escaped like every
-id), capped at about ``maxlen`` entries (``XADD ... MAXLEN ~``), with no expiry.
+id), with no expiry and, by default, no cap: a cap (``maxlen``) trims the oldest
+entries whether or not a consumer has received them, so it is only for queues
+whose consumers keep up.
 Each entry holds the payload as JSON in one field, ``payload``. The consumer
 group (``workers`` by default) is created on first use, with ``MKSTREAM``, and
 starts at the beginning of the stream, so jobs put before any consumer
@@ -49,7 +51,8 @@ from .keys import KeySchema, escape_id
 T = TypeVar("T")
 
 DEFAULT_GROUP = "workers"
-DEFAULT_MAXLEN = 10_000
+# No cap by default: MAXLEN trims undelivered jobs too, which would lose work.
+DEFAULT_MAXLEN: int | None = None
 PAYLOAD_FIELD = "payload"
 
 
@@ -101,15 +104,22 @@ return {jobs, counts}
 # rises by one) and the delivery counts. KEYS[1] stream; ARGV group, consumer,
 # min_idle_ms, count.
 _RECLAIM = """
-local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0',
-                           'COUNT', ARGV[4])
 local jobs, counts = {}, {}
-for _, entry in ipairs(claimed[2]) do
-  if entry[2] then
-    jobs[#jobs + 1] = entry
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-    counts[#counts + 1] = p[1] and p[1][4] or 1
+local cursor, want = '0-0', tonumber(ARGV[4])
+-- XAUTOCLAIM scans at most COUNT*10 pending entries per call: follow its cursor
+-- (a bounded number of passes) so idle jobs behind busy ones are reached too.
+for _ = 1, 50 do
+  local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor,
+                             'COUNT', want - #jobs)
+  for _, entry in ipairs(claimed[2]) do
+    if entry[2] then
+      jobs[#jobs + 1] = entry
+      local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
+      counts[#counts + 1] = p[1] and p[1][4] or 1
+    end
   end
+  cursor = claimed[1]
+  if #jobs >= want or cursor == '0-0' then break end
 end
 return {jobs, counts}
 """
@@ -323,7 +333,7 @@ class _WorkQueueCore:
             ident = job.id if isinstance(job, Job) else job
             if not isinstance(ident, str):
                 raise TypeError(f"ack() takes jobs or job ids, not {type(job).__name__}")
-            ids.append(ident)
+            ids.append(_streams.stream_id(ident, "a job id"))
         return self._plan_ack(ids)
 
 
@@ -347,9 +357,10 @@ class WorkQueue(_WorkQueueCore):
         url, client, config: Where the data lives (as everywhere in this package).
         group: The consumer group: consumers of one group share the jobs; each
             group gets every job once.
-        maxlen: Keep about this many entries (acked or not) in the stream;
-            ``None`` keeps all. Trimming is approximate (``MAXLEN ~``), which is
-            what keeps ``put`` O(1).
+        maxlen: Keep about this many entries in the stream (``MAXLEN ~``);
+            ``None`` (the default) keeps all. Trimming drops the oldest entries
+            even if no consumer received them yet: set it only when consumers
+            keep up with producers.
 
     Consumers are named by the caller ("worker-1"); a consumer that restarts
     under the same name calls :meth:`resume` to finish what it had taken.

@@ -365,7 +365,9 @@ def test_redis_down_is_a_clear_error_and_the_same_object_recovers(tmp_path):
     with pytest.raises(RedisUnavailableError) as caught:
         log.append("s", [user("during")])
     message = str(caught.value)
-    assert f"Redis at redis://:***@127.0.0.1:{port}/0 did not answer while appending" in message
+    assert (
+        f"Redis at redis://:***@127.0.0.1:{port}/0 could not be reached while appending" in message
+    )
     assert "pw@" not in message
     with pytest.raises(RedisUnavailableError):
         asyncio.run(alog.messages("s"))

@@ -204,3 +204,11 @@ def test_docstring_examples_run(cls):
     for block in blocks:
         assert 'url="embedded"' in block
         run_example(block)
+
+
+def test_mdelete_of_a_string_is_refused_not_split_into_characters(config):
+    store = RedisStore(config=config)
+    store.mset([("a", 1), ("b", 2), ("c", 3), ("abc", 4)])
+    with pytest.raises(TypeError, match="list of str keys"):
+        store.mdelete("abc")
+    assert store.mget(["a", "b", "c", "abc"]) == [1, 2, 3, 4]

@@ -260,3 +260,42 @@ async def test_async_work_queue(aq, config):
     got = asyncio.create_task(aq.get("w", block_ms=30_000))
     await AsyncWorkQueue("jobs", config=config).put({"wake": "up"})
     assert [job.payload for job in await got] == [{"wake": "up"}]
+
+
+def test_by_default_the_queue_never_trims_jobs_nobody_received(config):
+    queue = WorkQueue("backlog", config=config)
+    queue.get("warm")  # creates the group, as a consumer would before the burst
+    for i in range(300):
+        queue.put({"i": i})
+    received = []
+    while jobs := queue.get("worker", count=100):
+        received += [job.payload["i"] for job in jobs]
+        queue.ack(*jobs)
+    assert received == list(range(300))
+
+
+def test_reclaim_reaches_idle_jobs_behind_busy_ones(config):
+    import time
+
+    queue = WorkQueue("deep", config=config)
+    for i in range(160):
+        queue.put({"i": i})
+    dead = queue.get("dead", count=160)
+    assert len(dead) == 160
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not queue.reclaim("live", min_idle_ms=200, count=150):
+        time.sleep(0.05)  # waits for the jobs to be idle; no timing is asserted
+    # Now 150 freshly reclaimed (busy) jobs come first; 10 idle ones lie behind them.
+    while time.monotonic() < deadline:
+        rescued = queue.reclaim("rescuer", min_idle_ms=200, count=10)
+        if rescued:
+            break
+        time.sleep(0.05)
+    assert len(rescued) == 10
+
+
+def test_ack_checks_its_ids(config):
+    queue = WorkQueue("ids", config=config)
+    for bad in ("not-an-id", ""):
+        with pytest.raises(ValueError, match="stream id"):
+            queue.ack(bad)
