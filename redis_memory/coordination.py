@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import math
 import random
 import threading
@@ -60,7 +61,7 @@ import redis.asyncio
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
-from .errors import RedisMemoryError, SerializationError
+from .errors import RedisMemoryError, RedisUnavailableError, SerializationError
 from .keys import KeySchema, escape_id
 from .ttl import TTL
 
@@ -776,6 +777,12 @@ class DistributedLock(_LockCore):
                     reply = self._run(step)
         except StopIteration as done:
             acquired = bool(done.value)
+        except RedisUnavailableError:
+            # The SET may have been applied with its reply lost: give up our token,
+            # if Redis lets us, so the lock is not held by nobody until it expires.
+            with contextlib.suppress(RedisMemoryError):
+                self._run(self._plan_release(token))
+            raise
         if acquired:
             self._tokens[holder] = token
         return acquired
@@ -862,6 +869,10 @@ class AsyncDistributedLock(_LockCore):
                     reply = await self._run(step)
         except StopIteration as done:
             acquired = bool(done.value)
+        except RedisUnavailableError:
+            with contextlib.suppress(RedisMemoryError):
+                await self._run(self._plan_release(token))
+            raise
         if acquired:
             self._tokens[holder] = token
         return acquired

@@ -618,3 +618,19 @@ def test_lock_arguments_are_checked(config):
         DistributedLock("x", config=config, blocking_timeout=-1)
     with pytest.raises(ValueError, match="sleep"):
         DistributedLock("x", config=config, sleep=0)
+
+
+def test_a_lock_whose_acquire_times_out_gives_its_token_back(config, redis_client):
+    # A SET NX whose reply is lost must not leave the lock held by nobody: the
+    # holder that never learned it won releases its token once Redis answers.
+    from redis_memory.errors import RedisUnavailableError
+
+    slow = config.replace(socket_timeout=0.05, retries=0)
+    lock = DistributedLock("paused", config=slow, timeout=None)
+    redis_client.execute_command("CLIENT", "PAUSE", 300, "WRITE")
+    with pytest.raises(RedisUnavailableError, match="may still have been applied"):
+        lock.acquire(blocking=False)
+    # The pause ends; whatever the SET did, the lock must be free again for others.
+    deadline_lock = DistributedLock("paused", config=config, timeout=5)
+    assert deadline_lock.acquire(blocking=True, blocking_timeout=5)
+    deadline_lock.release()
