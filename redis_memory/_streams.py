@@ -62,3 +62,19 @@ def fields(raw: Any) -> dict[str, Any]:
         return {text(k): v for k, v in raw.items()}
     items = list(raw or ())
     return {text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def pending_summary(reply: Any) -> tuple[int, str | None, str | None, dict[str, int]]:
+    """(count, first id, last id, pending per consumer) of an XPENDING summary reply."""
+    if isinstance(reply, Mapping):
+        count, first, last = reply["pending"], reply["min"], reply["max"]
+        rows = [(c["name"], c["pending"]) for c in reply.get("consumers") or ()]
+    else:
+        count, first, last = reply[0], reply[1], reply[2]
+        rows = [(name, n) for name, n in reply[3] or ()]
+    return (
+        int(count),
+        None if first is None else text(first),
+        None if last is None else text(last),
+        {text(name): int(n) for name, n in rows},
+    )

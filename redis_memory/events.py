@@ -1041,19 +1041,7 @@ class _AuditCore:
 
     def _plan_pending(self, group: str) -> Plan[AuditPending]:
         def finish(replies: list[Any]) -> AuditPending:
-            reply = replies[0]
-            if isinstance(reply, Mapping):
-                count, first, last = reply["pending"], reply["min"], reply["max"]
-                rows = [(c["name"], c["pending"]) for c in reply.get("consumers") or ()]
-            else:
-                count, first, last = reply[0], reply[1], reply[2]
-                rows = [(name, n) for name, n in reply[3] or ()]
-            return AuditPending(
-                int(count),
-                None if first is None else _streams.text(first),
-                None if last is None else _streams.text(last),
-                {_streams.text(name): int(n) for name, n in rows},
-            )
+            return AuditPending(*_streams.pending_summary(replies[0]))
 
         command = ("XPENDING", self.key, self._name(group, "consumer group name"))
         return Plan("reading pending audit entries", self.key, finish, [command])

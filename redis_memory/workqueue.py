@@ -236,19 +236,7 @@ class _WorkQueueCore:
 
     def _plan_pending(self) -> Plan[PendingSummary]:
         def finish(replies: list[Any]) -> PendingSummary:
-            reply = replies[0]
-            if isinstance(reply, Mapping):
-                count, first, last = reply["pending"], reply["min"], reply["max"]
-                rows = [(c["name"], c["pending"]) for c in reply.get("consumers") or ()]
-            else:
-                count, first, last = reply[0], reply[1], reply[2]
-                rows = [(name, n) for name, n in reply[3] or ()]
-            return PendingSummary(
-                int(count),
-                None if first is None else _streams.text(first),
-                None if last is None else _streams.text(last),
-                {_streams.text(name): int(n) for name, n in rows},
-            )
+            return PendingSummary(*_streams.pending_summary(replies[0]))
 
         return Plan("reading pending jobs", self.key, finish, [("XPENDING", self.key, self.group)])
 
