@@ -6,7 +6,9 @@ command and the protocol; these helpers give one view of both.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -78,3 +80,28 @@ def pending_summary(reply: Any) -> tuple[int, str | None, str | None, dict[str, 
         None if last is None else text(last),
         {text(name): int(n) for name, n in rows},
     )
+
+
+def block_slice_ms(client: Any) -> int | None:
+    """How long one blocking read may wait: a quarter of the client's socket timeout.
+
+    Redis ends a ``BLOCK`` on its timer (every 100 ms at the default ``hz``), so
+    the reply can come that much later than asked: hence the wide margin. None
+    when the client has no socket timeout (or it cannot be seen, on a cluster).
+    """
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
+    timeout = kwargs.get("socket_timeout")
+    return None if not timeout else max(1, int(timeout * 250))
+
+
+def next_block_ms(deadline: float | None, slice_ms: int | None) -> int:
+    """The ``BLOCK`` of the next read of a wait that ends at ``deadline`` (None: never).
+
+    A long wait goes in slices shorter than the socket timeout, so that the
+    client never times out; 0 asks Redis to wait as long as it takes.
+    """
+    remaining = (
+        None if deadline is None else max(1, math.ceil((deadline - time.monotonic()) * 1000))
+    )
+    candidates = [n for n in (remaining, slice_ms) if n is not None]
+    return min(candidates) if candidates else 0

@@ -58,6 +58,7 @@ from typing import Any, Self, TypeVar
 import redis
 import redis.asyncio
 
+from ._checks import whole
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -159,12 +160,6 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _whole(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return value
 
 
 def _milliseconds(ttl: TTL | Seconds | None, default: TTL) -> int | None:
@@ -441,7 +436,7 @@ class _FindingsCore(_Core):
         publish_events: bool = True,
     ) -> None:
         super().__init__(url=url, client=client, config=config)
-        self.max_findings = _whole("max_findings", max_findings, 1)
+        self.max_findings = whole("max_findings", max_findings, 1)
         self.ttl: TTL = self.config.ttl.claims if ttl is _DEFAULT_TTL else TTL.of(ttl)
         self.publish_events = bool(publish_events)
 
@@ -487,7 +482,7 @@ class _FindingsCore(_Core):
     def _plan_list(self, task_id: str, last: int | None) -> Plan[builtins.list[Finding]]:
         key = self.keys.task_findings(task_id)
         count = (
-            self.max_findings if last is None else min(_whole("last", last, 1), self.max_findings)
+            self.max_findings if last is None else min(whole("last", last, 1), self.max_findings)
         )
         return Plan(
             "reading findings",

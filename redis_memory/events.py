@@ -64,6 +64,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
 from . import _streams
+from ._checks import whole
 from ._plan import Plan, execute, execute_async, redis_errors
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -85,12 +86,6 @@ _RECONNECT_CAP = 2.0
 _CONFIRM_SECONDS = 5.0
 _CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _BUILTIN_KINDS = ("session", "state")
-
-
-def _whole(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return value
 
 
 def _timeout(value: Any) -> float | None:
@@ -750,9 +745,7 @@ class _EventBusCore:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config: RedisMemoryConfig = self._clients.config
         self.keys: KeySchema = self.config.keys
-        self.audit_maxlen = (
-            None if audit_maxlen is None else _whole("audit_maxlen", audit_maxlen, 1)
-        )
+        self.audit_maxlen = None if audit_maxlen is None else whole("audit_maxlen", audit_maxlen, 1)
         self._serializer = self.config.serializer
 
     def _url(self) -> str:
@@ -958,7 +951,7 @@ class _AuditCore:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config: RedisMemoryConfig = self._clients.config
         self.key = self.config.keys.audit()
-        self.maxlen = None if maxlen is None else _whole("maxlen", maxlen, 1)
+        self.maxlen = None if maxlen is None else whole("maxlen", maxlen, 1)
         self._serializer = self.config.serializer
 
     def _url(self) -> str:
@@ -995,7 +988,7 @@ class _AuditCore:
 
     def _plan_read(self, after: str, count: int) -> Plan[list[AuditEntry]]:
         start = _streams.stream_id(after, "after")
-        _whole("count", count, 1)
+        whole("count", count, 1)
         command = ("XRANGE", self.key, f"({start}" if start != "0" else "-", "+", "COUNT", count)
         return Plan(
             "reading the audit log",
@@ -1068,10 +1061,10 @@ class _AuditCore:
     ) -> _AuditFlow[list[AuditEntry]]:
         self._name(group, "consumer group name")
         self._name(consumer, "consumer name")
-        _whole("count", count, 1)
+        whole("count", count, 1)
         start = _streams.stream_id(start, "id", new=True)
         if block_ms is not None:
-            _whole("block_ms", block_ms, 0)
+            whole("block_ms", block_ms, 0)
         # Only new entries can be waited for. A long wait goes in slices shorter
         # than the socket timeout, so that the client never times out.
         wait = block_ms if start == ">" else None
@@ -1080,13 +1073,7 @@ class _AuditCore:
         while True:
             block: int | None = None
             if wait is not None:
-                remaining = (
-                    None
-                    if deadline is None
-                    else max(1, math.ceil((deadline - time.monotonic()) * 1000))
-                )
-                candidates = [n for n in (remaining, slice_ms) if n is not None]
-                block = min(candidates) if candidates else 0
+                block = _streams.next_block_ms(deadline, slice_ms)
             try:
                 entries, trimmed = yield self._plan_read_group(group, consumer, count, block, start)
             except redis.exceptions.ResponseError as exc:
@@ -1116,13 +1103,6 @@ class _AuditCore:
             if not _streams.is_error(exc, "NOGROUP"):
                 raise
             return 0
-
-
-def _slice_ms(client: Any) -> int | None:
-    """How long one blocking read may wait: a quarter of the client's socket timeout."""
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
-    timeout = kwargs.get("socket_timeout")
-    return None if not timeout else max(1, int(timeout * 250))
 
 
 class AuditLog(_AuditCore):
@@ -1198,7 +1178,7 @@ class AuditLog(_AuditCore):
         """
         return self._drive(
             self._read_group_flow(
-                group, consumer, count, block_ms, id, _slice_ms(self._clients.sync)
+                group, consumer, count, block_ms, id, _streams.block_slice_ms(self._clients.sync)
             )
         )
 
@@ -1266,7 +1246,7 @@ class AsyncAuditLog(_AuditCore):
     ) -> list[AuditEntry]:
         return await self._drive(
             self._read_group_flow(
-                group, consumer, count, block_ms, id, _slice_ms(self._clients.async_)
+                group, consumer, count, block_ms, id, _streams.block_slice_ms(self._clients.async_)
             )
         )
 

@@ -33,6 +33,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
 
 import orjson
 
+from ._checks import whole
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -140,12 +141,6 @@ DELETE_AT = Script(_DELETE_AT)
 ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
 
 
-def _whole(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return value
-
-
 def _validate_message(message: Any, position: int) -> None:
     if not isinstance(message, Mapping):
         raise TypeError(
@@ -179,9 +174,7 @@ class _MessageLogCore:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config: RedisMemoryConfig = self._clients.config
         self.keys: KeySchema = self.config.keys
-        self.max_messages = (
-            None if max_messages is None else _whole("max_messages", max_messages, 1)
-        )
+        self.max_messages = None if max_messages is None else whole("max_messages", max_messages, 1)
         self.publish_events = bool(publish_events)
         # LlamaIndex's Memory keeps archived messages: their expiry then moves
         # with every append, so the archive never expires before the session.
@@ -299,13 +292,13 @@ class _MessageLogCore:
         section: Section,
     ) -> Plan[list[StoredMessage]]:
         if last is not None:
-            _whole("last", last, 1)
+            whole("last", last, 1)
             if offset or limit is not None:
                 raise ValueError("use either last= or offset=/limit=, not both")
             start, stop = -last, -1
         else:
-            _whole("offset", offset, 0)
-            stop = -1 if limit is None else offset + _whole("limit", limit, 1) - 1
+            whole("offset", offset, 0)
+            stop = -1 if limit is None else offset + whole("limit", limit, 1) - 1
             start = offset
         keys = self._section_keys(session_id, section)
         if len(keys) == 1:
@@ -388,13 +381,13 @@ class _MessageLogCore:
             "deleting the oldest messages",
             key,
             lambda r: decode(r[0]),
-            [("LPOP", key, _whole("n", n, 1))],
+            [("LPOP", key, whole("n", n, 1))],
         )
 
     def _plan_archive_oldest(self, session_id: str, n: int) -> Plan[list[StoredMessage]]:
         keys = [self.keys.session_messages(session_id), self._archive_key(session_id)]
         decode = self._decoder(keys[0])
-        args = [_whole("n", n, 1), self._ttl.milliseconds or 0]
+        args = [whole("n", n, 1), self._ttl.milliseconds or 0]
         return Plan(
             "archiving messages",
             keys[0],
@@ -415,7 +408,7 @@ class _MessageLogCore:
 
     def _plan_trim(self, session_id: str, keep_last: int) -> Plan[int]:
         key = self.keys.session_messages(session_id)
-        keep = _whole("keep_last", keep_last, 0)
+        keep = whole("keep_last", keep_last, 0)
         last = ("LTRIM", key, -keep, -1) if keep else ("DEL", key)
         return Plan(
             "trimming messages",
@@ -431,8 +424,8 @@ class _MessageLogCore:
 
     def _plan_sessions(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
         pattern = f"{self.keys.prefix}:session:{{*}}:*"
-        command = ("SCAN", _whole("cursor", cursor, 0), "MATCH", pattern, "COUNT", count)
-        _whole("count", count, 1)
+        command = ("SCAN", whole("cursor", cursor, 0), "MATCH", pattern, "COUNT", count)
+        whole("count", count, 1)
 
         def finish(replies: list[Any]) -> tuple[int, list[str]]:
             next_cursor, raw_keys = replies[0]

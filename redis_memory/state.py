@@ -43,6 +43,7 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 
+from ._checks import whole
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -194,12 +195,6 @@ return {1, result or text}
 SET = Script(_SET)
 DELETE = Script(_DELETE)
 UPDATE = Script(_UPDATE)
-
-
-def _whole(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return value
 
 
 def _key_list(keys: Any, what: str = "keys") -> list[str]:
@@ -397,8 +392,8 @@ class _StateCore:
     def _plan_keys(
         self, user_id: str, cursor: int, count: int, prefix: str | None
     ) -> Plan[tuple[int, list[str]]]:
-        _whole("cursor", cursor, 0)
-        _whole("count", count, 1)
+        whole("cursor", cursor, 0)
+        whole("count", count, 1)
         stem = self.schema.state_user(user_id)
         if prefix is None or prefix == "":
             pattern = self.schema.state_pattern(user_id)

@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import Any, TypeVar
 import redis
 
 from . import _streams
+from ._checks import whole
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -135,12 +135,6 @@ def queue_key(prefix: str, name: str) -> str:
     return KeySchema(prefix).queue(name)
 
 
-def _whole(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return value
-
-
 class _WorkQueueCore:
     """What the sync and async work queues share: keys, encoding, checks, plans, flows."""
 
@@ -160,7 +154,7 @@ class _WorkQueueCore:
         self.key = queue_key(self.config.prefix, name)
         escape_id(group, what="consumer group name")
         self.group = group
-        self.maxlen = None if maxlen is None else _whole("maxlen", maxlen, 1)
+        self.maxlen = None if maxlen is None else whole("maxlen", maxlen, 1)
         self._serializer = self.config.serializer
 
     def _url(self) -> str:
@@ -256,9 +250,9 @@ class _WorkQueueCore:
         self, consumer: str, count: int, block_ms: int | None, slice_ms: int | None
     ) -> Flow[list[Job]]:
         consumer = self._consumer(consumer)
-        _whole("count", count, 1)
+        whole("count", count, 1)
         if block_ms is not None:
-            _whole("block_ms", block_ms, 0)
+            whole("block_ms", block_ms, 0)
         # block_ms=0 waits for a job as long as it takes. Long waits go in slices
         # shorter than the socket timeout, so that the client never times out.
         deadline = None if not block_ms else time.monotonic() + block_ms / 1000
@@ -266,13 +260,7 @@ class _WorkQueueCore:
         while True:
             block: int | None = None
             if block_ms is not None:
-                remaining = (
-                    None
-                    if deadline is None
-                    else max(1, math.ceil((deadline - time.monotonic()) * 1000))
-                )
-                candidates = [n for n in (remaining, slice_ms) if n is not None]
-                block = min(candidates) if candidates else 0
+                block = _streams.next_block_ms(deadline, slice_ms)
             try:
                 jobs = yield self._plan_read(consumer, count, block)
             except redis.exceptions.ResponseError as exc:
@@ -293,15 +281,15 @@ class _WorkQueueCore:
             return []  # no group yet: nothing was ever delivered
 
     def _resume_flow(self, consumer: str, count: int) -> Flow[list[Job]]:
-        args = [self.group, self._consumer(consumer), _whole("count", count, 1)]
+        args = [self.group, self._consumer(consumer), whole("count", count, 1)]
         return (yield from self._scripted_flow("resuming jobs", RESUME, args))
 
     def _reclaim_flow(self, consumer: str, min_idle_ms: int, count: int) -> Flow[list[Job]]:
         args = [
             self.group,
             self._consumer(consumer),
-            _whole("min_idle_ms", min_idle_ms, 0),
-            _whole("count", count, 1),
+            whole("min_idle_ms", min_idle_ms, 0),
+            whole("count", count, 1),
         ]
         return (yield from self._scripted_flow("reclaiming jobs", RECLAIM, args))
 
@@ -323,18 +311,6 @@ class _WorkQueueCore:
                 raise TypeError(f"ack() takes jobs or job ids, not {type(job).__name__}")
             ids.append(_streams.stream_id(ident, "a job id"))
         return self._plan_ack(ids)
-
-
-def _slice_ms(client: Any) -> int | None:
-    """How long one blocking read may wait: a quarter of the client's socket timeout.
-
-    Redis ends a ``BLOCK`` on its timer (every 100 ms at the default ``hz``), so
-    the reply can come that much later than asked: hence the wide margin. None
-    when the client has no socket timeout (or it cannot be seen, on a cluster).
-    """
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
-    timeout = kwargs.get("socket_timeout")
-    return None if not timeout else max(1, int(timeout * 250))
 
 
 class WorkQueue(_WorkQueueCore):
@@ -393,7 +369,9 @@ class WorkQueue(_WorkQueueCore):
         ``block_ms`` waits up to that many milliseconds for a job when none is
         there (``0``: as long as it takes); ``None`` returns at once.
         """
-        return self._drive(self._get_flow(consumer, count, block_ms, _slice_ms(self._clients.sync)))
+        return self._drive(
+            self._get_flow(consumer, count, block_ms, _streams.block_slice_ms(self._clients.sync))
+        )
 
     def ack(self, *jobs: Job | str) -> int:
         """Mark jobs (or job ids) done; returns how many were pending. One ``XACK``."""
@@ -451,7 +429,7 @@ class AsyncWorkQueue(_WorkQueueCore):
 
     async def get(self, consumer: str, *, count: int = 1, block_ms: int | None = None) -> list[Job]:
         return await self._drive(
-            self._get_flow(consumer, count, block_ms, _slice_ms(self._clients.async_))
+            self._get_flow(consumer, count, block_ms, _streams.block_slice_ms(self._clients.async_))
         )
 
     async def ack(self, *jobs: Job | str) -> int:

@@ -1,0 +1,12 @@
+"""Argument checks shared by the engines: one clear error for one kind of mistake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def whole(name: str, value: Any, minimum: int) -> int:
+    """``value`` if it is an int (not a bool) of at least ``minimum``, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return value
