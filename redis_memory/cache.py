@@ -46,6 +46,7 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
 from .errors import ConfigurationError, SerializationError
+from .keys import unescape_id
 from .ttl import TTL
 
 log = logging.getLogger("redis_memory.cache")
@@ -343,6 +344,14 @@ class _ResponseCacheCore:
             [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
         )
 
+    def _plan_count_page(self, pattern: str, cursor: int) -> Plan[tuple[int, list[bytes]]]:
+        return Plan(
+            "counting LLM cache entries",
+            pattern,
+            lambda r: (int(r[0][0]), r[0][1]),
+            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
+        )
+
     def _plan_unlink(self, pattern: str, keys: list[bytes]) -> Plan[int]:
         return Plan("clearing the LLM cache", pattern, lambda r: int(r[0]), [("UNLINK", *keys)])
 
@@ -499,6 +508,19 @@ class _ResponseCacheFlows(_ResponseCacheCore):
                     break
         return removed
 
+    def _count_flow(self) -> Flow[dict[str, int]]:
+        counts = {}
+        for tier, pattern in zip(("exact", "semantic"), self._clear_patterns(None), strict=True):
+            seen: set[bytes] = set()
+            cursor = 0
+            while True:
+                cursor, keys = yield self._plan_count_page(pattern, cursor)
+                seen.update(keys)
+                if cursor == 0:
+                    break
+            counts[tier] = len(seen)
+        return counts
+
     def _lookup_started(self, prompt: str | CachePrompt, llm: str) -> tuple[CachePrompt, str]:
         return CachePrompt.of(prompt), self._llm_hash(llm)
 
@@ -599,6 +621,14 @@ class ResponseCache(_ResponseCacheFlows):
         """
         return self._drive(self._clear_flow(llm))
 
+    def count_entries(self) -> dict[str, int]:
+        """How many entries this cache holds per tier: ``{"exact": n, "semantic": m}``.
+
+        Counted with ``SCAN`` (never ``KEYS``), so it reads every key name of the
+        prefix once: an inspection tool, not something for a request path.
+        """
+        return self._drive(self._count_flow())
+
 
 class AsyncResponseCache(_ResponseCacheFlows):
     """The LLM response cache on ``redis.asyncio``: :class:`ResponseCache`'s twin."""
@@ -661,6 +691,48 @@ class AsyncResponseCache(_ResponseCacheFlows):
 
     async def clear(self, llm: str | None = None) -> int:
         return await self._drive(self._clear_flow(llm))
+
+    async def count_entries(self) -> dict[str, int]:
+        return await self._drive(self._count_flow())
+
+
+def list_caches(
+    *,
+    url: str | None = None,
+    client: SyncClient | None = None,
+    config: RedisMemoryConfig | None = None,
+) -> dict[str, dict[str, int]]:
+    """Every cache under the prefix, by name, with its entry counts per tier.
+
+    ``{"default": {"exact": 12, "semantic": 10}}``. One ``SCAN`` over the
+    prefix's cache keys (never ``KEYS``): an inspection tool, not a hot path.
+    """
+    clients = RedisClients.shared(url=url, client=client, config=config)
+    stem = f"{clients.config.prefix}:cache:"
+    pattern = stem + "*"
+    found: dict[str, dict[str, int]] = {}
+    seen: set[bytes] = set()
+    cursor = 0
+    while True:
+        plan = Plan(
+            "listing LLM caches",
+            pattern,
+            lambda r: (int(r[0][0]), r[0][1]),
+            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
+        )
+        cursor, keys = execute(clients.sync, plan, clients.masked_url)
+        for raw in keys:
+            if raw in seen:
+                continue
+            seen.add(raw)
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            tier, _, rest = text[len(stem) :].partition(":")
+            name = rest.split(":", 1)[0]
+            if tier in ("llm", "sem") and name:
+                counts = found.setdefault(unescape_id(name), {"exact": 0, "semantic": 0})
+                counts["exact" if tier == "llm" else "semantic"] += 1
+        if cursor == 0:
+            return dict(sorted(found.items()))
 
 
 @contextlib.contextmanager

@@ -3,7 +3,11 @@
 ``redis-memory serve`` runs the embedded Redis in the foreground and prints its
 URL; ``redis-memory status`` describes a Redis and this package's keys in it;
 ``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
-(libssl 1.1) into ``~/.cache/redis-memory``.
+(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``cache``, ``state``,
+``events``, ``migrate`` and ``calibrate`` live in ``redis_memory._cli``: thin
+layers over the engines, human tables by default and ``--json`` for scripts.
+Expected failures (bad URL, Redis down, unknown session) are one line on
+stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from . import __version__
+from ._cli import CommandError, common_options
+from ._cli import calibrate as _calibrate_cli
+from ._cli import data as _data_cli
+from ._cli import migrate as _migrate_cli
+from ._cli import sessions as _sessions_cli
 from .config import RedisMemoryConfig
 from .connection import RedisClients
 from .embedded import EmbeddedRedis, libssl_install_script
@@ -104,16 +115,31 @@ def _parser() -> argparse.ArgumentParser:
     default_dest = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     setup.add_argument("--dest", default=str(default_dest / "redis-memory" / "libssl1.1"))
     setup.set_defaults(run=_setup)
+
+    common = common_options()
+    _sessions_cli.register(commands, common)
+    _data_cli.register(commands, common)
+    _migrate_cli.register(commands, common)
+    _calibrate_cli.register(commands, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    name = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
     try:
         return int(args.run(args))
-    except RedisMemoryError as exc:
-        print(f"redis-memory {args.command}: {exc}", file=sys.stderr)
+    except (RedisMemoryError, CommandError, ValueError, TypeError) as exc:
+        print(f"redis-memory {name}: {exc}", file=sys.stderr)
         return 1
+    except redis.exceptions.RedisError as exc:
+        print(f"redis-memory {name}: Redis failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"redis-memory {name}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
 
 
 if __name__ == "__main__":

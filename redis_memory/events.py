@@ -1039,6 +1039,14 @@ class _AuditCore:
         command = ("XPENDING", self.key, self._name(group, "consumer group name"))
         return Plan("reading pending audit entries", self.key, finish, [command])
 
+    def _plan_last_id(self) -> Plan[str | None]:
+        return Plan(
+            "reading the audit log",
+            self.key,
+            lambda r: _streams.text(r[0][0][0]) if r[0] else None,
+            [("XREVRANGE", self.key, "+", "-", "COUNT", 1)],
+        )
+
     def _plan_length(self) -> Plan[int]:
         return Plan("reading the audit log", self.key, lambda r: int(r[0]), [("XLEN", self.key)])
 
@@ -1194,6 +1202,11 @@ class AuditLog(_AuditCore):
         """How many entries the stream holds (``XLEN``)."""
         return execute(self._clients.sync, self._plan_length(), self._url)
 
+    def last_id(self) -> str | None:
+        """The id of the newest entry (None when the stream is empty): pass it to
+        :meth:`read` as ``after`` to read only what comes next. One ``XREVRANGE``."""
+        return execute(self._clients.sync, self._plan_last_id(), self._url)
+
 
 class AsyncAuditLog(_AuditCore):
     """The audit log on ``redis.asyncio``: :class:`AuditLog`'s twin, name for name.
@@ -1258,6 +1271,9 @@ class AsyncAuditLog(_AuditCore):
 
     async def length(self) -> int:
         return await execute_async(self._clients.async_, self._plan_length(), self._url)
+
+    async def last_id(self) -> str | None:
+        return await execute_async(self._clients.async_, self._plan_last_id(), self._url)
 
 
 __all__ = [

@@ -411,6 +411,29 @@ class _StateCore:
             "listing state keys", stem, finish, [("SCAN", cursor, "MATCH", pattern, "COUNT", count)]
         )
 
+    def _plan_users(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
+        whole("cursor", cursor, 0)
+        whole("count", count, 1)
+        stem = f"{self.schema.prefix}:state:{{"
+        pattern = stem + "*}:*"
+
+        def finish(replies: list[Any]) -> tuple[int, list[str]]:
+            next_cursor, raw_keys = replies[0]
+            users: dict[str, None] = {}
+            for raw in raw_keys:
+                text = _text(raw)
+                end = text.find("}", len(stem))
+                if text.startswith(stem) and end > len(stem):
+                    users[unescape_id(text[len(stem) : end])] = None
+            return int(next_cursor), list(users)
+
+        return Plan(
+            "listing state users",
+            pattern,
+            finish,
+            [("SCAN", cursor, "MATCH", pattern, "COUNT", count)],
+        )
+
     def _plan_update(
         self,
         user_id: str,
@@ -624,6 +647,27 @@ class StateStore(_StateCore):
             if cursor == 0:
                 return
 
+    def users(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        """One page of the ids of users that have state, by ``SCAN``: ``(next_cursor, ids)``.
+
+        0 as the next cursor means done; a page may be empty, and an id may come
+        twice (once per key): :meth:`iter_users` gives each once.
+        """
+        return self._run(self._plan_users(cursor, count))
+
+    def iter_users(self) -> Iterator[str]:
+        """Every user id that has state under the prefix, each once, page by page."""
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, ids = self.users(cursor=cursor, count=_ITER_COUNT)
+            for user_id in ids:
+                if user_id not in seen:
+                    seen.add(user_id)
+                    yield user_id
+            if cursor == 0:
+                return
+
     def iter_items(self, user_id: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of the user: a full read, one ``SCAN`` and ``MGET`` per page."""
         seen: set[str] = set()
@@ -751,6 +795,21 @@ class AsyncStateStore(_StateCore):
                 if name not in seen:
                     seen.add(name)
                     yield name
+            if cursor == 0:
+                return
+
+    async def users(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        return await self._run(self._plan_users(cursor, count))
+
+    async def iter_users(self) -> AsyncIterator[str]:
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            cursor, ids = await self.users(cursor=cursor, count=_ITER_COUNT)
+            for user_id in ids:
+                if user_id not in seen:
+                    seen.add(user_id)
+                    yield user_id
             if cursor == 0:
                 return
 

@@ -1,0 +1,239 @@
+"""``redis-memory sessions list|show|export|import|delete``.
+
+Export writes JSON Lines, one message a line:
+``{"session_id": ..., "section": "active"|"archived", "message": {...stored form...}}``,
+so one file holds any number of sessions and nothing of a message is lost
+(timestamps and each framework's own fields included). Import reads the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from ..history import MessageLog, StoredMessage
+from . import CommandError, Progress, config_of, confirm, print_json, print_table, shorten, when
+
+
+def _log(args: argparse.Namespace) -> MessageLog:
+    return MessageLog(config=config_of(args))
+
+
+def _list(args: argparse.Namespace) -> int:
+    log = _log(args)
+    rows = []
+    for session_id in log.iter_sessions():
+        info = log.info(session_id)
+        if info is None:
+            continue
+        rows.append(
+            {
+                "session_id": session_id,
+                "messages": info.message_count,
+                "archived": info.archived_count,
+                "created": info.created,
+                "updated": info.updated,
+            }
+        )
+        if args.limit and len(rows) >= args.limit:
+            break
+    rows.sort(key=lambda r: r["session_id"])
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["session", "messages", "archived", "created (UTC)", "updated (UTC)"],
+        [
+            [r["session_id"], r["messages"], r["archived"], when(r["created"]), when(r["updated"])]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    log = _log(args)
+    if log.info(args.session_id) is None:
+        raise CommandError(f"no session {args.session_id!r} under prefix {log.keys.prefix!r}")
+    messages = log.messages(args.session_id, last=args.last, section=args.section)
+    if args.json:
+        print_json(messages)
+        return 0
+    print_table(
+        ["#", "role", "time (UTC)", "content"],
+        [[i, m["role"], when(m.get("ts")), _summary(m)] for i, m in enumerate(messages)],
+    )
+    return 0
+
+
+def _summary(message: StoredMessage) -> str:
+    content = message["content"]
+    if isinstance(content, list):
+        texts = [b.get("text", "") for b in content if isinstance(b, dict) and "text" in b]
+        other = len(content) - len(texts)
+        content = " ".join(texts) + (f" [+{other} block(s)]" if other else "")
+    calls = message.get("tool_calls") or []
+    if calls:
+        content += " [calls " + ", ".join(c["name"] for c in calls) + "]"
+    return shorten(content)
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        yield handle
+
+
+def _export(args: argparse.Namespace) -> int:
+    log = _log(args)
+    ids = args.session_ids or sorted(log.iter_sessions())
+    progress = Progress("exporting sessions", args, len(ids))
+    sessions = messages = 0
+    with _output(args.output) as out:
+        for done, session_id in enumerate(ids, 1):
+            found = 0
+            for section in ("archived", "active"):
+                for message in log.messages(session_id, section=section):
+                    line = {"session_id": session_id, "section": section, "message": message}
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    found += 1
+            if not found and args.session_ids:
+                raise CommandError(f"no session {session_id!r} under prefix {log.keys.prefix!r}")
+            sessions += bool(found)
+            messages += found
+            progress(done)
+    progress.close()
+    summary = {"sessions": sessions, "messages": messages, "file": args.output or "-"}
+    if args.output not in (None, "-"):
+        if args.json:
+            print_json(summary)
+        else:
+            print(f"exported {messages} messages of {sessions} sessions to {args.output}")
+    return 0
+
+
+def _read_export(path: str) -> dict[str, dict[str, list[StoredMessage]]]:
+    sessions: dict[str, dict[str, list[StoredMessage]]] = {}
+    source = sys.stdin if path == "-" else Path(path).open(encoding="utf-8")  # noqa: SIM115
+    try:
+        for number, text in enumerate(source, 1):
+            if not text.strip():
+                continue
+            try:
+                line: Any = json.loads(text)
+                session_id, message = line["session_id"], line["message"]
+                section = line.get("section", "active")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CommandError(
+                    f"{path} line {number} is not an export line "
+                    f'{{"session_id", "section", "message"}} ({exc})'
+                ) from None
+            if section not in ("active", "archived"):
+                raise CommandError(f"{path} line {number}: section is 'active' or 'archived'")
+            sections = sessions.setdefault(session_id, {"active": [], "archived": []})
+            sections[section].append(message)
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    return sessions
+
+
+def _import(args: argparse.Namespace) -> int:
+    sessions = _read_export(args.file)
+    log = _log(args)
+    existing = [sid for sid in sessions if log.info(sid) is not None]
+    if existing and not (args.replace or args.append):
+        shown = ", ".join(repr(s) for s in existing[:5]) + (" ..." if len(existing) > 5 else "")
+        raise CommandError(
+            f"{len(existing)} session(s) already exist ({shown}); nothing was imported. "
+            "Pass --replace to overwrite them or --append to add the messages after theirs."
+        )
+    progress = Progress("importing sessions", args, len(sessions))
+    messages = 0
+    for done, (session_id, sections) in enumerate(sessions.items(), 1):
+        if args.append and session_id in existing:
+            log.append_archived(session_id, sections["archived"])
+            log.append(session_id, sections["active"])
+        else:
+            log.replace(session_id, sections["active"], clear_archive=True)
+            if sections["archived"]:
+                log.append_archived(session_id, sections["archived"])
+        messages += len(sections["active"]) + len(sections["archived"])
+        progress(done)
+    progress.close()
+    mode = "appended to" if args.append else "replaced" if args.replace else "created"
+    summary = {
+        "sessions": len(sessions),
+        "messages": messages,
+        "existing": len(existing),
+        "mode": mode,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(
+            f"imported {messages} messages into {len(sessions)} sessions "
+            f"({len(existing)} existing ones {mode if existing else 'untouched'})"
+        )
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    log = _log(args)
+    missing = [sid for sid in args.session_ids if log.info(sid) is None]
+    if missing:
+        raise CommandError(
+            f"no session {missing[0]!r} under prefix {log.keys.prefix!r}; nothing was deleted"
+        )
+    confirm(f"Delete {len(args.session_ids)} session(s) and all their messages?", args.yes)
+    deleted = {sid: log.count(sid, section="all") for sid in args.session_ids}
+    for session_id in args.session_ids:
+        log.clear(session_id)
+    if args.json:
+        print_json({"deleted": deleted})
+    else:
+        for session_id, count in deleted.items():
+            print(f"deleted session {session_id!r} ({count} messages)")
+    return 0
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    sessions = commands.add_parser("sessions", help="list, show, export, import, delete sessions")
+    sub = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = sub.add_parser("list", parents=[common], help="sessions with counts and times")
+    listing.add_argument("--limit", type=int, help="stop after N sessions")
+    listing.set_defaults(run=_list)
+
+    show = sub.add_parser("show", parents=[common], help="the messages of one session")
+    show.add_argument("session_id")
+    show.add_argument("--last", type=int, help="only the newest N messages")
+    show.add_argument("--section", choices=["active", "archived", "all"], default="active")
+    show.set_defaults(run=_show)
+
+    export = sub.add_parser("export", parents=[common], help="sessions to JSON Lines")
+    export.add_argument("session_ids", nargs="*", help="sessions to export (default: all)")
+    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    export.set_defaults(run=_export)
+
+    imp = sub.add_parser("import", parents=[common], help="sessions from JSON Lines")
+    imp.add_argument("file", help="a file written by `sessions export` ('-': stdin)")
+    mode = imp.add_mutually_exclusive_group()
+    mode.add_argument("--replace", action="store_true", help="overwrite existing sessions")
+    mode.add_argument("--append", action="store_true", help="append to existing sessions")
+    imp.set_defaults(run=_import)
+
+    delete = sub.add_parser("delete", parents=[common], help="delete sessions")
+    delete.add_argument("session_ids", nargs="+")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(run=_delete)

@@ -1,0 +1,376 @@
+"""Copy chat sessions from other packages' Redis layouts into the message log.
+
+Three sources are known, each by the key layout its package writes:
+
+- ``langchain-community`` (``RedisChatMessageHistory``): one list per session
+  at ``message_store:<session_id>``, newest message first (``LPUSH``), each
+  element LangChain's ``message_to_dict`` JSON (``{"type", "data"}``).
+- ``langchain-redis`` (``RedisChatMessageHistory``): one RedisJSON document per
+  message at ``chat:<session_id>:<ulid>`` with ``session_id``, ``type``,
+  ``timestamp`` and ``data`` (``content``, ``additional_kwargs``, and for tool
+  messages ``tool_call_id`` and ``status``), ordered by ``timestamp``.
+- ``llama-index`` (``llama-index-storage-chat-store-redis``'s ``RedisChatStore``):
+  one list per chat store key, oldest first, each element a ``ChatMessage``'s
+  ``model_dump_json()``; the key has no prefix of its own, so the whole key is
+  the session id (or what follows ``source_prefix``).
+
+This module reads them (``SCAN`` with the source's pattern, never ``KEYS``) and
+writes through :class:`~redis_memory.history.MessageLog`. Turning a source
+record into the neutral stored form is the framework's business, so the
+caller passes ``convert`` (the CLI takes it from ``langchain_redis_memory`` or
+``llama_index_redis_memory``): the core imports neither framework.
+
+Re-running is safe. Each session is compared with what the message log
+already holds (timestamps aside): equal means nothing to do; a target that is
+a prefix of the source (the source got new messages since) gets only the new
+ones; an empty target gets all; any other target is a conflict, left alone
+unless ``replace``. The source is read only, unless ``delete_source``.
+
+Example:
+    >>> from redis_memory.migrate import Migration                    # doctest: +SKIP
+    >>> from langchain_redis_memory._migrate import from_message_dict  # doctest: +SKIP
+    >>> report = Migration("langchain-community", from_message_dict,
+    ...                    url="redis://localhost:6379").run(apply=False)  # doctest: +SKIP
+    >>> report.totals()["sessions"]                                    # doctest: +SKIP
+    12
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from ._plan import Plan, execute
+from .config import RedisMemoryConfig
+from .connection import RedisClients, SyncClient
+from .history import MessageLog, StoredMessage
+
+Status = Literal["new", "grown", "unchanged", "conflict", "replaced", "unreadable"]
+Convert = Callable[[Any], StoredMessage]
+
+_SCAN_COUNT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLayout:
+    """Where a peer package keeps its sessions, and how."""
+
+    name: str
+    default_prefix: str
+    storage: Literal["list-newest-first", "list", "json-docs"]
+    framework: Literal["langchain", "llama-index"]
+
+
+SOURCES: dict[str, SourceLayout] = {
+    "langchain-community": SourceLayout(
+        "langchain-community", "message_store:", "list-newest-first", "langchain"
+    ),
+    "langchain-redis": SourceLayout("langchain-redis", "chat:", "json-docs", "langchain"),
+    "llama-index": SourceLayout("llama-index", "", "list", "llama-index"),
+}
+
+
+@dataclass(slots=True)
+class SourceSession:
+    """One session as a source holds it: its keys and its records, oldest first."""
+
+    session_id: str
+    keys: list[str]
+    records: list[Any]
+    timestamps: list[float | None]
+
+
+@dataclass(slots=True)
+class SessionOutcome:
+    session_id: str
+    status: Status
+    messages: int
+    copied: int
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class MigrationReport:
+    """What a run found and did, session by session."""
+
+    source: str
+    pattern: str
+    applied: bool
+    sessions: list[SessionOutcome] = field(default_factory=list)
+    skipped_keys: list[tuple[str, str]] = field(default_factory=list)
+    deleted_keys: int = 0
+
+    def totals(self) -> dict[str, Any]:
+        by_status: dict[str, int] = {}
+        for outcome in self.sessions:
+            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
+        return {
+            "source": self.source,
+            "pattern": self.pattern,
+            "applied": self.applied,
+            "sessions": len(self.sessions),
+            "messages": sum(o.messages for o in self.sessions),
+            "messages_to_copy" if not self.applied else "messages_copied": sum(
+                o.copied for o in self.sessions
+            ),
+            "by_status": by_status,
+            "skipped_keys": len(self.skipped_keys),
+            "deleted_source_keys": self.deleted_keys,
+        }
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+def _without_ts(messages: list[StoredMessage]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in m.items() if k != "ts"} for m in messages]
+
+
+class Migration:
+    """Copies the sessions of one source layout into this package's message log.
+
+    Args:
+        source: ``"langchain-community"``, ``"langchain-redis"`` or ``"llama-index"``.
+        convert: Turns one source record into the neutral stored form (for the
+            LangChain sources a ``{"type", "data"}`` dict, for LlamaIndex the
+            raw ``ChatMessage`` JSON).
+        url, client, config: Where this package's data lives (the target).
+        source_client: The Redis holding the source (default: the target's).
+        source_prefix: The source's key prefix (default: the package's own).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        convert: Convert,
+        *,
+        url: str | None = None,
+        client: SyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        source_client: SyncClient | None = None,
+        source_prefix: str | None = None,
+    ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+        self.layout = SOURCES[source]
+        self.convert = convert
+        self._clients = RedisClients.shared(url=url, client=client, config=config)
+        self.config = self._clients.config
+        self.log = MessageLog(url=url, client=client, config=config, publish_events=False)
+        self._source = source_client if source_client is not None else self._clients.sync
+        self.source_prefix = self.layout.default_prefix if source_prefix is None else source_prefix
+        self.pattern = _glob_escape(self.source_prefix) + "*"
+
+    def _run(self, plan: Plan[Any]) -> Any:
+        return execute(self._source, plan, self._clients.masked_url)
+
+    def _is_ours(self, key: str) -> bool:
+        return key.startswith(self.config.prefix + ":")
+
+    # -- reading the source ------------------------------------------------------------
+    def _scan(self, redis_type: str) -> Iterator[list[str]]:
+        cursor = 0
+        while True:
+            command = ("SCAN", cursor, "MATCH", self.pattern, "COUNT", _SCAN_COUNT)
+            plan = Plan(
+                "scanning the source",
+                self.pattern,
+                lambda r: (int(r[0][0]), r[0][1]),
+                [(*command, "TYPE", redis_type)],
+            )
+            cursor, raw_keys = self._run(plan)
+            keys = []
+            for raw in raw_keys:
+                try:
+                    key = _text(raw)
+                except UnicodeDecodeError:
+                    continue
+                if not self._is_ours(key):
+                    keys.append(key)
+            if keys:
+                yield keys
+            if cursor == 0:
+                return
+
+    def _read_lists(self, report: MigrationReport) -> Iterator[SourceSession]:
+        seen: set[str] = set()
+        for keys in self._scan("list"):
+            keys = [key for key in keys if key not in seen]
+            seen.update(keys)
+            if not keys:
+                continue
+            pages = self._run(
+                Plan(
+                    "reading the source",
+                    keys[0],
+                    lambda r: r,
+                    [("LRANGE", key, 0, -1) for key in keys],
+                )
+            )
+            for key, raws in zip(keys, pages, strict=True):
+                records, problem = self._list_records(raws)
+                if problem:
+                    report.skipped_keys.append((key, problem))
+                    continue
+                if self.layout.storage == "list-newest-first":
+                    records.reverse()
+                session_id = key[len(self.source_prefix) :]
+                if not session_id:
+                    report.skipped_keys.append((key, "no session id after the prefix"))
+                    continue
+                yield SourceSession(session_id, [key], records, [None] * len(records))
+
+    def _list_records(self, raws: list[bytes]) -> tuple[list[Any], str]:
+        records: list[Any] = []
+        for raw in raws:
+            try:
+                decoded = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return [], "an element is not JSON"
+            if not isinstance(decoded, dict):
+                return [], "an element is not a JSON object"
+            if self.layout.framework == "langchain":
+                if not ("type" in decoded and isinstance(decoded.get("data"), dict)):
+                    return [], "not LangChain message dicts ({type, data})"
+                records.append(decoded)
+            else:
+                if "role" not in decoded or not ("blocks" in decoded or "content" in decoded):
+                    return [], "not LlamaIndex ChatMessage JSON (role, blocks)"
+                records.append(raw)
+        return records, ""
+
+    def _read_json_docs(self, report: MigrationReport) -> Iterator[SourceSession]:
+        found: dict[str, list[tuple[float, str, str, dict[str, Any]]]] = {}
+        seen: set[str] = set()
+        for keys in self._scan("ReJSON-RL"):
+            keys = [key for key in keys if key not in seen]
+            seen.update(keys)
+            if not keys:
+                continue
+            docs = self._run(
+                Plan(
+                    "reading the source",
+                    keys[0],
+                    lambda r: r,
+                    [("JSON.GET", key, "$") for key in keys],
+                )
+            )
+            for key, raw in zip(keys, docs, strict=True):
+                try:
+                    doc = orjson.loads(raw)[0] if raw else None
+                except (orjson.JSONDecodeError, IndexError, TypeError):
+                    doc = None
+                if not (
+                    isinstance(doc, dict)
+                    and isinstance(doc.get("session_id"), str)
+                    and isinstance(doc.get("data"), dict)
+                    and "type" in doc
+                ):
+                    report.skipped_keys.append((key, "not a langchain-redis message document"))
+                    continue
+                timestamp = doc.get("timestamp")
+                when = float(timestamp) if isinstance(timestamp, int | float) else 0.0
+                ulid = str(doc.get("message_id", ""))
+                found.setdefault(doc["session_id"], []).append((when, ulid, key, doc))
+        for session_id, docs in found.items():
+            docs.sort(key=lambda d: (d[0], d[1]))
+            yield SourceSession(
+                session_id,
+                [d[2] for d in docs],
+                [{"type": d[3]["type"], "data": d[3]["data"]} for d in docs],
+                [d[0] or None for d in docs],
+            )
+
+    def sessions(self, report: MigrationReport) -> Iterator[SourceSession]:
+        """The source's sessions (keys that are not the source's data go to the report)."""
+        if self.layout.storage == "json-docs":
+            return self._read_json_docs(report)
+        return self._read_lists(report)
+
+    # -- comparing and writing ---------------------------------------------------------------
+    def _converted(self, session: SourceSession) -> list[StoredMessage]:
+        messages = []
+        for record, when in zip(session.records, session.timestamps, strict=True):
+            stored = dict(self.convert(record))
+            if when is not None:
+                stored["ts"] = when
+            messages.append(stored)
+        return messages  # type: ignore[return-value]
+
+    def _decide(
+        self, messages: list[StoredMessage], target: list[StoredMessage], replace: bool
+    ) -> tuple[Status, int]:
+        if not target:
+            return "new", len(messages)
+        wanted, held = _without_ts(messages), _without_ts(target)
+        if wanted == held:
+            return "unchanged", 0
+        if len(held) < len(wanted) and wanted[: len(held)] == held:
+            return "grown", len(wanted) - len(held)
+        if replace:
+            return "replaced", len(messages)
+        return "conflict", 0
+
+    def run(
+        self,
+        *,
+        apply: bool = False,
+        replace: bool = False,
+        delete_source: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> MigrationReport:
+        """Plan (``apply=False``, the default) or carry out the migration.
+
+        ``replace`` overwrites target sessions that hold something else;
+        ``delete_source`` (with ``apply``) deletes a source session's keys once
+        the target holds all of its messages. ``progress`` is called with the
+        number of sessions handled so far.
+        """
+        report = MigrationReport(self.layout.name, self.pattern, apply)
+        for done, session in enumerate(self.sessions(report), 1):
+            try:
+                messages = self._converted(session)
+            except (TypeError, ValueError, KeyError) as exc:
+                report.sessions.append(
+                    SessionOutcome(
+                        session.session_id, "unreadable", len(session.records), 0, str(exc)[:200]
+                    )
+                )
+                continue
+            target = self.log.messages(session.session_id, section="all")
+            status, to_copy = self._decide(messages, target, replace)
+            if apply:
+                if status in ("new", "replaced"):
+                    self.log.replace(session.session_id, messages, clear_archive=True)
+                elif status == "grown":
+                    self.log.append(session.session_id, messages[len(messages) - to_copy :])
+                if delete_source and status != "conflict":
+                    report.deleted_keys += self._run(
+                        Plan(
+                            "deleting the source",
+                            session.keys[0],
+                            lambda r: sum(int(n) for n in r),
+                            [("UNLINK", key) for key in session.keys],
+                        )
+                    )
+            reason = "the target session holds other messages" if status == "conflict" else ""
+            report.sessions.append(
+                SessionOutcome(session.session_id, status, len(messages), to_copy, reason)
+            )
+            if progress is not None:
+                progress(done)
+        return report
+
+
+def layouts() -> Mapping[str, SourceLayout]:
+    """The known source layouts by name."""
+    return SOURCES
