@@ -288,3 +288,25 @@ def test_construction_costs_no_round_trip():
     ResponseCache(url="redis://127.0.0.1:1/0", embedder=WordsEmbedder(), verifier=None)
     with pytest.raises(redis.exceptions.ConnectionError):
         redis.Redis(port=1).ping()
+
+
+def test_entry_counts_per_cache_and_tier(config, redis_client, words, prefix):
+    from redis_memory.cache import list_caches
+
+    one = ResponseCache("one", config=config, embedder=words, verifier=None)
+    two = ResponseCache("a:b", config=config)
+    assert one.count_entries() == {"exact": 0, "semantic": 0}
+    assert list_caches(config=config) == {}
+    one.update("q1", "model-a", ANSWER)
+    one.update("q2", "model-b", ANSWER)
+    two.update("q1", "model-a", ANSWER)
+    redis_client.set(f"{prefix}:state:{{u}}:k", "1")
+    assert one.count_entries() == {"exact": 2, "semantic": 2}
+    assert two.count_entries() == {"exact": 1, "semantic": 0}
+    assert asyncio.run(
+        AsyncResponseCache("one", config=config, embedder=words).count_entries()
+    ) == {"exact": 2, "semantic": 2}
+    assert list_caches(config=config) == {
+        "a:b": {"exact": 1, "semantic": 0},
+        "one": {"exact": 2, "semantic": 2},
+    }

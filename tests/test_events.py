@@ -673,3 +673,14 @@ def test_subscribe_examples_end_by_a_timeout():
         for block in code_blocks(cls.__doc__):
             if "subscribe(" in block:
                 assert "timeout=" in block, cls.__name__
+
+
+def test_last_id_lets_a_reader_start_after_the_newest_entry(audit, config):
+    assert audit.last_id() is None
+    audit.append({"n": 1})
+    newest = audit.append({"n": 2})
+    assert audit.last_id() == newest
+    assert audit.read(after=audit.last_id()) == []
+    audit.append({"n": 3})
+    assert [entry.event for entry in audit.read(after=newest)] == [{"n": 3}]
+    assert asyncio.run(AsyncAuditLog(config=config).last_id()) == audit.last_id()

@@ -691,3 +691,20 @@ def test_module_uses_the_configured_prefix(redis_client, redis_url):
         assert redis_client.get("tstateprefix:state:{ana}:k") == b"1"
     finally:
         redis_client.delete("tstateprefix:state:{ana}:k")
+
+
+def test_users_lists_each_user_with_state_once(state, config, redis_client):
+    assert list(state.iter_users()) == []
+    state.set("ana", "a", 1)
+    state.set("ana", "b", 2)
+    state.set("user:{7}", "a", 1)
+    redis_client.set(f"{config.prefix}:session:{{x}}:messages", "1")
+    assert sorted(state.iter_users()) == ["ana", "user:{7}"]
+    cursor, page = state.users(count=1)
+    assert isinstance(cursor, int)
+    assert set(page) <= {"ana", "user:{7}"}
+
+    async def users() -> list[str]:
+        return [user async for user in AsyncStateStore(config=config).iter_users()]
+
+    assert sorted(asyncio.run(users())) == ["ana", "user:{7}"]
