@@ -201,7 +201,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     sub = events.add_subparsers(dest="action", required=True, metavar="ACTION")
     tail = sub.add_parser("tail", parents=[common], help="print events as they come")
     tail.add_argument("--topic", action="append", help="a topic (repeatable)")
-    tail.add_argument("--pattern", action="append", help="a topic glob (default: '*')")
+    tail.add_argument(
+        "--pattern", action="append", help="a topic glob (default, with no other choice: '*')"
+    )
     tail.add_argument("--session", action="append", help="a session's message appends")
     tail.add_argument("--user", action="append", help="a user's state changes")
     tail.add_argument("--audit", action="store_true", help="follow the audit stream instead")

@@ -181,10 +181,8 @@ def _import(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print(
-            f"imported {messages} messages into {len(sessions)} sessions "
-            f"({len(existing)} existing ones {mode if existing else 'untouched'})"
-        )
+        detail = f"{len(existing)} existing ones {mode}" if existing else "new"
+        print(f"imported {messages} messages into {len(sessions)} sessions ({detail})")
     return 0
 
 

@@ -1,0 +1,303 @@
+"""`redis-memory sessions|cache|state|events|calibrate` against the embedded Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from redis_memory import RedisMemoryConfig
+from redis_memory.cache import ResponseCache
+from redis_memory.cli import main
+from redis_memory.events import AuditLog, EventBus
+from redis_memory.history import MessageLog
+from redis_memory.state import StateStore
+
+CLI = [sys.executable, "-m", "redis_memory.cli"]
+
+
+@pytest.fixture
+def run(redis_url, prefix, capsys):
+    """Run the CLI in-process; returns (exit status, stdout, stderr)."""
+
+    def running(*argv: str) -> tuple[int, str, str]:
+        command, *rest = argv
+        code = main([*command.split(), "--url", redis_url, "--prefix", prefix, *rest])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return running
+
+
+@pytest.fixture
+def log(config):
+    return MessageLog(config=config)
+
+
+def _conversation(log: MessageLog) -> None:
+    log.append(
+        "user:1",
+        [
+            {"role": "user", "content": "What is Redis?", "ts": 1_700_000_000.0},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "c1", "name": "search", "args": {"q": "redis"}}],
+                "lc": {"response_metadata": {"model": "x"}},
+                "ts": 1_700_000_001.0,
+            },
+            {"role": "tool", "content": "a data store", "tool_call_id": "c1"},
+        ],
+    )
+    log.append_archived("user:1", [{"role": "system", "content": "old", "li": {"kw": {"a": 1}}}])
+    log.append("s2", [{"role": "user", "content": "hi"}])
+
+
+# -- sessions ------------------------------------------------------------------------
+
+
+def test_sessions_list_and_show(run, log):
+    _conversation(log)
+    code, out, _ = run("sessions list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["session_id"], r["messages"], r["archived"]) for r in rows] == [
+        ("s2", 1, 0),
+        ("user:1", 3, 1),
+    ]
+    code, table, _ = run("sessions list")
+    lines = table.splitlines()
+    assert lines[0].split() == [
+        "session",
+        "messages",
+        "archived",
+        "created",
+        "(UTC)",
+        "updated",
+        "(UTC)",
+    ]
+    assert lines[3].startswith("user:1")
+    assert " 3 " in lines[3]
+
+    code, out, _ = run("sessions show", "user:1", "--json")
+    assert [m["role"] for m in json.loads(out)] == ["user", "assistant", "tool"]
+    code, out, _ = run("sessions show", "user:1", "--last", "2")
+    assert "[calls search]" in out
+    assert "a data store" in out
+    assert "What is Redis" not in out
+    code, out, _ = run("sessions show", "user:1", "--section", "archived", "--json")
+    assert json.loads(out)[0]["content"] == "old"
+
+    code, out, err = run("sessions show", "nobody")
+    assert (code, out) == (1, "")
+    assert err.startswith("redis-memory sessions show: no session 'nobody'")
+
+
+def test_export_then_import_is_lossless_and_refuses_to_overwrite(
+    run, log, config, tmp_path, capsys
+):
+    _conversation(log)
+    before = {sid: log.messages(sid, section="all") for sid in ("user:1", "s2")}
+    dump = tmp_path / "sessions.jsonl"
+    code, out, _ = run("sessions export", "-o", str(dump))
+    assert code == 0
+    assert out == f"exported 5 messages of 2 sessions to {dump}\n"
+    lines = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert {line["session_id"] for line in lines} == {"user:1", "s2"}
+    assert [line["section"] for line in lines if line["session_id"] == "user:1"] == [
+        "archived",
+        *["active"] * 3,
+    ]
+
+    code, _, err = run("sessions import", str(dump))
+    assert code == 1
+    assert "2 session(s) already exist" in err
+    assert "--replace" in err
+
+    other = RedisMemoryConfig(url=config.url, prefix=config.prefix + "-copy")
+    code = main(["sessions", "import", str(dump), "--url", config.url, "--prefix", other.prefix])
+    assert code == 0
+    assert capsys.readouterr().out == "imported 5 messages into 2 sessions (new)\n"
+    copied = MessageLog(config=other)
+    try:
+        assert {sid: copied.messages(sid, section="all") for sid in before} == before
+        assert copied.messages("user:1", section="archived") == before["user:1"][:1]
+    finally:
+        for sid in before:
+            copied.clear(sid)
+
+    log.append("s2", [{"role": "assistant", "content": "added later"}])
+    code, out, _ = run("sessions import", str(dump), "--replace", "--json")
+    assert json.loads(out) == {"sessions": 2, "messages": 5, "existing": 2, "mode": "replaced"}
+    assert {sid: log.messages(sid, section="all") for sid in before} == before
+    code, out, _ = run("sessions import", str(dump), "--append")
+    assert code == 0
+    assert log.count("s2") == 2
+    assert log.count("user:1", section="archived") == 2
+
+    code, out, _ = run("sessions export", "s2")  # to stdout
+    assert [json.loads(line)["message"]["content"] for line in out.splitlines()] == ["hi", "hi"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"session_id": "x"}\n')
+    code, _, err = run("sessions import", str(bad))
+    assert code == 1
+    assert "line 1 is not an export line" in err
+
+
+def test_delete_asks_unless_yes(run, log, redis_url, prefix):
+    _conversation(log)
+    env = {**os.environ, "REDIS_MEMORY_URL": redis_url, "REDIS_MEMORY_PREFIX": prefix}
+    refused = subprocess.run(
+        [*CLI, "sessions", "delete", "s2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert refused.returncode == 1
+    assert "Pass --yes" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert log.count("s2") == 1
+    code, out, _ = run("sessions delete", "s2", "user:1", "--yes")
+    assert code == 0
+    assert "deleted session 'user:1' (4 messages)" in out
+    assert log.info("s2") is None
+    assert log.info("user:1") is None
+    code, _, err = run("sessions delete", "s2", "--yes")
+    assert code == 1
+    assert "no session 's2'" in err
+
+
+# -- cache ---------------------------------------------------------------------------
+
+
+def test_cache_stats_and_clear(run, config):
+    default = ResponseCache(config=config)
+    default.update("q1", "model-a", {"text": "a"})
+    default.update("q2", "model-b", {"text": "b"})
+    ResponseCache("docs", config=config).update("q", "m", {"text": "c"})
+    code, out, _ = run("cache stats", "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "default": {"exact": 2, "semantic": 0},
+        "docs": {"exact": 1, "semantic": 0},
+    }
+    _, out, _ = run("cache stats")
+    assert out.splitlines()[2].split() == ["default", "2", "0"]
+    _, out, _ = run("cache clear", "--llm", "model-a", "--yes")
+    assert out == "removed 1 entries of cache 'default'\n"
+    _, out, _ = run("cache stats", "--name", "default", "--json")
+    assert json.loads(out) == {"default": {"exact": 1, "semantic": 0}}
+    _code, out, _ = run("cache clear", "--name", "docs", "--yes", "--json")
+    assert json.loads(out) == {"cache": "docs", "removed": 1}
+
+
+# -- state ---------------------------------------------------------------------------
+
+
+def test_state_set_get_list(run, config):
+    assert run("state set", "ana", "profile", '{"theme": "dark"}')[0] == 0
+    assert run("state set", "ana", "note", "plain words", "--string")[0] == 0
+    code, _, err = run("state set", "ana", "bad", "plain words")
+    assert code == 1
+    assert "is not JSON" in err
+    assert StateStore(config=config).get("ana", "profile") == {"theme": "dark"}
+    code, out, _ = run("state get", "ana", "profile")
+    assert json.loads(out) == {"theme": "dark"}
+    code, out, _ = run("state set", "ana", "profile", "1", "--nx")
+    assert "left as it was" in out
+    code, _, err = run("state get", "ana", "nothing")
+    assert code == 1
+    assert "has no state key 'nothing'" in err
+    StateStore(config=config).set("bob", "x", [1, 2])
+    code, out, _ = run("state list", "--json")
+    assert json.loads(out) == {"ana": 2, "bob": 1}
+    code, out, _ = run("state list", "ana", "--json")
+    assert json.loads(out) == {"note": "plain words", "profile": {"theme": "dark"}}
+    code, out, _ = run("state list", "ana")
+    assert '{"theme": "dark"}' in out
+
+
+# -- events --------------------------------------------------------------------------
+
+
+def _tail(redis_url: str, prefix: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*CLI, "events", "tail", "--url", redis_url, "--prefix", prefix, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_events_tail_prints_live_events_until_count(redis_url, prefix, config):
+    tail = _tail(
+        redis_url, prefix, "--json", "--count", "2", "--timeout", "30", "--pattern", "b*",
+        "--session", "s-1",
+    )  # fmt: skip
+    try:
+        assert "following events" in tail.stderr.readline()
+        bus = EventBus(config=config)
+        bus.publish("other", {"status": "not followed"})
+        bus.publish("builds", {"status": "green"})
+        MessageLog(config=config).append("s-1", [{"role": "user", "content": "hi"}])
+        out, _ = tail.communicate(timeout=30)
+    finally:
+        tail.kill()
+    assert tail.returncode == 0
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert (first["topic"], first["data"]) == ("builds", {"status": "green"})
+    assert second["topic"] == "session"
+    assert second["data"]["session_id"] == "s-1"
+
+
+def test_events_tail_audit_follows_new_entries_and_stops_when_quiet(redis_url, prefix, config):
+    audit = AuditLog(config=config)
+    audit.append({"did": "before the tail"})
+    tail = _tail(redis_url, prefix, "--audit", "--timeout", "1.5")
+    try:
+        assert "following the audit stream" in tail.stderr.readline()
+        EventBus(config=config).publish("jobs", {"did": "published"}, audit=True)
+        audit.append({"did": "appended"})
+        out, _ = tail.communicate(timeout=30)
+    finally:
+        tail.kill()
+    assert tail.returncode == 0
+    assert "before the tail" not in out
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert "jobs" in lines[0]
+    assert '"published"' in lines[0]
+    assert lines[1].endswith('{"did": "appended"}')
+
+
+def test_events_tail_stops_after_timeout_without_events(run):
+    started = time.monotonic()
+    code, out, err = run("events tail", "--topic", "quiet", "--timeout", "0.3")
+    assert (code, out) == (0, "")
+    assert "following events" in err
+    assert time.monotonic() - started < 30
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+def test_redis_down_and_bad_ids_are_one_line(capsys):
+    env = {"REDIS_MEMORY_CONNECT_TIMEOUT": "1", "REDIS_MEMORY_RETRIES": "0"}
+    done = subprocess.run(
+        [*CLI, "sessions", "list", "--url", "redis://127.0.0.1:1/0"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("redis-memory sessions list: Redis at redis://127.0.0.1:1/0")
+    assert done.stderr.count("\n") == 1
+    assert main(["sessions", "show", "", "--url", "redis://127.0.0.1:1/0"]) == 1
+    assert "session id must not be empty" in capsys.readouterr().err
