@@ -10,6 +10,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -93,22 +94,35 @@ def shorten(text: str, width: int = 70) -> str:
 
 
 class Progress:
-    """A progress line on stderr (only when stderr is a terminal, or when forced)."""
+    """A progress line on stderr when it is a terminal (or with ``--progress``); never stdout.
+
+    Redrawn at most every 0.2 s, and once more with the final count.
+    """
 
     def __init__(self, what: str, args: argparse.Namespace, total: int | None = None) -> None:
         self.what = what
         self.total = total
         self.enabled = bool(getattr(args, "progress", False)) or sys.stderr.isatty()
         self.done = 0
+        self._shown = -1
+        self._at = 0.0
 
     def __call__(self, done: int) -> None:
         self.done = done
-        if self.enabled:
-            of = f"/{self.total}" if self.total else ""
-            print(f"\r{self.what}: {done}{of}", end="", file=sys.stderr, flush=True)
+        now = time.monotonic()
+        if self.enabled and (now - self._at >= 0.2 or done == self.total):
+            self._show()
+            self._at = now
+
+    def _show(self) -> None:
+        of = f"/{self.total}" if self.total else ""
+        print(f"\r{self.what}: {self.done}{of}", end="", file=sys.stderr, flush=True)
+        self._shown = self.done
 
     def close(self) -> None:
         if self.enabled and self.done:
+            if self._shown != self.done:
+                self._show()
             print(file=sys.stderr, flush=True)
 
 

@@ -87,9 +87,16 @@ class _Replay:
         return self.embed(text)
 
 
+def _first_index(pairs: Pairs) -> list[int]:
+    """For each pair, the first pair storing the same text: a text is stored once."""
+    first: dict[str, int] = {}
+    return [first.setdefault(text, i) for i, text in enumerate(pairs.stored)]
+
+
 def _score(pairs: Pairs, answers: Sequence[Any]) -> dict[str, Any]:
+    own = _first_index(pairs)
     hits = sum(a is not None for a in answers)
-    correct = sum(a == i and pairs.duplicate[i] for i, a in enumerate(answers))
+    correct = sum(a == own[i] and pairs.duplicate[i] for i, a in enumerate(answers))
     should = sum(pairs.duplicate)
     return {
         "precision": correct / hits if hits else None,
@@ -127,8 +134,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     progress = Progress("calibrating (lookups)", args, len(values) * len(pairs.queries))
     rows = []
     try:
+        own = _first_index(pairs)
         for i, text in enumerate(pairs.stored):
-            filler.update(text, LLM, i)
+            if own[i] == i:  # a text stored twice would overwrite its first entry
+                filler.update(text, LLM, i)
         if filler.stats.errors:
             raise CommandError(
                 "the cache could not store the pairs (is Redis up, with the Search module?)"
