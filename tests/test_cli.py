@@ -114,7 +114,7 @@ def test_console_script_is_installed():
     script = Path(sys.executable).with_name("redis-memory")
     done = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for command in ("serve", "status", "setup"):
+    for command in ("serve", "status", "setup", "sessions", "migrate", "calibrate"):
         assert command in done.stdout
 
 
@@ -149,3 +149,21 @@ def test_status_works_for_the_restricted_acl_user_of_the_readme(
         assert "pw@" not in report["url"]
     finally:
         redis_client.acl_deluser(prefix)
+
+
+def test_every_command_of_the_readme_parses():
+    import shlex
+
+    from redis_memory.cli import _parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.startswith("redis-memory ")]
+    commands = {shlex.split(line, comments=True)[1] for line in lines}
+    assert commands == {
+        "serve", "status", "setup", "sessions", "cache", "state", "events", "migrate", "calibrate",
+    }  # fmt: skip
+    for line in lines:
+        args = _parser().parse_args(shlex.split(line, comments=True)[1:])
+        assert callable(args.run), line
