@@ -338,6 +338,7 @@ class Migration:
         report = MigrationReport(self.layout.name, self.pattern, apply)
         for done, session in enumerate(self.sessions(report), 1):
             try:
+                self.log.keys.session(session.session_id)  # an id this package cannot hold
                 messages = self._converted(session)
             except (TypeError, ValueError, KeyError) as exc:
                 report.sessions.append(
@@ -353,7 +354,7 @@ class Migration:
                     self.log.replace(session.session_id, messages, clear_archive=True)
                 elif status == "grown":
                     self.log.append(session.session_id, messages[len(messages) - to_copy :])
-                if delete_source and status != "conflict":
+                if delete_source and status in ("new", "grown", "unchanged", "replaced"):
                     report.deleted_keys += self._run(
                         Plan(
                             "deleting the source",

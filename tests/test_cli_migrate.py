@@ -204,13 +204,16 @@ def test_migrate_table_and_errors(redis_url, prefix, source, capsys):
     from langchain_community.chat_message_histories import RedisChatMessageHistory as Peer
 
     Peer("one", url=redis_url, key_prefix=source).add_message(HumanMessage("hi"))
+    Peer("x" * 600, url=redis_url, key_prefix=source).add_message(HumanMessage("too long an id"))
     args = ["migrate", "--url", redis_url, "--prefix", prefix, "--from", "langchain-community"]
-    assert main([*args, "--source-prefix", source]) == 0
+    assert main([*args, "--source-prefix", source]) == 1  # one session cannot be copied
     out = capsys.readouterr().out
+    assert "unreadable session 'xxxx" in out
+    assert "at most 512 bytes" in out
     assert "dry run: pass --apply" in out
     assert "one" in out
     assert "would copy" in out
-    assert "1 sessions, 1 messages" in out
+    assert "2 sessions, 2 messages; would copy 1 messages" in out
     assert main([*args, "--delete-source"]) == 1
     assert "--delete-source only goes with --apply" in capsys.readouterr().err
     with pytest.raises(SystemExit):

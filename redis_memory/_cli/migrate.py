@@ -96,6 +96,8 @@ def _migrate(args: argparse.Namespace) -> int:
             f"{totals['sessions']} sessions, {totals['messages']} messages; {verb} {copied} "
             f"messages; by status: {totals['by_status'] or {}}"
         )
+        for outcome in [o for o in report.sessions if o.reason][:10]:
+            print(f"{outcome.status} session {outcome.session_id[:80]!r}: {outcome.reason}")
         for key, reason in report.skipped_keys[:10]:
             print(f"skipped key {key!r}: {reason}")
         if report.deleted_keys:
