@@ -146,6 +146,10 @@ def test_export_then_import_is_lossless_and_refuses_to_overwrite(
     code, _, err = run("sessions import", str(bad))
     assert code == 1
     assert "line 1 is not an export line" in err
+    code, _, err = run("sessions import", str(tmp_path / "missing.jsonl"))
+    assert code == 1
+    assert "cannot read" in err
+    assert "No such file" in err
 
 
 def test_delete_asks_unless_yes(run, log, redis_url, prefix):

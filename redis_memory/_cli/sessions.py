@@ -122,7 +122,10 @@ def _export(args: argparse.Namespace) -> int:
 
 def _read_export(path: str) -> dict[str, dict[str, list[StoredMessage]]]:
     sessions: dict[str, dict[str, list[StoredMessage]]] = {}
-    source = sys.stdin if path == "-" else Path(path).open(encoding="utf-8")  # noqa: SIM115
+    try:
+        source = sys.stdin if path == "-" else Path(path).open(encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         for number, text in enumerate(source, 1):
             if not text.strip():
