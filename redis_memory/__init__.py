@@ -14,6 +14,7 @@ from .errors import (
     FeatureUnavailableError,
     RedisMemoryError,
     RedisUnavailableError,
+    ReplicaAckError,
     SearchModuleMissingError,
     SerializationError,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "RedisMemoryConfig",
     "RedisMemoryError",
     "RedisUnavailableError",
+    "ReplicaAckError",
     "SearchModuleMissingError",
     "SerializationError",
     "Serializer",

@@ -32,6 +32,9 @@ from redis.retry import Retry
 
 from .config import EMBEDDED, RedisMemoryConfig, mask_url, validate_url
 from .errors import ConfigurationError
+from .sentinel import client_from_url as sentinel_client_from_url
+from .sentinel import is_sentinel_client, is_sentinel_url
+from .sentinel import twin_client as sentinel_twin_client
 
 SyncClient = redis.Redis | redis.RedisCluster
 AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
@@ -166,8 +169,13 @@ class _Connection:
                     "a cluster client serves only the kind (sync or async) it is; pass url= "
                     "so that both kinds can be built"
                 )
+            if is_sentinel_client(user_client):
+                return sentinel_twin_client(user_client, target, options, set(_PORTABLE))
             return target(**{**options, **_twin_kwargs(user_client, target)})
-        return target.from_url(self.url(), **options)
+        url = self.url()
+        if is_sentinel_url(url):
+            return sentinel_client_from_url(target, url, options)
+        return target.from_url(url, **options)
 
     def close(self) -> None:
         if self._sync is not None and self.user_sync is None:
