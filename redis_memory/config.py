@@ -121,7 +121,8 @@ class RedisMemoryConfig:
         socket_connect_timeout: Seconds a connection attempt may take.
         retries: How often a command failing on a connection error or timeout
             is retried, with exponential backoff and jitter (redis-py's ``Retry``).
-        max_connections: Upper bound of each connection pool (``None``: redis-py's).
+        max_connections: Upper bound of each connection pool (``None``: 100); more
+            concurrent calls wait for a free connection, up to ``socket_timeout``.
         connection_kwargs: Further keyword arguments for redis-py's client, e.g.
             ``{"ssl_ca_certs": "ca.pem"}`` or ``{"client_name": "worker-1"}``.
         replica_acks: Message-history writes (append, replace, archiving) wait

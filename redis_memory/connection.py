@@ -42,6 +42,7 @@ AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 1.0
 _HEALTH_CHECK_INTERVAL = 30
+_DEFAULT_MAX_CONNECTIONS = 100  # redis-py's own default
 
 
 def is_async_client(client: object) -> bool:
@@ -175,7 +176,16 @@ class _Connection:
         url = self.url()
         if is_sentinel_url(url):
             return sentinel_client_from_url(target, url, options)
-        return target.from_url(url, **options)
+        # A blocking pool: callers beyond max_connections wait for a free connection
+        # (up to socket_timeout) instead of failing with "Too many connections".
+        pool_class = (
+            redis.asyncio.BlockingConnectionPool
+            if issubclass(target, redis.asyncio.Redis)
+            else redis.BlockingConnectionPool
+        )
+        options.setdefault("max_connections", _DEFAULT_MAX_CONNECTIONS)
+        pool = pool_class.from_url(url, timeout=self.config.socket_timeout, **options)
+        return target.from_pool(pool)
 
     def close(self) -> None:
         if self._sync is not None and self.user_sync is None:
