@@ -22,6 +22,9 @@ from .errors import ConfigurationError, RedisUnavailableError, UnexpectedDataErr
 
 T = TypeVar("T")
 
+# redis-py's words for a pool with no free connection (blocking / non-blocking pool).
+_POOL_EXHAUSTED = frozenset({"No connection available.", "Too many connections"})
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class Script:
@@ -72,6 +75,11 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "not safe to repeat."
         ) from exc
     except redis.exceptions.ConnectionError as exc:
+        if str(exc) in _POOL_EXHAUSTED:
+            raise RedisUnavailableError(
+                f"every connection to Redis at {url()} stayed busy while {doing} ({key}): "
+                f"{exc} Raise max_connections (RedisMemoryConfig) or lower the concurrency."
+            ) from exc
         raise RedisUnavailableError(
             f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "
             "Retry once Redis is back."

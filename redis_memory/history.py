@@ -9,7 +9,10 @@ An append is one round trip (``EVALSHA``) that pushes the messages, trims to the
 window, sets the TTL and announces the change on the session's pub/sub channel,
 atomically. A read is one round trip (``LRANGE``, plus ``PEXPIRE`` when the TTL
 slides). Messages that LlamaIndex's ``Memory`` archives live in a second list,
-``...:archived``, in the same hash slot.
+``...:archived``, in the same hash slot. With ``config.replica_acks``, every write
+of messages (append, replace, archiving) is followed by ``WAIT`` in the same round
+trip and raises :class:`~redis_memory.errors.ReplicaAckError` when too few
+replicas confirmed it in time.
 
 :class:`MessageLog` is the sync engine and :class:`AsyncMessageLog` its native
 ``redis.asyncio`` twin, with the same method names; both share every piece of

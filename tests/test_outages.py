@@ -165,3 +165,16 @@ def test_the_cache_fails_open_and_resumes_by_itself(outage, caplog):
         assert asyncio.run(acache.lookup("q2", "m")) == ANSWER
     assert cache.stats.errors == 2
     assert "caching resumed" in caplog.text
+
+
+def test_a_busy_pool_makes_callers_wait_then_says_what_to_change(redis_url, prefix):
+    config = RedisMemoryConfig(url=redis_url, prefix=prefix, max_connections=1, socket_timeout=0.3)
+    log = MessageLog(config=config)
+    pool = log._clients.sync.connection_pool
+    held = pool.get_connection()
+    with pytest.raises(RedisUnavailableError) as caught:
+        log.append("s", [user("waits for a connection")])
+    assert "every connection to Redis at" in str(caught.value)
+    assert "Raise max_connections" in str(caught.value)
+    pool.release(held)
+    assert log.append("s", [user("a connection is free")]) == 1
