@@ -44,7 +44,13 @@ _FORMAT = (
 
 @dataclass(frozen=True, slots=True)
 class SentinelSettings:
-    """What a ``redis+sentinel://`` URL says: where the sentinels are and what to ask them."""
+    """What a ``redis+sentinel://`` URL says: where the sentinels are and what to ask them.
+
+    Example:
+        >>> settings = parse_sentinel_url("redis+sentinel://h1:26379,h2:26380/mymaster/1")
+        >>> settings.service_name, settings.db
+        ('mymaster', 1)
+    """
 
     sentinels: tuple[tuple[str, int], ...]
     service_name: str
