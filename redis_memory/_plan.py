@@ -18,7 +18,12 @@ from typing import Any, Generic, TypeVar
 import redis
 import redis.asyncio
 
-from .errors import ConfigurationError, RedisUnavailableError, UnexpectedDataError
+from .errors import (
+    ConfigurationError,
+    RedisOutOfMemoryError,
+    RedisUnavailableError,
+    UnexpectedDataError,
+)
 
 T = TypeVar("T")
 
@@ -83,6 +88,12 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
         raise RedisUnavailableError(
             f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "
             "Retry once Redis is back."
+        ) from exc
+    except redis.exceptions.OutOfMemoryError as exc:
+        raise RedisOutOfMemoryError(
+            f"Redis at {url()} refused {doing} ({key}): it is full (maxmemory reached, and "
+            f"its eviction policy frees nothing): {exc} Nothing was written. Raise maxmemory, "
+            "shorten TTLs or windows, or move the cache to its own Redis (README: Production)."
         ) from exc
     except redis.exceptions.ResponseError as exc:
         if "WRONGTYPE" in str(exc):

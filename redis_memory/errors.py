@@ -28,6 +28,14 @@ class RedisUnavailableError(RedisMemoryError, ConnectionError):
     """Redis did not answer within the configured timeout and retries."""
 
 
+class RedisOutOfMemoryError(RedisMemoryError):
+    """Redis refused a write: it reached ``maxmemory`` and its eviction policy frees nothing.
+
+    What ``maxmemory-policy noeviction`` (right for history and state) does when
+    Redis is full; reads still work. The write was not applied.
+    """
+
+
 class EmbeddedServerError(RedisMemoryError, RuntimeError):
     """The embedded Redis server could not be found, started or stopped."""
 

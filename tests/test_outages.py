@@ -1,4 +1,4 @@
-"""Outages: Redis stopped, or hung, in the middle of a run, then back.
+"""Outages: Redis stopped, hung, out of connections or full, in the middle of a run.
 
 History and state raise :class:`RedisUnavailableError` (naming what failed, with
 the password masked) within the configured timeout, and the same objects work
@@ -15,10 +15,12 @@ import signal
 from contextlib import contextmanager
 
 import pytest
+import redis
 
 from redis_memory import (
     AsyncStateStore,
     RedisMemoryConfig,
+    RedisOutOfMemoryError,
     RedisUnavailableError,
     StateStore,
 )
@@ -178,3 +180,36 @@ def test_a_busy_pool_makes_callers_wait_then_says_what_to_change(redis_url, pref
     assert "Raise max_connections" in str(caught.value)
     pool.release(held)
     assert log.append("s", [user("a connection is free")]) == 1
+
+
+def test_a_full_redis_with_noeviction_refuses_writes_clearly_and_still_reads(prefix):
+    # A server of its own: filling it must not disturb the other tests.
+    with EmbeddedRedis() as server, server.client() as admin:
+        config = RedisMemoryConfig(url=server.url, prefix=prefix)
+        log, state, cache = (
+            MessageLog(config=config),
+            StateStore(config=config),
+            ResponseCache(config=config),
+        )
+        log.append("s", [user("kept")])
+        state.set("ana", "profile", {"lang": "pt"})
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", used + 100_000)
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            for i in range(1000):
+                admin.set(f"filler{i}", "x" * 1000)
+        for write in (
+            lambda: log.append("s", [user("refused")]),
+            lambda: log.append_archived("s", [user("refused")]),
+            lambda: state.set("ana", "profile", {}),
+            lambda: state.update_fields("ana", "profile", {"theme": "dark"}),
+        ):
+            with pytest.raises(RedisOutOfMemoryError, match="it is full") as caught:
+                write()
+            assert "Nothing was written" in str(caught.value)
+        cache.update("q", "m", ANSWER)  # a cache fails open: dropped, not raised
+        assert texts(log.messages("s", section="all")) == ["kept"]
+        assert state.get("ana", "profile") == {"lang": "pt"}
+        admin.config_set("maxmemory", 0)
+        assert log.append("s", [user("room again")]) == 2
