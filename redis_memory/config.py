@@ -22,12 +22,13 @@ from typing import Any, Self
 
 from .errors import ConfigurationError
 from .keys import DEFAULT_PREFIX, KeySchema, validate_prefix
+from .sentinel import SENTINEL_SCHEME, parse_sentinel_url
 from .serialization import JSONSerializer, Serializer
 from .ttl import TTL, TTLPolicy
 
 EMBEDDED = "embedded"
 DEFAULT_URL = "redis://localhost:6379/0"
-URL_SCHEMES = ("redis", "rediss", "unix")
+URL_SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
 
 ENV_URL = "REDIS_MEMORY_URL"
 ENV_FALLBACK_URL = "REDIS_URL"
@@ -35,12 +36,14 @@ ENV_PREFIX = "REDIS_MEMORY_PREFIX"
 ENV_SOCKET_TIMEOUT = "REDIS_MEMORY_SOCKET_TIMEOUT"
 ENV_CONNECT_TIMEOUT = "REDIS_MEMORY_CONNECT_TIMEOUT"
 ENV_RETRIES = "REDIS_MEMORY_RETRIES"
+ENV_REPLICA_ACKS = "REDIS_MEMORY_REPLICA_ACKS"
+ENV_REPLICA_ACK_TIMEOUT = "REDIS_MEMORY_REPLICA_ACK_TIMEOUT"
 ENV_TTL = {
     kind: f"REDIS_MEMORY_TTL_{kind.upper()}" for kind in ("messages", "cache", "state", "claims")
 }
 
 
-_SECRET_QUERY_RE = re.compile(r"((?:^|&)(?:password|ssl_password)=)[^&]*", re.IGNORECASE)
+_SECRET_QUERY_RE = re.compile(r"((?:^|&)(?:ssl_|sentinel_)?password=)[^&]*", re.IGNORECASE)
 
 
 def mask_url(url: str) -> str:
@@ -76,10 +79,14 @@ def validate_url(url: str) -> str:
     if not sep or scheme.lower() not in URL_SCHEMES:
         raise ConfigurationError(
             f"unsupported Redis URL {mask_url(url)!r}: use redis://[user:password@]host:port/db, "
-            "rediss://... for TLS, unix:///path/to/redis.sock, or 'embedded' for a private "
-            "server started on demand"
+            "rediss://... for TLS, unix:///path/to/redis.sock, "
+            "redis+sentinel://host:26379,host:26380/mymaster/0 for Sentinel, or 'embedded' "
+            "for a private server started on demand"
         )
-    return f"{scheme.lower()}://{rest}"
+    url = f"{scheme.lower()}://{rest}"
+    if scheme.lower() == SENTINEL_SCHEME:
+        parse_sentinel_url(url)
+    return url
 
 
 def _positive_number(name: str, value: Any, *, allow_none: bool) -> float | None:
@@ -100,8 +107,10 @@ class RedisMemoryConfig:
     """Connection, key prefix, TTL policy and serializer, shared by every class.
 
     Args:
-        url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, or ``"embedded"``
-            to start a private Redis Stack on demand. ``None`` reads
+        url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, a Sentinel URL
+            ``redis+sentinel://host:26379,host:26380/mymaster/0`` (see
+            :mod:`redis_memory.sentinel`), or ``"embedded"`` to start a private
+            Redis Stack on demand. ``None`` reads
             ``REDIS_MEMORY_URL``, then ``REDIS_URL``, then uses
             ``redis://localhost:6379/0``, when a connection is first needed.
         prefix: The first segment of every key (default ``rmem``). Separate
@@ -112,9 +121,17 @@ class RedisMemoryConfig:
         socket_connect_timeout: Seconds a connection attempt may take.
         retries: How often a command failing on a connection error or timeout
             is retried, with exponential backoff and jitter (redis-py's ``Retry``).
-        max_connections: Upper bound of each connection pool (``None``: redis-py's).
+        max_connections: Upper bound of each connection pool (``None``: 100); more
+            concurrent calls wait for a free connection, up to ``socket_timeout``.
         connection_kwargs: Further keyword arguments for redis-py's client, e.g.
             ``{"ssl_ca_certs": "ca.pem"}`` or ``{"client_name": "worker-1"}``.
+        replica_acks: Message-history writes (append, replace, archiving) wait
+            until this many replicas have the write (``WAIT``, in the same round
+            trip) and raise :class:`~redis_memory.errors.ReplicaAckError` when
+            fewer confirm in time. ``0`` (default): no wait; Redis replicates
+            asynchronously, so a failover can lose the newest acknowledged writes.
+        replica_ack_timeout: Seconds a write waits for those replicas; less than
+            ``socket_timeout``.
     """
 
     url: str | None = field(default=None, repr=False)
@@ -126,6 +143,8 @@ class RedisMemoryConfig:
     retries: int = 3
     max_connections: int | None = None
     connection_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    replica_acks: int = 0
+    replica_ack_timeout: float = 1.0
 
     def __post_init__(self) -> None:
         if self.url is not None:
@@ -155,6 +174,20 @@ class RedisMemoryConfig:
         object.__setattr__(
             self, "connection_kwargs", MappingProxyType(dict(self.connection_kwargs))
         )
+        self._check_replica_acks()
+
+    def _check_replica_acks(self) -> None:
+        acks = self.replica_acks
+        if isinstance(acks, bool) or not isinstance(acks, int) or acks < 0:
+            raise ConfigurationError(f"replica_acks must be a whole number >= 0, got {acks!r}")
+        timeout = _positive_number(
+            "replica_ack_timeout", self.replica_ack_timeout, allow_none=False
+        )
+        if acks and self.socket_timeout is not None and timeout >= self.socket_timeout:
+            raise ConfigurationError(
+                f"replica_ack_timeout ({timeout:g} s) must be less than socket_timeout "
+                f"({self.socket_timeout:g} s), or the socket gives up before the replicas answer"
+            )
 
     def __repr__(self) -> str:
         url = "from environment" if self.url is None else repr(mask_url(self.url))
@@ -186,7 +219,8 @@ class RedisMemoryConfig:
 
         ``REDIS_MEMORY_URL`` (or ``REDIS_URL``), ``REDIS_MEMORY_PREFIX``,
         ``REDIS_MEMORY_SOCKET_TIMEOUT``, ``REDIS_MEMORY_CONNECT_TIMEOUT``,
-        ``REDIS_MEMORY_RETRIES`` and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
+        ``REDIS_MEMORY_RETRIES``, ``REDIS_MEMORY_REPLICA_ACKS``,
+        ``REDIS_MEMORY_REPLICA_ACK_TIMEOUT`` and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
         ``_STATE`` / ``_CLAIMS``, whose values are seconds (``3600``), ``none``,
         or seconds with a mode (``3600:sliding``, ``3600:fixed``).
         """
@@ -200,11 +234,14 @@ class RedisMemoryConfig:
         for name, var in (
             ("socket_timeout", ENV_SOCKET_TIMEOUT),
             ("socket_connect_timeout", ENV_CONNECT_TIMEOUT),
+            ("replica_ack_timeout", ENV_REPLICA_ACK_TIMEOUT),
         ):
             if env.get(var):
                 settings[name] = _parse_float(var, env[var])
         if env.get(ENV_RETRIES):
             settings["retries"] = _parse_int(ENV_RETRIES, env[ENV_RETRIES])
+        if env.get(ENV_REPLICA_ACKS):
+            settings["replica_acks"] = _parse_int(ENV_REPLICA_ACKS, env[ENV_REPLICA_ACKS])
         ttl_changes = {
             kind: _parse_ttl(var, env[var], getattr(TTLPolicy(), kind))
             for kind, var in ENV_TTL.items()

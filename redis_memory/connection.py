@@ -32,6 +32,9 @@ from redis.retry import Retry
 
 from .config import EMBEDDED, RedisMemoryConfig, mask_url, validate_url
 from .errors import ConfigurationError
+from .sentinel import client_from_url as sentinel_client_from_url
+from .sentinel import is_sentinel_client, is_sentinel_url
+from .sentinel import twin_client as sentinel_twin_client
 
 SyncClient = redis.Redis | redis.RedisCluster
 AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
@@ -39,6 +42,7 @@ AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 1.0
 _HEALTH_CHECK_INTERVAL = 30
+_DEFAULT_MAX_CONNECTIONS = 100  # redis-py's own default
 
 
 def is_async_client(client: object) -> bool:
@@ -166,8 +170,22 @@ class _Connection:
                     "a cluster client serves only the kind (sync or async) it is; pass url= "
                     "so that both kinds can be built"
                 )
+            if is_sentinel_client(user_client):
+                return sentinel_twin_client(user_client, target, options, set(_PORTABLE))
             return target(**{**options, **_twin_kwargs(user_client, target)})
-        return target.from_url(self.url(), **options)
+        url = self.url()
+        if is_sentinel_url(url):
+            return sentinel_client_from_url(target, url, options)
+        # A blocking pool: callers beyond max_connections wait for a free connection
+        # (up to socket_timeout) instead of failing with "Too many connections".
+        pool_class = (
+            redis.asyncio.BlockingConnectionPool
+            if issubclass(target, redis.asyncio.Redis)
+            else redis.BlockingConnectionPool
+        )
+        options.setdefault("max_connections", _DEFAULT_MAX_CONNECTIONS)
+        pool = pool_class.from_url(url, timeout=self.config.socket_timeout, **options)
+        return target.from_pool(pool)
 
     def close(self) -> None:
         if self._sync is not None and self.user_sync is None:

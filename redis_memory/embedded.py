@@ -379,7 +379,9 @@ class EmbeddedRedis:
                     )
                 try:
                     # Another server may own the port: only our own process counts.
-                    if probe.info("server")["process_id"] == process.pid:
+                    # INFO answers while the data is still loading; other commands not.
+                    info = probe.info()
+                    if info["process_id"] == process.pid and not int(info.get("loading", 0)):
                         return
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                     pass  # not listening yet, or still loading its data

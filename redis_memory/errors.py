@@ -28,6 +28,14 @@ class RedisUnavailableError(RedisMemoryError, ConnectionError):
     """Redis did not answer within the configured timeout and retries."""
 
 
+class RedisOutOfMemoryError(RedisMemoryError):
+    """Redis refused a write: it reached ``maxmemory`` and its eviction policy frees nothing.
+
+    What ``maxmemory-policy noeviction`` (right for history and state) does when
+    Redis is full; reads still work. The write was not applied.
+    """
+
+
 class EmbeddedServerError(RedisMemoryError, RuntimeError):
     """The embedded Redis server could not be found, started or stopped."""
 
@@ -42,3 +50,20 @@ class SearchModuleMissingError(FeatureUnavailableError):
 
 class UnexpectedDataError(RedisMemoryError, ValueError):
     """A key under this package's prefix holds data this package did not write."""
+
+
+class ReplicaAckError(RedisMemoryError):
+    """A write was applied on the primary, but fewer replicas than required confirmed it.
+
+    Raised by message-history writes when ``RedisMemoryConfig.replica_acks`` is
+    set and ``WAIT`` timed out. The data is stored (on the primary), so do not
+    write it again (that would duplicate it); it could be lost only if the
+    primary fails before a replica catches up. ``result`` is what the call
+    would have returned; ``acknowledged`` and ``required`` count replicas.
+    """
+
+    def __init__(self, message: str, *, result: object, acknowledged: int, required: int) -> None:
+        super().__init__(message)
+        self.result = result
+        self.acknowledged = acknowledged
+        self.required = required

@@ -9,7 +9,10 @@ An append is one round trip (``EVALSHA``) that pushes the messages, trims to the
 window, sets the TTL and announces the change on the session's pub/sub channel,
 atomically. A read is one round trip (``LRANGE``, plus ``PEXPIRE`` when the TTL
 slides). Messages that LlamaIndex's ``Memory`` archives live in a second list,
-``...:archived``, in the same hash slot.
+``...:archived``, in the same hash slot. With ``config.replica_acks``, every write
+of messages (append, replace, archiving) is followed by ``WAIT`` in the same round
+trip and raises :class:`~redis_memory.errors.ReplicaAckError` when too few
+replicas confirmed it in time.
 
 :class:`MessageLog` is the sync engine and :class:`AsyncMessageLog` its native
 ``redis.asyncio`` twin, with the same method names; both share every piece of
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
 
 import orjson
@@ -37,7 +40,7 @@ from ._checks import whole
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
-from .errors import SerializationError
+from .errors import ReplicaAckError, SerializationError
 from .keys import KeySchema
 
 Section = Literal["active", "archived", "all"]
@@ -185,6 +188,32 @@ class _MessageLogCore:
     def _url(self) -> str:
         return self._clients.masked_url()
 
+    def _replicated(self, plan: Plan[T]) -> Plan[T]:
+        """The write plan, followed by ``WAIT`` when the config asks for replica acks."""
+        required = self.config.replica_acks
+        if not required:
+            return plan
+        timeout = self.config.replica_ack_timeout
+        finish = plan.finish
+
+        def confirmed(replies: list[Any]) -> T:
+            result = finish(replies[:-1])
+            acknowledged = int(replies[-1])
+            if acknowledged < required:
+                raise ReplicaAckError(
+                    f"{plan.doing} ({plan.key}): the write is stored on the primary, but only "
+                    f"{acknowledged} of {required} replica(s) confirmed it within {timeout:g} s "
+                    "(replica_acks). It is not lost, so do not repeat it (it would be stored "
+                    "twice), but a failover before a replica catches up could lose it; check "
+                    "the replicas (INFO replication)",
+                    result=result,
+                    acknowledged=acknowledged,
+                    required=required,
+                )
+            return result
+
+        return replace(plan, finish=confirmed, then_wait=(required, max(1, round(timeout * 1000))))
+
     # -- encoding -----------------------------------------------------------------
     def _encode(self, messages: Sequence[Mapping[str, Any]]) -> tuple[list[bytes], list[Any]]:
         if isinstance(messages, Mapping | str | bytes) or not isinstance(messages, Sequence):
@@ -269,7 +298,7 @@ class _MessageLogCore:
         ]
         keys = [key, self._archive_key(session_id)]
         doing = "replacing messages" if replace else "appending messages"
-        return Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args))
+        return self._replicated(Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args)))
 
     def _plan_append_archived(
         self, session_id: str, messages: Sequence[Mapping[str, Any]]
@@ -281,7 +310,9 @@ class _MessageLogCore:
         commands: list[tuple[Any, ...]] = [("RPUSH", key, *encoded)]
         if self._ttl.expires:
             commands.append(("PEXPIRE", key, self._ttl.milliseconds))
-        return Plan("archiving messages", key, lambda r: int(r[0]), commands, transaction=True)
+        return self._replicated(
+            Plan("archiving messages", key, lambda r: int(r[0]), commands, transaction=True)
+        )
 
     def _plan_messages(
         self,
@@ -388,11 +419,13 @@ class _MessageLogCore:
         keys = [self.keys.session_messages(session_id), self._archive_key(session_id)]
         decode = self._decoder(keys[0])
         args = [whole("n", n, 1), self._ttl.milliseconds or 0]
-        return Plan(
-            "archiving messages",
-            keys[0],
-            lambda r: decode(r[0]),
-            script=(ARCHIVE_OLDEST, keys, args),
+        return self._replicated(
+            Plan(
+                "archiving messages",
+                keys[0],
+                lambda r: decode(r[0]),
+                script=(ARCHIVE_OLDEST, keys, args),
+            )
         )
 
     def _plan_take(self, session_id: str) -> Plan[list[StoredMessage]]:
