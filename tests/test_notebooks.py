@@ -22,6 +22,7 @@ EXPECTED = [
     "04_semantic_cache_quality.ipynb",
 ]
 # Outputs of one machine's run that would leak its layout into the committed files.
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 MACHINE_PATH = re.compile(r"/(?:tmp|home|root|work|Users|var/folders)/|\bredis://127\.0\.0\.1:\d+")
 
 
@@ -62,7 +63,8 @@ def test_notebook_runs_top_to_bottom(path, kernel):
     try:
         notebook, _ = execute(path, kernel)
     except CellExecutionError as error:
-        pytest.fail(f"{path.name} failed in a cell:\n{error}", pytrace=False)
+        report = ANSI_COLOUR.sub("", str(error))
+        pytest.fail(f"{path.name} failed in a cell:\n{report}", pytrace=False)
     assert path.read_bytes() == committed  # executed in memory only
     cells = _code_cells(notebook)
     assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1))
