@@ -59,9 +59,11 @@ def this_interpreter_kernel() -> Iterator[str]:
         install(kernel_name=KERNEL, display_name="redis-memory (this venv)", prefix=prefix)
         shared = str(Path(prefix) / "share" / "jupyter")
         jupyter_path = os.pathsep.join(p for p in (shared, os.environ.get("JUPYTER_PATH")) if p)
-        # One OpenMP thread: on a machine whose cores are busy with other work, the
-        # embedding model's spinning threads run 10-20 times slower than one thread.
-        with _environment(JUPYTER_PATH=jupyter_path, OMP_NUM_THREADS="1"):
+        # One OpenMP thread unless told otherwise: on a machine whose cores are busy
+        # with other work, the embedding model's spinning threads run 10-20 times
+        # slower than one thread does.
+        threads = os.environ.get("OMP_NUM_THREADS", "1")
+        with _environment(JUPYTER_PATH=jupyter_path, OMP_NUM_THREADS=threads):
             argv = KernelSpecManager().get_kernel_spec(KERNEL).argv
             if Path(argv[0]) != Path(sys.executable):
                 raise RuntimeError(f"kernel {KERNEL} runs {argv[0]}, not {sys.executable}")
