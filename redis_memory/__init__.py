@@ -16,6 +16,7 @@ from .errors import (
     RedisUnavailableError,
     SearchModuleMissingError,
     SerializationError,
+    ValueTooLargeError,
 )
 from .events import AsyncAuditLog, AsyncEventBus, AuditLog, Event, EventBus
 from .keys import KeySchema, escape_id, unescape_id
@@ -49,6 +50,7 @@ __all__ = [
     "Serializer",
     "StateStore",
     "TTLPolicy",
+    "ValueTooLargeError",
     "__version__",
     "escape_id",
     "mask_url",

@@ -45,7 +45,8 @@ from ._plan import Plan, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
-from .errors import ConfigurationError, SerializationError
+from .errors import ConfigurationError, SerializationError, ValueTooLargeError
+from .serialization import check_value_size
 from .ttl import TTL
 
 log = logging.getLogger("redis_memory.cache")
@@ -224,7 +225,7 @@ class _ResponseCacheCore:
             )
         self.stats = CacheStats()
         self._outage = _Outage()
-        self._serializer = base.serializer
+        self._serializer = base.checked_serializer
         self._pending: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
         self._pending_lock = threading.Lock()
         self._index_ready = False
@@ -400,12 +401,24 @@ class _ResponseCacheCore:
         with self._pending_lock:
             return self._pending.pop((llm_hash, prompt.context, prompt.query), None)
 
-    def _encode_value(self, value: Any) -> bytes | None:
+    def _encode_value(self, prompt: CachePrompt, value: Any) -> bytes | None:
         try:
-            return self._serializer.dumps(value)
+            encoded = self._serializer.dumps(value)
+            if self._semantic_for(prompt):
+                # The entry holds the query too; the limit is on what is stored.
+                check_value_size(
+                    encoded + prompt.query.encode("utf-8"),
+                    self.config.max_value_bytes,
+                    "the response with its query",
+                )
+            return encoded
         except SerializationError as exc:
             log.warning("LLM cache: not caching a value JSON cannot hold: %s", exc)
-            return None
+        except ValueTooLargeError as exc:
+            log.warning("LLM cache: not caching a response: %s", exc)
+        except UnicodeEncodeError as exc:  # a lone surrogate, which Redis cannot store
+            log.warning("LLM cache: not caching a prompt that is not valid Unicode: %s", exc)
+        return None
 
     def _search_is_missing(self) -> None:
         from .server import search_missing
@@ -582,7 +595,7 @@ class ResponseCache(_ResponseCacheFlows):
     def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
         """Store a value for this prompt and model (dropped, with a warning, if Redis fails)."""
         prompt, llm_hash = self._lookup_started(prompt, llm)
-        encoded = self._encode_value(value)
+        encoded = self._encode_value(prompt, value)
         if encoded is None:
             return
         try:
@@ -650,7 +663,7 @@ class AsyncResponseCache(_ResponseCacheFlows):
 
     async def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
         prompt, llm_hash = self._lookup_started(prompt, llm)
-        encoded = self._encode_value(value)
+        encoded = self._encode_value(prompt, value)
         if encoded is None:
             return
         try:

@@ -22,7 +22,12 @@ from typing import Any, Self
 
 from .errors import ConfigurationError
 from .keys import DEFAULT_PREFIX, KeySchema, validate_prefix
-from .serialization import JSONSerializer, Serializer
+from .serialization import (
+    DEFAULT_MAX_VALUE_BYTES,
+    JSONSerializer,
+    Serializer,
+    SizeLimitedSerializer,
+)
 from .ttl import TTL, TTLPolicy
 
 EMBEDDED = "embedded"
@@ -35,6 +40,7 @@ ENV_PREFIX = "REDIS_MEMORY_PREFIX"
 ENV_SOCKET_TIMEOUT = "REDIS_MEMORY_SOCKET_TIMEOUT"
 ENV_CONNECT_TIMEOUT = "REDIS_MEMORY_CONNECT_TIMEOUT"
 ENV_RETRIES = "REDIS_MEMORY_RETRIES"
+ENV_MAX_VALUE_BYTES = "REDIS_MEMORY_MAX_VALUE_BYTES"
 ENV_TTL = {
     kind: f"REDIS_MEMORY_TTL_{kind.upper()}" for kind in ("messages", "cache", "state", "claims")
 }
@@ -115,6 +121,11 @@ class RedisMemoryConfig:
         max_connections: Upper bound of each connection pool (``None``: redis-py's).
         connection_kwargs: Further keyword arguments for redis-py's client, e.g.
             ``{"ssl_ca_certs": "ca.pem"}`` or ``{"client_name": "worker-1"}``.
+        max_value_bytes: The largest value (a message, a state value, a cache
+            entry, a finding, an event, a job), once encoded, that is sent to
+            Redis (default 8 MiB); a larger one is a ``ValueTooLargeError``
+            before anything is written (a cache skips it with a warning).
+            ``None``: no limit.
     """
 
     url: str | None = field(default=None, repr=False)
@@ -126,6 +137,7 @@ class RedisMemoryConfig:
     retries: int = 3
     max_connections: int | None = None
     connection_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES
 
     def __post_init__(self) -> None:
         if self.url is not None:
@@ -150,6 +162,15 @@ class RedisMemoryConfig:
             raise ConfigurationError(
                 f"max_connections must be a whole number >= 1 or None, got {self.max_connections!r}"
             )
+        if self.max_value_bytes is not None and (
+            isinstance(self.max_value_bytes, bool)
+            or not isinstance(self.max_value_bytes, int)
+            or self.max_value_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_value_bytes must be a whole number of bytes >= 1 or None, "
+                f"got {self.max_value_bytes!r}"
+            )
         if not isinstance(self.connection_kwargs, Mapping):
             raise ConfigurationError("connection_kwargs must be a mapping of redis-py arguments")
         object.__setattr__(
@@ -167,6 +188,11 @@ class RedisMemoryConfig:
     def keys(self) -> KeySchema:
         """The key schema for this prefix."""
         return KeySchema(self.prefix)
+
+    @property
+    def checked_serializer(self) -> SizeLimitedSerializer:
+        """The serializer, refusing encoded values over :attr:`max_value_bytes`."""
+        return SizeLimitedSerializer(self.serializer, self.max_value_bytes)
 
     def resolved_url(self, environ: Mapping[str, str] | None = None) -> str:
         """The URL to connect to: this config's, else the environment's, else the default."""
@@ -186,7 +212,8 @@ class RedisMemoryConfig:
 
         ``REDIS_MEMORY_URL`` (or ``REDIS_URL``), ``REDIS_MEMORY_PREFIX``,
         ``REDIS_MEMORY_SOCKET_TIMEOUT``, ``REDIS_MEMORY_CONNECT_TIMEOUT``,
-        ``REDIS_MEMORY_RETRIES`` and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
+        ``REDIS_MEMORY_RETRIES``, ``REDIS_MEMORY_MAX_VALUE_BYTES`` (bytes or ``none``)
+        and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
         ``_STATE`` / ``_CLAIMS``, whose values are seconds (``3600``), ``none``,
         or seconds with a mode (``3600:sliding``, ``3600:fixed``).
         """
@@ -205,6 +232,11 @@ class RedisMemoryConfig:
                 settings[name] = _parse_float(var, env[var])
         if env.get(ENV_RETRIES):
             settings["retries"] = _parse_int(ENV_RETRIES, env[ENV_RETRIES])
+        if env.get(ENV_MAX_VALUE_BYTES):
+            text = env[ENV_MAX_VALUE_BYTES]
+            settings["max_value_bytes"] = (
+                None if text.strip().lower() == "none" else _parse_int(ENV_MAX_VALUE_BYTES, text)
+            )
         ttl_changes = {
             kind: _parse_ttl(var, env[var], getattr(TTLPolicy(), kind))
             for kind, var in ENV_TTL.items()

@@ -24,6 +24,13 @@ class SerializationError(RedisMemoryError, TypeError, ValueError):
     """
 
 
+class ValueTooLargeError(RedisMemoryError, ValueError):
+    """A value is larger, once encoded, than ``RedisMemoryConfig.max_value_bytes``.
+
+    Raised before anything is sent to Redis, so nothing is written.
+    """
+
+
 class RedisUnavailableError(RedisMemoryError, ConnectionError):
     """Redis did not answer within the configured timeout and retries."""
 

@@ -746,7 +746,7 @@ class _EventBusCore:
         self.config: RedisMemoryConfig = self._clients.config
         self.keys: KeySchema = self.config.keys
         self.audit_maxlen = None if audit_maxlen is None else whole("audit_maxlen", audit_maxlen, 1)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
 
     def _url(self) -> str:
         return self._clients.masked_url()
@@ -952,7 +952,7 @@ class _AuditCore:
         self.config: RedisMemoryConfig = self._clients.config
         self.key = self.config.keys.audit()
         self.maxlen = None if maxlen is None else whole("maxlen", maxlen, 1)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
 
     def _url(self) -> str:
         return self._clients.masked_url()
