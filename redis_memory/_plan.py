@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
-from .errors import RedisUnavailableError, UnexpectedDataError
+from .errors import PermissionDeniedError, RedisUnavailableError, UnexpectedDataError
 
 T = TypeVar("T")
 
@@ -66,10 +66,21 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "command may still have been applied: check before retrying a call that is "
             "not safe to repeat."
         ) from exc
+    except redis.exceptions.AuthenticationError as exc:
+        raise RedisUnavailableError(
+            f"Redis at {url()} refused the credentials while {doing} ({key}): {exc}. Check "
+            "the user name and password of the URL (shown masked)."
+        ) from exc
     except redis.exceptions.ConnectionError as exc:
         raise RedisUnavailableError(
             f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "
             "Retry once Redis is back."
+        ) from exc
+    except redis.exceptions.NoPermissionError as exc:
+        raise PermissionDeniedError(
+            f"Redis at {url()} refused {doing} ({key}) to this connection's user: {exc}. "
+            "Give the user the rules of redis_memory.acl.acl_rules(prefix), and check that "
+            "the configured key prefix is the one its ACL allows."
         ) from exc
     except redis.exceptions.ResponseError as exc:
         if "WRONGTYPE" in str(exc):

@@ -47,6 +47,7 @@ from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
 from .errors import ConfigurationError, SerializationError, ValueTooLargeError
 from .serialization import check_value_size
+from .server import search_missing
 from .ttl import TTL
 
 log = logging.getLogger("redis_memory.cache")
@@ -420,6 +421,11 @@ class _ResponseCacheCore:
             log.warning("LLM cache: not caching a prompt that is not valid Unicode: %s", exc)
         return None
 
+    def _embedder_for_index(self) -> Embedder:
+        if self.embedder is None:
+            raise ConfigurationError("a cache without an embedder has no index to create")
+        return self.embedder
+
     def _search_is_missing(self) -> None:
         from .server import search_missing
 
@@ -604,6 +610,17 @@ class ResponseCache(_ResponseCacheFlows):
         except _FAILURES as exc:
             self._failed("updating", exc)
 
+    def create_index(self) -> None:
+        """Create the semantic tier's index now, instead of on first use; errors are raised.
+
+        For an application user without ``FT.CREATE`` (see :mod:`redis_memory.acl`):
+        run this once with a user who may, e.g. at deployment.
+        """
+        started = time.perf_counter()
+        vector = self._embedded(self._embedder_for_index().embed("index"), started)
+        if not self._ensure_index(len(vector) // 4):
+            raise search_missing("the semantic tier")
+
     def clear(self, llm: str | None = None) -> int:
         """Delete this cache's entries (of one model if ``llm`` is given); returns how many.
 
@@ -671,6 +688,12 @@ class AsyncResponseCache(_ResponseCacheFlows):
             self._outage.recovered()
         except _FAILURES as exc:
             self._failed("updating", exc)
+
+    async def create_index(self) -> None:
+        started = time.perf_counter()
+        vector = self._embedded(await self._embedder_for_index().aembed("index"), started)
+        if not await self._ensure_index(len(vector) // 4):
+            raise search_missing("the semantic tier")
 
     async def clear(self, llm: str | None = None) -> int:
         return await self._drive(self._clear_flow(llm))

@@ -31,6 +31,10 @@ class ValueTooLargeError(RedisMemoryError, ValueError):
     """
 
 
+class PermissionDeniedError(RedisMemoryError, PermissionError):
+    """The Redis user may not run a command or touch a key (an ACL ``NOPERM`` reply)."""
+
+
 class RedisUnavailableError(RedisMemoryError, ConnectionError):
     """Redis did not answer within the configured timeout and retries."""
 

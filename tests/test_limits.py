@@ -35,6 +35,9 @@ from redis_memory.coordination import Findings
 from redis_memory.history import AsyncMessageLog, MessageLog
 from redis_memory.workqueue import WorkQueue
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 LIMIT = 1000
 BIG = "x" * LIMIT  # its JSON ("x...x" with quotes) is over the limit
 
