@@ -427,8 +427,6 @@ class _ResponseCacheCore:
         return self.embedder
 
     def _search_is_missing(self) -> None:
-        from .server import search_missing
-
         self._no_search = True
         log.warning(
             "LLM cache: %s; only the exact tier is used", search_missing("the semantic tier")

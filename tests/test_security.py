@@ -25,6 +25,7 @@ from llama_index_redis_memory import RedisChatStore
 from redis_memory import (
     AsyncStateStore,
     AuditLog,
+    ConfigurationError,
     EventBus,
     PermissionDeniedError,
     RedisClients,
@@ -33,7 +34,7 @@ from redis_memory import (
     StateStore,
 )
 from redis_memory.acl import COMMANDS, acl_rules
-from redis_memory.cache import ResponseCache
+from redis_memory.cache import AsyncResponseCache, ResponseCache
 from redis_memory.coordination import Claims, Findings
 from redis_memory.history import AsyncMessageLog, MessageLog
 from redis_memory.workqueue import WorkQueue
@@ -141,6 +142,10 @@ def test_without_index_creation_a_user_works_on_an_index_created_beforehand(
     restricted = RedisMemoryConfig(url=acl_user_url(prefix, create_indexes=False), prefix=prefix)
     try:
         _semantic(config).create_index()  # as an admin, once
+        admin_async = AsyncResponseCache(config=config, embedder=AxisEmbedder(), verifier=None)
+        asyncio.run(admin_async.create_index())  # the index exists: nothing to do
+        with pytest.raises(ConfigurationError, match="without an embedder"):
+            ResponseCache(config=config).create_index()
         cache = _semantic(restricted)
         cache.update("a prompt", "m", {"text": "an answer"})
         assert cache.lookup("another prompt", "m") == {"text": "an answer"}
