@@ -68,7 +68,7 @@ from ._checks import whole
 from ._plan import Plan, execute, execute_async, redis_errors
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
-from .errors import SerializationError
+from .errors import PermissionDeniedError, SerializationError
 from .keys import MAX_ID_BYTES, KeySchema, escape_id, unescape_id
 
 log = logging.getLogger("redis_memory.events")
@@ -412,9 +412,14 @@ class _SubscriptionCore:
                 )
             try:
                 message = yield _Read(remaining)
-            except redis.exceptions.NoPermissionError:
+            except redis.exceptions.NoPermissionError as exc:
                 if not self._selection.widen():
-                    raise
+                    raise PermissionDeniedError(
+                        f"Redis at {self._url()} refused subscribing to "
+                        f"{self._selection.describe()} to this connection's user: {exc}. Give "
+                        "the user the rules of redis_memory.acl.acl_rules(prefix), and check "
+                        "that the configured key prefix is the one its ACL allows."
+                    ) from exc
                 log.info(
                     "Redis refused the channel patterns (an ACL user's PSUBSCRIBE must match "
                     "one of its channel rules literally); subscribed to %s and matching here",

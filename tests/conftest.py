@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -51,10 +52,24 @@ def prefix(redis_client: redis.Redis) -> Iterator[str]:
         redis_client.unlink(*keys)
 
 
+# One ACL user serves every test marked acl_user: its key and channel rules are
+# switched to each test's prefix, so all such tests share one connection pool.
+ACL_TEST_USER = "rmem-test"
+
+
+@pytest.fixture(scope="session")
+def acl_test_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    password = uuid.uuid4().hex
+    yield f"redis://{ACL_TEST_USER}:{password}@127.0.0.1:{redis_server.port}/0"
+    admin = redis_server.client()
+    admin.execute_command("ACL", "DELUSER", ACL_TEST_USER)
+    admin.close()
+
+
 @pytest.fixture
 def config(
     request: pytest.FixtureRequest, redis_server: EmbeddedRedis, prefix: str
-) -> Iterator[RedisMemoryConfig]:
+) -> RedisMemoryConfig:
     """The test's config. Tests marked ``acl_user`` (or every test, with
     ``REDIS_MEMORY_TEST_ACL=1``) connect as an ACL user limited to the prefix;
     ``acl_user(enabled=False)`` opts a test out (it works under other prefixes)."""
@@ -62,11 +77,15 @@ def config(
     as_acl_user = marker.kwargs.get("enabled", True) if marker else False
     if hasattr(request, "param"):  # parametrize("config", ["admin", "acl_user"], indirect=True)
         as_acl_user = request.param == "acl_user"
-    if as_acl_user or os.environ.get("REDIS_MEMORY_TEST_ACL"):
-        with acl_user(redis_server, prefix) as url:
-            yield RedisMemoryConfig(url=url, prefix=prefix)
-    else:
-        yield RedisMemoryConfig(url=redis_server.url, prefix=prefix)
+    if not (as_acl_user or os.environ.get("REDIS_MEMORY_TEST_ACL")):
+        return RedisMemoryConfig(url=redis_server.url, prefix=prefix)
+    url = request.getfixturevalue("acl_test_url")
+    password = urlsplit(url).password
+    admin = redis_server.client()
+    rules = acl_rules(prefix)
+    admin.execute_command("ACL", "SETUSER", ACL_TEST_USER, "on", f">{password}", *rules)
+    admin.close()
+    return RedisMemoryConfig(url=url, prefix=prefix)
 
 
 @contextmanager

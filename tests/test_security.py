@@ -104,6 +104,11 @@ def test_a_second_prefixs_user_cannot_read_the_first_ones_data(prefix, acl_user_
             Claims(config=trespasser).owner("t")
         with pytest.raises(PermissionDeniedError):
             MessageLog(config=trespasser).append("s", [{"role": "user", "content": "x"}])
+        bus = EventBus(config=trespasser)
+        with pytest.raises(PermissionDeniedError, match="refused subscribing"):
+            bus.subscribe("news", timeout=1)
+        with pytest.raises(PermissionDeniedError, match="refused subscribing"):
+            bus.subscribe(patterns=["n*"], timeout=1)
         cache = _semantic(trespasser)
         assert cache.lookup("private prompt", "m") is None  # the cache fails open: a miss
         assert cache.stats.errors == 1
