@@ -240,3 +240,14 @@ def test_a_lookup_never_finds_an_entry_of_another_model_or_context(
     found = cache.lookup(CachePrompt("other text", "asked", ctx_b), llm_b + nonce)
     assert found == ({"v": "stored"} if (llm_a, ctx_a) == (llm_b, ctx_b) else None)
     assert cache.stats.errors == 0
+
+
+def test_a_prompt_redis_cannot_store_is_not_cached_and_is_no_outage(config, caplog):
+    cache = ResponseCache(config=config, embedder=AxisEmbedder(), verifier=None, timeout=1)
+    with caplog.at_level("WARNING", logger="redis_memory.cache"):
+        cache.update(LONE_SURROGATE, "m", {"v": 1})  # the entry would hold the query text
+    assert cache.stats.updates == 0
+    assert cache.stats.errors == 0, "not a Redis failure"
+    assert any("not valid Unicode" in r.getMessage() for r in caplog.records)
+    assert not any("Redis failed" in r.getMessage() for r in caplog.records)
+    assert cache.lookup(LONE_SURROGATE, "m") is None
