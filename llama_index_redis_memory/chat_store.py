@@ -62,7 +62,7 @@ def _check_serializable(stored: Sequence[dict[str, Any]], log: AsyncMessageLog) 
     """Raise what the log would raise for a message JSON cannot hold, before any write."""
     for position, message in enumerate(stored):
         try:
-            log.config.serializer.dumps(message)
+            log.config.checked_serializer.dumps(message)
         except SerializationError as exc:
             raise SerializationError(f"message {position} cannot be stored: {exc}") from exc
 

@@ -12,12 +12,14 @@ from .errors import (
     ConfigurationError,
     EmbeddedServerError,
     FeatureUnavailableError,
+    PermissionDeniedError,
     RedisMemoryError,
     RedisOutOfMemoryError,
     RedisUnavailableError,
     ReplicaAckError,
     SearchModuleMissingError,
     SerializationError,
+    ValueTooLargeError,
 )
 from .events import AsyncAuditLog, AsyncEventBus, AuditLog, Event, EventBus
 from .keys import KeySchema, escape_id, unescape_id
@@ -40,6 +42,7 @@ __all__ = [
     "FeatureUnavailableError",
     "JSONSerializer",
     "KeySchema",
+    "PermissionDeniedError",
     "RateLimit",
     "RateLimitResult",
     "RedisClients",
@@ -53,6 +56,7 @@ __all__ = [
     "Serializer",
     "StateStore",
     "TTLPolicy",
+    "ValueTooLargeError",
     "__version__",
     "escape_id",
     "mask_url",

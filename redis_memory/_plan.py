@@ -20,6 +20,7 @@ import redis.asyncio
 
 from .errors import (
     ConfigurationError,
+    PermissionDeniedError,
     RedisOutOfMemoryError,
     RedisUnavailableError,
     UnexpectedDataError,
@@ -79,6 +80,11 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "command may still have been applied: check before retrying a call that is "
             "not safe to repeat."
         ) from exc
+    except redis.exceptions.AuthenticationError as exc:
+        raise RedisUnavailableError(
+            f"Redis at {url()} refused the credentials while {doing} ({key}): {exc}. Check "
+            "the user name and password of the URL (shown masked)."
+        ) from exc
     except redis.exceptions.ConnectionError as exc:
         if str(exc) in _POOL_EXHAUSTED:
             raise RedisUnavailableError(
@@ -94,6 +100,12 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             f"Redis at {url()} refused {doing} ({key}): it is full (maxmemory reached, and "
             f"its eviction policy frees nothing): {exc} Nothing was written. Raise maxmemory, "
             "shorten TTLs or windows, or move the cache to its own Redis (README: Production)."
+        ) from exc
+    except redis.exceptions.NoPermissionError as exc:
+        raise PermissionDeniedError(
+            f"Redis at {url()} refused {doing} ({key}) to this connection's user: {exc}. "
+            "Give the user the rules of redis_memory.acl.acl_rules(prefix), and check that "
+            "the configured key prefix is the one its ACL allows."
         ) from exc
     except redis.exceptions.ResponseError as exc:
         if "WRONGTYPE" in str(exc):

@@ -45,8 +45,10 @@ from ._plan import Plan, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
-from .errors import ConfigurationError, SerializationError
+from .errors import ConfigurationError, SerializationError, ValueTooLargeError
 from .keys import unescape_id
+from .serialization import check_value_size
+from .server import search_missing
 from .ttl import TTL
 
 log = logging.getLogger("redis_memory.cache")
@@ -225,7 +227,7 @@ class _ResponseCacheCore:
             )
         self.stats = CacheStats()
         self._outage = _Outage()
-        self._serializer = base.serializer
+        self._serializer = base.checked_serializer
         self._pending: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
         self._pending_lock = threading.Lock()
         self._index_ready = False
@@ -409,16 +411,31 @@ class _ResponseCacheCore:
         with self._pending_lock:
             return self._pending.pop((llm_hash, prompt.context, prompt.query), None)
 
-    def _encode_value(self, value: Any) -> bytes | None:
+    def _encode_value(self, prompt: CachePrompt, value: Any) -> bytes | None:
         try:
-            return self._serializer.dumps(value)
+            encoded = self._serializer.dumps(value)
+            if self._semantic_for(prompt):
+                # The entry holds the query too; the limit is on what is stored.
+                check_value_size(
+                    encoded + prompt.query.encode("utf-8"),
+                    self.config.max_value_bytes,
+                    "the response with its query",
+                )
+            return encoded
         except SerializationError as exc:
             log.warning("LLM cache: not caching a value JSON cannot hold: %s", exc)
-            return None
+        except ValueTooLargeError as exc:
+            log.warning("LLM cache: not caching a response: %s", exc)
+        except UnicodeEncodeError as exc:  # a lone surrogate, which Redis cannot store
+            log.warning("LLM cache: not caching a prompt that is not valid Unicode: %s", exc)
+        return None
+
+    def _embedder_for_index(self) -> Embedder:
+        if self.embedder is None:
+            raise ConfigurationError("a cache without an embedder has no index to create")
+        return self.embedder
 
     def _search_is_missing(self) -> None:
-        from .server import search_missing
-
         self._no_search = True
         log.warning(
             "LLM cache: %s; only the exact tier is used", search_missing("the semantic tier")
@@ -604,7 +621,7 @@ class ResponseCache(_ResponseCacheFlows):
     def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
         """Store a value for this prompt and model (dropped, with a warning, if Redis fails)."""
         prompt, llm_hash = self._lookup_started(prompt, llm)
-        encoded = self._encode_value(value)
+        encoded = self._encode_value(prompt, value)
         if encoded is None:
             return
         try:
@@ -612,6 +629,17 @@ class ResponseCache(_ResponseCacheFlows):
             self._outage.recovered()
         except _FAILURES as exc:
             self._failed("updating", exc)
+
+    def create_index(self) -> None:
+        """Create the semantic tier's index now, instead of on first use; errors are raised.
+
+        For an application user without ``FT.CREATE`` (see :mod:`redis_memory.acl`):
+        run this once with a user who may, e.g. at deployment.
+        """
+        started = time.perf_counter()
+        vector = self._embedded(self._embedder_for_index().embed("index"), started)
+        if not self._ensure_index(len(vector) // 4):
+            raise search_missing("the semantic tier")
 
     def clear(self, llm: str | None = None) -> int:
         """Delete this cache's entries (of one model if ``llm`` is given); returns how many.
@@ -680,7 +708,7 @@ class AsyncResponseCache(_ResponseCacheFlows):
 
     async def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
         prompt, llm_hash = self._lookup_started(prompt, llm)
-        encoded = self._encode_value(value)
+        encoded = self._encode_value(prompt, value)
         if encoded is None:
             return
         try:
@@ -688,6 +716,12 @@ class AsyncResponseCache(_ResponseCacheFlows):
             self._outage.recovered()
         except _FAILURES as exc:
             self._failed("updating", exc)
+
+    async def create_index(self) -> None:
+        started = time.perf_counter()
+        vector = self._embedded(await self._embedder_for_index().aembed("index"), started)
+        if not await self._ensure_index(len(vector) // 4):
+            raise search_missing("the semantic tier")
 
     async def clear(self, llm: str | None = None) -> int:
         return await self._drive(self._clear_flow(llm))

@@ -23,7 +23,12 @@ from typing import Any, Self
 from .errors import ConfigurationError
 from .keys import DEFAULT_PREFIX, KeySchema, validate_prefix
 from .sentinel import SENTINEL_SCHEME, parse_sentinel_url
-from .serialization import JSONSerializer, Serializer
+from .serialization import (
+    DEFAULT_MAX_VALUE_BYTES,
+    JSONSerializer,
+    Serializer,
+    SizeLimitedSerializer,
+)
 from .ttl import TTL, TTLPolicy
 
 EMBEDDED = "embedded"
@@ -38,6 +43,7 @@ ENV_CONNECT_TIMEOUT = "REDIS_MEMORY_CONNECT_TIMEOUT"
 ENV_RETRIES = "REDIS_MEMORY_RETRIES"
 ENV_REPLICA_ACKS = "REDIS_MEMORY_REPLICA_ACKS"
 ENV_REPLICA_ACK_TIMEOUT = "REDIS_MEMORY_REPLICA_ACK_TIMEOUT"
+ENV_MAX_VALUE_BYTES = "REDIS_MEMORY_MAX_VALUE_BYTES"
 ENV_TTL = {
     kind: f"REDIS_MEMORY_TTL_{kind.upper()}" for kind in ("messages", "cache", "state", "claims")
 }
@@ -132,6 +138,11 @@ class RedisMemoryConfig:
             asynchronously, so a failover can lose the newest acknowledged writes.
         replica_ack_timeout: Seconds a write waits for those replicas; less than
             ``socket_timeout``.
+        max_value_bytes: The largest value (a message, a state value, a cache
+            entry, a finding, an event, a job), once encoded, that is sent to
+            Redis (default 8 MiB); a larger one is a ``ValueTooLargeError``
+            before anything is written (a cache skips it with a warning).
+            ``None``: no limit.
     """
 
     url: str | None = field(default=None, repr=False)
@@ -145,6 +156,7 @@ class RedisMemoryConfig:
     connection_kwargs: Mapping[str, Any] = field(default_factory=dict)
     replica_acks: int = 0
     replica_ack_timeout: float = 1.0
+    max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES
 
     def __post_init__(self) -> None:
         if self.url is not None:
@@ -168,6 +180,15 @@ class RedisMemoryConfig:
         ):
             raise ConfigurationError(
                 f"max_connections must be a whole number >= 1 or None, got {self.max_connections!r}"
+            )
+        if self.max_value_bytes is not None and (
+            isinstance(self.max_value_bytes, bool)
+            or not isinstance(self.max_value_bytes, int)
+            or self.max_value_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_value_bytes must be a whole number of bytes >= 1 or None, "
+                f"got {self.max_value_bytes!r}"
             )
         if not isinstance(self.connection_kwargs, Mapping):
             raise ConfigurationError("connection_kwargs must be a mapping of redis-py arguments")
@@ -201,6 +222,11 @@ class RedisMemoryConfig:
         """The key schema for this prefix."""
         return KeySchema(self.prefix)
 
+    @property
+    def checked_serializer(self) -> SizeLimitedSerializer:
+        """The serializer, refusing encoded values over :attr:`max_value_bytes`."""
+        return SizeLimitedSerializer(self.serializer, self.max_value_bytes)
+
     def resolved_url(self, environ: Mapping[str, str] | None = None) -> str:
         """The URL to connect to: this config's, else the environment's, else the default."""
         if self.url is not None:
@@ -220,7 +246,8 @@ class RedisMemoryConfig:
         ``REDIS_MEMORY_URL`` (or ``REDIS_URL``), ``REDIS_MEMORY_PREFIX``,
         ``REDIS_MEMORY_SOCKET_TIMEOUT``, ``REDIS_MEMORY_CONNECT_TIMEOUT``,
         ``REDIS_MEMORY_RETRIES``, ``REDIS_MEMORY_REPLICA_ACKS``,
-        ``REDIS_MEMORY_REPLICA_ACK_TIMEOUT`` and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
+        ``REDIS_MEMORY_REPLICA_ACK_TIMEOUT``, ``REDIS_MEMORY_MAX_VALUE_BYTES`` (bytes or
+        ``none``) and ``REDIS_MEMORY_TTL_MESSAGES`` / ``_CACHE`` /
         ``_STATE`` / ``_CLAIMS``, whose values are seconds (``3600``), ``none``,
         or seconds with a mode (``3600:sliding``, ``3600:fixed``).
         """
@@ -242,6 +269,11 @@ class RedisMemoryConfig:
             settings["retries"] = _parse_int(ENV_RETRIES, env[ENV_RETRIES])
         if env.get(ENV_REPLICA_ACKS):
             settings["replica_acks"] = _parse_int(ENV_REPLICA_ACKS, env[ENV_REPLICA_ACKS])
+        if env.get(ENV_MAX_VALUE_BYTES):
+            text = env[ENV_MAX_VALUE_BYTES]
+            settings["max_value_bytes"] = (
+                None if text.strip().lower() == "none" else _parse_int(ENV_MAX_VALUE_BYTES, text)
+            )
         ttl_changes = {
             kind: _parse_ttl(var, env[var], getattr(TTLPolicy(), kind))
             for kind, var in ENV_TTL.items()

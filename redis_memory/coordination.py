@@ -190,7 +190,7 @@ class _Core:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config: RedisMemoryConfig = self._clients.config
         self.keys: KeySchema = self.config.keys
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
 
     def _url(self) -> str:
         return self._clients.masked_url()

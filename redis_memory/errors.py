@@ -24,6 +24,17 @@ class SerializationError(RedisMemoryError, TypeError, ValueError):
     """
 
 
+class ValueTooLargeError(RedisMemoryError, ValueError):
+    """A value is larger, once encoded, than ``RedisMemoryConfig.max_value_bytes``.
+
+    Raised before anything is sent to Redis, so nothing is written.
+    """
+
+
+class PermissionDeniedError(RedisMemoryError, PermissionError):
+    """The Redis user may not run a command or touch a key (an ACL ``NOPERM`` reply)."""
+
+
 class RedisUnavailableError(RedisMemoryError, ConnectionError):
     """Redis did not answer within the configured timeout and retries."""
 

@@ -68,7 +68,7 @@ from ._checks import whole
 from ._plan import Plan, execute, execute_async, redis_errors
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
-from .errors import SerializationError
+from .errors import PermissionDeniedError, SerializationError
 from .keys import MAX_ID_BYTES, KeySchema, escape_id, unescape_id
 
 log = logging.getLogger("redis_memory.events")
@@ -85,6 +85,8 @@ _RECONNECT_BASE = 0.05
 _RECONNECT_CAP = 2.0
 _CONFIRM_SECONDS = 5.0
 _CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# A restricted ACL user may be refused a channel pattern: the open flow handles it.
+_FLOW_ERRORS = (*_CONNECTION_ERRORS, redis.exceptions.NoPermissionError)
 _BUILTIN_KINDS = ("session", "state")
 
 
@@ -252,8 +254,23 @@ class _Selection:
         self._channel_set = frozenset(self.channels)
         self.patterns = [_compile_pattern(self.base, p) for p in _str_list(patterns, "patterns")]
         self.server_patterns = tuple(dict.fromkeys(p.server for p in self.patterns))
+        self._namespace = f"{schema.prefix}:*"
+        self._widened = False
         if not self.channels and not self.patterns:
             raise ValueError("subscribe to something: topics, patterns=, session_ids= or user_ids=")
+
+    def widen(self) -> bool:
+        """Listen to every channel of the prefix instead of the patterns; False if done.
+
+        An ACL user limited to ``&{prefix}:*`` may ``PSUBSCRIBE`` to exactly that
+        pattern and no narrower one (Redis compares patterns literally), so the
+        patterns are then matched here, on each message.
+        """
+        if self._widened or not self.patterns:
+            return False
+        self._widened = True
+        self.server_patterns = (self._namespace,)
+        return True
 
     @property
     def confirmations(self) -> int:
@@ -287,7 +304,8 @@ class _Selection:
             if channel in self._channel_set or builtin or topic is None:
                 return None
             first = next((p for p in self.patterns if p.regex.fullmatch(topic)), None)
-            if first is None or first.server != _streams.text(message["pattern"]):
+            server = self._namespace if self._widened else first and first.server
+            if first is None or server != _streams.text(message["pattern"]):
                 return None
         raw = message.get("data")
         try:
@@ -392,7 +410,24 @@ class _SubscriptionCore:
                 raise redis.exceptions.TimeoutError(
                     f"Redis did not confirm the subscription to {self._selection.describe()}"
                 )
-            message = yield _Read(remaining)
+            try:
+                message = yield _Read(remaining)
+            except redis.exceptions.NoPermissionError as exc:
+                if not self._selection.widen():
+                    raise PermissionDeniedError(
+                        f"Redis at {self._url()} refused subscribing to "
+                        f"{self._selection.describe()} to this connection's user: {exc}. Give "
+                        "the user the rules of redis_memory.acl.acl_rules(prefix), and check "
+                        "that the configured key prefix is the one its ACL allows."
+                    ) from exc
+                log.info(
+                    "Redis refused the channel patterns (an ACL user's PSUBSCRIBE must match "
+                    "one of its channel rules literally); subscribed to %s and matching here",
+                    self._selection.describe(),
+                )
+                yield _Close()
+                yield from self._open_flow(deadline)
+                return
             if message is None:
                 continue
             if message.get("type") in ("subscribe", "psubscribe"):
@@ -555,7 +590,7 @@ class Subscription(_SubscriptionCore):
             reply, error = None, None
             try:
                 reply = self._step(step)
-            except _CONNECTION_ERRORS as exc:
+            except _FLOW_ERRORS as exc:
                 error = exc
 
     def _drop(self) -> None:
@@ -682,7 +717,7 @@ class AsyncSubscription(_SubscriptionCore):
             reply, error = None, None
             try:
                 reply = await self._step(step)
-            except _CONNECTION_ERRORS as exc:
+            except _FLOW_ERRORS as exc:
                 error = exc
 
     async def _drop(self) -> None:
@@ -746,7 +781,7 @@ class _EventBusCore:
         self.config: RedisMemoryConfig = self._clients.config
         self.keys: KeySchema = self.config.keys
         self.audit_maxlen = None if audit_maxlen is None else whole("audit_maxlen", audit_maxlen, 1)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
 
     def _url(self) -> str:
         return self._clients.masked_url()
@@ -952,7 +987,7 @@ class _AuditCore:
         self.config: RedisMemoryConfig = self._clients.config
         self.key = self.config.keys.audit()
         self.maxlen = None if maxlen is None else whole("maxlen", maxlen, 1)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
 
     def _url(self) -> str:
         return self._clients.masked_url()

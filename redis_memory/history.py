@@ -40,7 +40,7 @@ from ._checks import whole
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
-from .errors import ReplicaAckError, SerializationError
+from .errors import ReplicaAckError, SerializationError, ValueTooLargeError
 from .keys import KeySchema
 
 Section = Literal["active", "archived", "all"]
@@ -182,7 +182,7 @@ class _MessageLogCore:
         # LlamaIndex's Memory keeps archived messages: their expiry then moves
         # with every append, so the archive never expires before the session.
         self.refresh_archive = bool(refresh_archive)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
         self._ttl = self.config.ttl.messages
 
     def _url(self) -> str:
@@ -231,6 +231,8 @@ class _MessageLogCore:
                 encoded.append(self._serializer.dumps(record))
             except SerializationError as exc:
                 raise SerializationError(f"message {position} cannot be stored: {exc}") from exc
+            except ValueTooLargeError as exc:
+                raise ValueTooLargeError(f"message {position}: {exc}") from None
             ids.append(message.get("id"))
         return encoded, ids
 

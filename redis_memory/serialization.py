@@ -18,7 +18,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from .errors import SerializationError
+from .errors import SerializationError, ValueTooLargeError
+
+DEFAULT_MAX_VALUE_BYTES = 8 * 1024 * 1024
 
 
 @runtime_checkable
@@ -96,3 +98,48 @@ class JSONSerializer:
 
     def __hash__(self) -> int:
         return hash((JSONSerializer, self._options))
+
+
+def check_value_size(data: bytes, limit: int | None, what: str = "a value") -> bytes:
+    """``data`` itself if it is at most ``limit`` bytes; else :class:`ValueTooLargeError`.
+
+    Every engine sends values through this check (via :class:`SizeLimitedSerializer`)
+    after encoding and before any command, so an oversized value writes nothing.
+    """
+    if limit is not None and len(data) > limit:
+        raise ValueTooLargeError(
+            f"{what} is {len(data):,} bytes once encoded, over the limit of {limit:,} bytes "
+            "(RedisMemoryConfig.max_value_bytes, env REDIS_MEMORY_MAX_VALUE_BYTES); nothing "
+            "was written. Keep large data elsewhere (a file or object store) and store a "
+            "reference, or raise the limit."
+        )
+    return data
+
+
+class SizeLimitedSerializer:
+    """A serializer whose :meth:`dumps` refuses results over ``limit`` bytes.
+
+    Example:
+        >>> from redis_memory.serialization import JSONSerializer, SizeLimitedSerializer
+        >>> SizeLimitedSerializer(JSONSerializer(), 16).dumps("short")
+        b'"short"'
+        >>> SizeLimitedSerializer(JSONSerializer(), 16).dumps("x" * 20)
+        Traceback (most recent call last):
+        ...
+        redis_memory.errors.ValueTooLargeError: a value is 22 bytes once encoded, ...
+    """
+
+    __slots__ = ("limit", "serializer")
+
+    def __init__(self, serializer: Serializer, limit: int | None) -> None:
+        self.serializer = serializer
+        self.limit = limit
+
+    def dumps(self, value: Any) -> bytes:
+        return check_value_size(self.serializer.dumps(value), self.limit)
+
+    def loads(self, data: bytes | bytearray | memoryview | str) -> Any:
+        return self.serializer.loads(data)
+
+    def __repr__(self) -> str:
+        return f"SizeLimitedSerializer({self.serializer!r}, {self.limit!r})"

@@ -49,6 +49,7 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError
 from .keys import KeySchema, unescape_id
+from .serialization import check_value_size
 from .ttl import TTL, Seconds
 
 T = TypeVar("T")
@@ -233,7 +234,7 @@ class _StateCore:
         self.config: RedisMemoryConfig = self._clients.config
         self.schema: KeySchema = self.config.keys
         self.publish_events = bool(publish_events)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
         self._ttl = self.config.ttl.state
 
     def _url(self) -> str:
@@ -252,7 +253,9 @@ class _StateCore:
 
     def _encode(self, value: Any, key: str, raw: bool) -> bytes:
         if raw:
-            return _as_bytes(value, key)
+            return check_value_size(
+                _as_bytes(value, key), self.config.max_value_bytes, f"state key {key!r}"
+            )
         try:
             return self._serializer.dumps(value)
         except SerializationError as exc:

@@ -155,7 +155,7 @@ class _WorkQueueCore:
         escape_id(group, what="consumer group name")
         self.group = group
         self.maxlen = None if maxlen is None else whole("maxlen", maxlen, 1)
-        self._serializer = self.config.serializer
+        self._serializer = self.config.checked_serializer
 
     def _url(self) -> str:
         return self._clients.masked_url()

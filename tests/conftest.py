@@ -6,14 +6,17 @@ prefix, so tests never see each other's keys, and its keys are removed after.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from redis_memory import RedisMemoryConfig
+from redis_memory.acl import acl_rules
 from redis_memory.embedded import EmbeddedRedis
 
 
@@ -49,9 +52,61 @@ def prefix(redis_client: redis.Redis) -> Iterator[str]:
         redis_client.unlink(*keys)
 
 
+# One ACL user serves every test marked acl_user: its key and channel rules are
+# switched to each test's prefix, so all such tests share one connection pool.
+ACL_TEST_USER = "rmem-test"
+
+
+@pytest.fixture(scope="session")
+def acl_test_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    password = uuid.uuid4().hex
+    yield f"redis://{ACL_TEST_USER}:{password}@127.0.0.1:{redis_server.port}/0"
+    admin = redis_server.client()
+    admin.execute_command("ACL", "DELUSER", ACL_TEST_USER)
+    admin.close()
+
+
 @pytest.fixture
-def config(redis_url: str, prefix: str) -> RedisMemoryConfig:
-    return RedisMemoryConfig(url=redis_url, prefix=prefix)
+def config(
+    request: pytest.FixtureRequest, redis_server: EmbeddedRedis, prefix: str
+) -> RedisMemoryConfig:
+    """The test's config. Tests marked ``acl_user`` (or every test, with
+    ``REDIS_MEMORY_TEST_ACL=1``) connect as an ACL user limited to the prefix;
+    ``acl_user(enabled=False)`` opts a test out (it works under other prefixes)."""
+    marker = request.node.get_closest_marker("acl_user")
+    as_acl_user = marker.kwargs.get("enabled", True) if marker else False
+    if hasattr(request, "param"):  # parametrize("config", ["admin", "acl_user"], indirect=True)
+        as_acl_user = request.param == "acl_user"
+    if not (as_acl_user or os.environ.get("REDIS_MEMORY_TEST_ACL")):
+        return RedisMemoryConfig(url=redis_server.url, prefix=prefix)
+    url = request.getfixturevalue("acl_test_url")
+    password = urlsplit(url).password
+    admin = redis_server.client()
+    rules = acl_rules(prefix)
+    admin.execute_command("ACL", "SETUSER", ACL_TEST_USER, "on", f">{password}", *rules)
+    admin.close()
+    return RedisMemoryConfig(url=url, prefix=prefix)
+
+
+@contextmanager
+def acl_user(server: EmbeddedRedis, prefix: str, *, create_indexes: bool = True) -> Iterator[str]:
+    """A user named like the prefix, allowed only what ``redis_memory.acl`` lists: its URL."""
+    password = uuid.uuid4().hex
+    rules = acl_rules(prefix, create_indexes=create_indexes)
+    admin = server.client()
+    admin.execute_command("ACL", "SETUSER", prefix, "reset", "on", f">{password}", *rules)
+    try:
+        yield f"redis://{prefix}:{password}@127.0.0.1:{server.port}/0"
+    finally:
+        admin.execute_command("ACL", "DELUSER", prefix)
+        admin.close()
+
+
+@pytest.fixture
+def acl_user_url(redis_server: EmbeddedRedis) -> Iterator[Callable[..., str]]:
+    """``acl_user_url(prefix, create_indexes=True)``: the URL of a new ACL user of that prefix."""
+    with ExitStack() as users:
+        yield lambda prefix, **rules: users.enter_context(acl_user(redis_server, prefix, **rules))
 
 
 def _command_calls(client: redis.Redis) -> dict[str, int]:

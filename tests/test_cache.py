@@ -17,6 +17,9 @@ from redis_memory.cache import AsyncResponseCache, CachePrompt, ResponseCache
 from redis_memory.embedded import EmbeddedRedis
 from redis_memory.embeddings import MiniLMEmbedder
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 class WordsEmbedder:
     """A small, deterministic embedder: hashed bag of lower-cased words, unit length.

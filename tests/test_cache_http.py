@@ -45,6 +45,9 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 from langchain_redis_memory import RedisCache, RedisSemanticCache
 from llama_index_redis_memory import RedisCachedLLM, RedisLLMCache
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 CASSETTES = Path(__file__).parent / "cassettes"
 MODEL = "gpt-4o-mini"
 FAKE_KEY = "sk-test"

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from redis_memory import KeySchema
+from redis_memory.acl import acl_rules
 from redis_memory.cli import main
 
 CLI = [sys.executable, "-m", "redis_memory.cli"]
@@ -135,10 +136,7 @@ def test_setup_is_quiet_and_quick_when_libssl_is_already_there(tmp_path):
 def test_status_works_for_the_restricted_acl_user_of_the_readme(
     redis_server, redis_client, prefix, capsys
 ):
-    redis_client.execute_command(
-        "ACL", "SETUSER", prefix, "on", ">pw", f"~{prefix}:*", f"&{prefix}:*",
-        "+@all", "-@dangerous", "+info",
-    )  # fmt: skip
+    redis_client.execute_command("ACL", "SETUSER", prefix, "on", ">pw", *acl_rules(prefix))
     try:
         redis_client.set(KeySchema(prefix).state("u", "k"), "1")
         url = f"redis://{prefix}:pw@127.0.0.1:{redis_server.port}/0"

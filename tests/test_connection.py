@@ -10,8 +10,17 @@ import redis
 import redis.asyncio
 import trustme
 
-from redis_memory import ConfigurationError, RedisClients, RedisMemoryConfig
+from redis_memory import (
+    ConfigurationError,
+    PermissionDeniedError,
+    RedisClients,
+    RedisMemoryConfig,
+    RedisUnavailableError,
+    StateStore,
+)
+from redis_memory.acl import acl_rules
 from redis_memory.embedded import EmbeddedRedis
+from redis_memory.history import AsyncMessageLog, MessageLog
 
 
 def _closed_port() -> int:
@@ -170,12 +179,12 @@ def tls_server(tmp_path_factory):
         "--tls-ca-cert-file", str(ca_file),
         "--tls-auth-clients", "no",
     ]  # fmt: skip
-    with EmbeddedRedis(extra_args=args):
-        yield tls_port, ca_file
+    with EmbeddedRedis(extra_args=args) as server:
+        yield tls_port, ca_file, server
 
 
 def test_rediss_url_with_certificate_verification(tls_server):
-    tls_port, ca_file = tls_server
+    tls_port, ca_file, _ = tls_server
     config = RedisMemoryConfig(
         url=f"rediss://127.0.0.1:{tls_port}/0", connection_kwargs={"ssl_ca_certs": str(ca_file)}
     )
@@ -208,3 +217,39 @@ def test_shared_clients_with_the_same_connection_settings_share_one_pool(redis_u
     assert c.sync is not a.sync
     own = redis.Redis.from_url(redis_url)
     assert RedisClients.shared(client=own).sync is own
+
+
+def test_the_engines_over_tls_as_an_acl_user_with_the_ca_in_the_url(tls_server):
+    # The production set-up, configurable from the environment alone: TLS with a
+    # private CA (verification on) and an ACL user limited to the prefix.
+    tls_port, ca_file, server = tls_server
+    admin = server.client()
+    admin.execute_command("ACL", "SETUSER", "tlsapp", "on", ">s3cret", *acl_rules("tlsapp"))
+    url = f"rediss://tlsapp:s3cret@localhost:{tls_port}/0?ssl_ca_certs={ca_file}"
+    try:
+        config = RedisMemoryConfig.from_env(
+            {"REDIS_MEMORY_URL": url, "REDIS_MEMORY_PREFIX": "tlsapp"}
+        )
+        log = MessageLog(config=config)
+        log.append("s", [{"role": "user", "content": "over TLS"}])
+        StateStore(config=config).set("u", "k", [1, 2])
+
+        async def read_async() -> list[object]:
+            alog = AsyncMessageLog(config=config)
+            return [m["content"] for m in await alog.messages("s")]
+
+        assert asyncio.run(read_async()) == ["over TLS"]
+        assert StateStore(config=config).get("u", "k") == [1, 2]
+        assert "s3cret" not in RedisClients(config=config).masked_url()
+        assert admin.client_list()  # the admin's plain port still works alongside
+        with pytest.raises(PermissionDeniedError):
+            MessageLog(config=config.replace(prefix="other")).messages("s")
+        wrong_ca = trustme.CA()
+        other_ca_file = ca_file.parent / "other-ca.pem"
+        wrong_ca.cert_pem.write_to_path(other_ca_file)
+        untrusted = config.replace(url=url.replace(str(ca_file), str(other_ca_file)), retries=0)
+        with pytest.raises(RedisUnavailableError, match="certificate verify failed"):
+            MessageLog(config=untrusted).messages("s")
+    finally:
+        admin.execute_command("ACL", "DELUSER", "tlsapp")
+        admin.close()

@@ -34,6 +34,9 @@ from redis_memory.coordination import (
     LockTimeoutError,
 )
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 ATTEMPTS = 100
 PROCESSES = 8
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -16,6 +17,9 @@ from llama_index.core.memory import Memory
 
 from langchain_redis_memory import RedisChatMessageHistory
 from llama_index_redis_memory import RedisChatStore, RedisMemoryChatStore
+
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
 
 LANGCHAIN_CONVERSATION = [
     SystemMessage("You plan trips."),

@@ -33,6 +33,12 @@ from redis_memory.events import (
 from redis_memory.history import AsyncMessageLog, MessageLog
 from redis_memory.state import AsyncStateStore, StateStore
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+# Such a user may PSUBSCRIBE only to "{prefix}:*" (Redis compares patterns literally), so
+# patterns are matched client-side for it: pattern tests run both ways.
+BOTH_USERS = pytest.mark.parametrize("config", ["admin", "acl_user"], indirect=True)
+
 QUIET = 0.3  # seconds without an event that end a test's iteration
 
 
@@ -129,6 +135,7 @@ def test_a_topic_is_a_channel_of_its_own(bus):
     assert bus.channel("a*") == f"{bus.config.prefix}:events:a%2A"
 
 
+@pytest.mark.acl_user(enabled=False)  # writes under other prefixes too
 def test_a_pattern_cannot_reach_another_prefix(config, bus, redis_client):
     neighbours = [
         EventBus(config=config.replace(prefix=config.prefix + "x")),
@@ -149,6 +156,7 @@ def test_a_pattern_cannot_reach_another_prefix(config, bus, redis_client):
     assert received == [{"from": "here"}]
 
 
+@BOTH_USERS
 def test_patterns_match_topic_names(bus):
     cases = {
         "agent.*": (["agent.planner", "agent.", "agent.a:b"], ["agent", "agents.x"]),
@@ -168,6 +176,7 @@ def test_patterns_match_topic_names(bus):
         assert got == [(topic, topic) for topic in matching], pattern
 
 
+@BOTH_USERS
 def test_overlapping_subscriptions_deliver_each_event_once(bus):
     with bus.subscribe("agent.a", patterns=["agent.*", "agent.?", "*"], timeout=QUIET) as events:
         bus.publish("agent.a", {"n": 1})
@@ -176,6 +185,7 @@ def test_overlapping_subscriptions_deliver_each_event_once(bus):
         assert [event.data["n"] for event in events] == [1, 2, 3]
 
 
+@BOTH_USERS
 def test_topic_patterns_do_not_match_session_and_state_channels(config, bus):
     with bus.subscribe(patterns=["*"], timeout=QUIET) as events:
         MessageLog(config=config).append("s1", [{"role": "user", "content": "hi"}])

@@ -22,6 +22,9 @@ from redis_memory.embedded import EmbeddedRedis
 from redis_memory.errors import UnexpectedDataError
 from redis_memory.history import AsyncMessageLog, MessageLog
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 def texts(messages):
     return [m["content"] for m in messages]
@@ -135,6 +138,7 @@ def test_window_keeps_the_newest(config):
     assert texts(log.messages("s")) == ["c", "d", "e"]
 
 
+@pytest.mark.acl_user(enabled=False)  # writes under other prefixes too
 def test_sessions_are_listed_page_by_page_and_only_under_this_prefix(config, redis_client):
     log = MessageLog(config=config)
     ids = [f"user:{i}" for i in range(120)] + ["weird {id} *?"]

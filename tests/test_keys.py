@@ -514,3 +514,65 @@ def test_schema_is_frozen_and_comparable():
     assert keys != KeySchema("other")
     with pytest.raises(FrozenInstanceError):
         keys.prefix = "other"
+
+
+# -- hostile ids: no collisions, no widened patterns ------------------------------------
+
+GLOB = frozenset("*?[]\\")
+
+
+def _keys_of(schema: KeySchema, ident: str) -> dict[str, str]:
+    """Every key and channel name built from one user-supplied id, by builder."""
+    keys = {b: k for b, k in _all_keys(schema, ident).items() if b not in ("cache_exact", "audit")}
+    return {
+        **keys,
+        "state_key": schema.state("user", ident),
+        "state_channel": schema.state_channel(ident),
+        "queue": schema.queue(ident),
+        "cache_exact": schema.cache_exact("ab12", "cd34", cache=ident),
+    }
+
+
+@settings(max_examples=100)
+@given(ids, ids)
+def test_no_two_ids_or_kinds_share_a_key(first, second):
+    schema = KeySchema("myapp")
+    keys_a, keys_b = _keys_of(schema, first), _keys_of(schema, second)
+    assert len(set(keys_a.values())) == len(keys_a)
+    for builder_a, key_a in keys_a.items():
+        for builder_b, key_b in keys_b.items():
+            same = builder_a == builder_b and first == second
+            assert (key_a == key_b) is same, (builder_a, builder_b, key_a)
+
+
+@settings(max_examples=100)
+@given(ids, ids, ids, ids)
+def test_state_keys_of_two_ids_are_one_to_one(user_a, key_a, user_b, key_b):
+    schema = KeySchema("myapp")
+    same = (user_a, key_a) == (user_b, key_b)
+    assert (schema.state(user_a, key_a) == schema.state(user_b, key_b)) is same
+
+
+@settings(max_examples=100)
+@given(ids, ids, ids)
+def test_scan_patterns_built_from_ids_are_never_widened(user, other, key):
+    schema = KeySchema("myapp")
+    pattern = schema.state_pattern(user)
+    assert pattern.endswith(":*")
+    assert not GLOB & set(pattern[:-1]), "the id adds no glob character"
+    assert fnmatchcase(schema.state(user, key), pattern)
+    assert fnmatchcase(schema.state(other, key), pattern) is (other == user)
+    for builder, built in _keys_of(schema, other).items():
+        if builder not in ("state", "state_key"):
+            assert not fnmatchcase(built, pattern), (builder, built)
+
+    cache_pattern = schema.cache_exact_pattern(cache=user)
+    assert not GLOB & set(cache_pattern.removesuffix(":*:*"))
+    assert fnmatchcase(schema.cache_exact("ab", "cd", cache=user), cache_pattern)
+    assert fnmatchcase(schema.cache_exact("ab", "cd", cache=other), cache_pattern) is (
+        other == user
+    )
+    # A semantic cache's index covers its own entries only, never another cache's.
+    index_prefix = schema.cache_semantic_prefix(user) + ":"
+    other_entry = schema.cache_semantic_prefix(other) + ":ab:cd"
+    assert other_entry.startswith(index_prefix) is (other == user)

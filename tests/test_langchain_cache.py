@@ -15,6 +15,9 @@ from langchain_core.outputs import ChatGeneration, Generation
 from langchain_redis_memory import MiniLMEmbeddings, RedisCache, RedisSemanticCache
 from langchain_redis_memory.cache import chat_prompt
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 class CountingChatModel(FakeMessagesListChatModel):
     """A stand-in chat model that answers from a list and counts real calls."""

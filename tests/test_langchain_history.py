@@ -22,6 +22,9 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from langchain_redis_memory import RedisChatMessageHistory
 from redis_memory.history import MessageLog
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 EVERY_KIND = [
     SystemMessage("You are terse.", id="sys-1"),
     HumanMessage("What's the weather in Paris?", name="ana"),

@@ -13,6 +13,9 @@ from langchain_core.stores import BaseStore, ByteStore
 from langchain_redis_memory.store import RedisByteStore, RedisStore
 from redis_memory import TTL, SerializationError
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 @pytest.fixture
 def store(config):

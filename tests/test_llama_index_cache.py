@@ -42,6 +42,9 @@ from llama_index_redis_memory.cached_llm import model_identity
 from redis_memory.embedded import EmbeddedRedis
 from redis_memory.errors import ConfigurationError
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 SECRET = "sk-test-0123456789abcdefSECRETVALUE"
 
 

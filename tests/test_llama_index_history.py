@@ -31,6 +31,9 @@ from llama_index_redis_memory import RedisChatStore, RedisMemoryChatStore
 from redis_memory import KeySchema, RedisMemoryConfig, SerializationError
 from redis_memory.history import MessageLog
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 ACTIVE, ARCHIVED = MessageStatus.ACTIVE, MessageStatus.ARCHIVED
 
 PNG = base64.b64decode(

@@ -19,6 +19,9 @@ from llama_index.core.storage.kvstore.types import BaseKVStore
 from llama_index_redis_memory.kvstore import RedisKVStore
 from redis_memory import TTL, SerializationError, TTLPolicy
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 @pytest.fixture
 def kvstore(config):

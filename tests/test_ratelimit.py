@@ -21,6 +21,9 @@ from redis_memory.errors import UnexpectedDataError
 from redis_memory.ratelimit import AsyncRateLimit, RateLimit, RateLimitResult
 from redis_memory.ttl import MAX_SECONDS
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 # A rate so low that no token comes back while a test runs (one per ~11.5 days).
 NEVER = 1e-6
 

@@ -20,6 +20,9 @@ from redis_memory import TTL, RedisMemoryConfig, SerializationError, TTLPolicy
 from redis_memory.errors import UnexpectedDataError
 from redis_memory.state import AsyncStateStore, StateStore
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 @pytest.fixture
 def state(config):

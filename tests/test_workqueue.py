@@ -10,6 +10,9 @@ import pytest
 from redis_memory import SerializationError
 from redis_memory.workqueue import AsyncWorkQueue, Job, PendingSummary, WorkQueue, queue_key
 
+# The package needs no more than redis_memory.acl grants: these tests run as such a user.
+pytestmark = pytest.mark.acl_user
+
 
 @pytest.fixture
 def q(config):
