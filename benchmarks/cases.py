@@ -698,14 +698,17 @@ async def concurrent_appends(
     message = dict_messages(1)
     encoded = [orjson.dumps(m) for m in message]
     run = fresh("conc")
+    # redis-py 8's asyncio pool refuses more than 100 connections by default, and each
+    # in-flight command holds one: both get room for 256 tasks.
+    pool_size = 512
     if kind == "ours":
-        log = AsyncMessageLog(config=config)
+        log = AsyncMessageLog(config=config.replace(max_connections=pool_size))
 
         async def append(session: str) -> None:
             await log.append(session, message)
 
     else:
-        client = redis.asyncio.Redis.from_url(url)
+        client = redis.asyncio.Redis.from_url(url, max_connections=pool_size)
 
         async def append(session: str) -> None:
             key = f"floor:{{{session}}}:messages"

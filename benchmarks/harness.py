@@ -8,6 +8,7 @@ slows all of them alike; the figures are medians over every timed call.
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,16 @@ class Runner:
         self.loop.close()
 
     def _batch(self, impl: Impl, n: int) -> list[float]:
+        # A collection of the other implementations' garbage must not land in this
+        # one's timings: collect before, and not during, a batch (as timeit does).
+        gc.collect()
+        gc.disable()
+        try:
+            return self._timed(impl, n)
+        finally:
+            gc.enable()
+
+    def _timed(self, impl: Impl, n: int) -> list[float]:
         clock = time.perf_counter
         if impl.is_async:
 

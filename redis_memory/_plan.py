@@ -66,6 +66,14 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "command may still have been applied: check before retrying a call that is "
             "not safe to repeat."
         ) from exc
+    except redis.exceptions.MaxConnectionsError as exc:
+        # Redis is fine: the client's pool (100 connections by default in redis-py's
+        # asyncio client) has none left for another concurrent command.
+        raise RedisUnavailableError(
+            f"No free connection to Redis at {url()} while {doing} ({key}): the "
+            "connection pool is full, as many commands are in flight at once. Raise "
+            "RedisMemoryConfig(max_connections=...) or pass a client with a larger pool."
+        ) from exc
     except redis.exceptions.ConnectionError as exc:
         raise RedisUnavailableError(
             f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "

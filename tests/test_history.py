@@ -415,3 +415,14 @@ def test_a_foreign_value_in_the_archive_is_reported_under_the_archives_key(log, 
     redis_client.rpush(log.keys.session("s") + ":archived", b"junk")
     with pytest.raises(SerializationError, match=r"session:\{s\}:archived holds"):
         log.messages("s", section="all")
+
+
+async def test_a_full_connection_pool_is_named_as_such(config):
+    tiny = AsyncMessageLog(config=config.replace(max_connections=2))
+    appends = [tiny.append(f"s{i}", [user(str(i))]) for i in range(20)]
+    results = await asyncio.gather(*appends, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert failures, "20 concurrent appends on a pool of 2 connections"
+    assert all(isinstance(f, RedisUnavailableError) for f in failures)
+    assert "connection pool is full" in str(failures[0])
+    assert "max_connections" in str(failures[0])
