@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-footprint", action="store_true")
     parser.add_argument("--no-concurrency", action="store_true")
     args = parser.parse_args(argv)
-    reps = args.reps or (2 if args.quick else 9)
+    reps = args.reps or (2 if args.quick else 5)
 
     from cases import Ctx, cache_cases, history_cases, llama_cases, state_cases
 
