@@ -179,7 +179,7 @@ def run_footprint(ctx: Any, quick: bool) -> list[dict[str, Any]]:
                 "write_seconds": seconds,
             }
         )
-    entries = 200 if quick else 2000
+    entries = 200 if quick else 1000
     caches: dict[str, Any] = {f"{k} (exact)": v for k, v in _exact_caches(ctx).items()}
     caches.update(
         {
@@ -554,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.close()
         conc = []
         if not args.no_concurrency and (not args.only or "concurrency" in args.only):
-            conc = run_concurrency(ctx, max(1, reps // 3), args.quick)
+            conc = run_concurrency(ctx, 1 if args.quick else 3, args.quick)
             for c in conc:
                 print(
                     f"concurrency   {c['session']:18} {c['tasks']:4} {c['impl']:6} "
