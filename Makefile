@@ -19,11 +19,12 @@ LIBSSL := .cache/libssl1.1
 # pip warns about it on every run, which is noise, not news.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help setup test demo notebooks lint format clean
+.PHONY: help setup test demo bench notebooks lint format clean
 
 help:
 	@echo "make demo   run the demo (sets everything up the first time)"
 	@echo "make test   run ruff and the whole test suite (likewise)"
+	@echo "make bench  speed and footprint vs raw redis-py and the peers -> benchmarks/results/"
 	@echo "make notebooks  run notebooks/*.ipynb top to bottom and save their outputs"
 	@echo "make lint   ruff check;  make format  ruff format;  make clean  remove .venv/.cache"
 
@@ -47,6 +48,9 @@ test: setup
 
 demo: setup
 	@$(BIN)/python examples/demo.py
+
+bench: setup
+	@$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 notebooks: setup
 	@$(BIN)/python tests/_notebooks.py

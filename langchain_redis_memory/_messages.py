@@ -91,7 +91,9 @@ def to_stored(message: BaseMessage) -> StoredMessage:
     """The neutral stored form of a LangChain message."""
     if not isinstance(message, BaseMessage):
         raise TypeError(f"expected a LangChain message (BaseMessage), got {type(message).__name__}")
-    data = message.model_dump()
+    # The fields as they are (model_dump would copy every value first): the
+    # serializer writes them out right after, and pydantic extras come along.
+    data = {**message.__dict__, **(message.__pydantic_extra__ or {})}
     kind = data["type"]
     cls = _CLASSES.get(kind)
     if cls is None:
@@ -119,23 +121,36 @@ def to_stored(message: BaseMessage) -> StoredMessage:
     return stored  # type: ignore[return-value]
 
 
+@cache
+def _shape(cls: type[BaseMessage]) -> tuple[bool, bool, bool, bool]:
+    # Read once per class: pydantic's model_fields is slow to reach per message.
+    fields = cls.model_fields
+    return (
+        "tool_call_id" in fields,
+        "role" in fields,
+        "name" in fields and fields["name"].is_required(),
+        "tool_calls" in fields,
+    )
+
+
 def from_stored(stored: StoredMessage) -> BaseMessage:
     """A LangChain message from the neutral stored form (written by either framework)."""
     role = stored["role"]
     lc: dict[str, Any] = dict(stored.get("lc") or {})
     kind = lc.pop("type", None) or _TYPE_OF_ROLE.get(role, "chat")
     cls = _CLASSES.get(kind, ChatMessage)
+    has_tool_call_id, has_role, name_required, has_tool_calls = _shape(cls)
     data: dict[str, Any] = {**lc, "content": stored["content"]}
     for name in ("name", "id"):
         if name in stored:
             data[name] = stored[name]
-    if "tool_call_id" in cls.model_fields:
+    if has_tool_call_id:
         data["tool_call_id"] = stored.get("tool_call_id", "")
-    if "role" in cls.model_fields:
+    if has_role:
         data["role"] = role
-    if "name" in cls.model_fields and cls.model_fields["name"].is_required():
+    if name_required:
         data.setdefault("name", "")
-    if stored.get("tool_calls") and "tool_calls" in cls.model_fields:
+    if has_tool_calls and stored.get("tool_calls"):
         data["tool_calls"] = [
             tool_call(name=call["name"], args=call.get("args") or {}, id=call.get("id"))
             for call in stored["tool_calls"]

@@ -86,10 +86,13 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "the user name and password of the URL (shown masked)."
         ) from exc
     except redis.exceptions.ConnectionError as exc:
-        if str(exc) in _POOL_EXHAUSTED:
+        if isinstance(exc, redis.exceptions.MaxConnectionsError) or str(exc) in _POOL_EXHAUSTED:
+            # Redis is fine: every connection of the client's pool stayed busy with
+            # other concurrent commands.
             raise RedisUnavailableError(
-                f"every connection to Redis at {url()} stayed busy while {doing} ({key}): "
-                f"{exc} Raise max_connections (RedisMemoryConfig) or lower the concurrency."
+                f"No free connection to Redis at {url()} while {doing} ({key}): the "
+                f"connection pool is full ({exc}). Raise max_connections (RedisMemoryConfig) "
+                "or lower the concurrency."
             ) from exc
         raise RedisUnavailableError(
             f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "

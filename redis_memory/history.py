@@ -252,7 +252,22 @@ class _MessageLogCore:
         return message  # type: ignore[return-value]
 
     def _decoder(self, key: str) -> Callable[[Sequence[bytes | str] | None], list[StoredMessage]]:
-        return lambda raws: [self._decode(raw, key) for raw in raws or ()]
+        loads = self._serializer.loads
+
+        def decode(raws: Sequence[bytes | str] | None) -> list[StoredMessage]:
+            # The common case in one pass; anything amiss goes through _decode,
+            # which names what is wrong.
+            try:
+                messages = [loads(raw) for raw in raws or ()]
+            except SerializationError:
+                messages = None
+            if messages is None or not all(
+                type(m) is dict and "role" in m and "content" in m for m in messages
+            ):
+                return [self._decode(raw, key) for raw in raws or ()]
+            return messages
+
+        return decode
 
     def _archive_key(self, session_id: str) -> str:
         return self.keys.session(session_id) + ":archived"

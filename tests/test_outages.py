@@ -176,7 +176,7 @@ def test_a_busy_pool_makes_callers_wait_then_says_what_to_change(redis_url, pref
     held = pool.get_connection()
     with pytest.raises(RedisUnavailableError) as caught:
         log.append("s", [user("waits for a connection")])
-    assert "every connection to Redis at" in str(caught.value)
+    assert "connection pool is full" in str(caught.value)
     assert "Raise max_connections" in str(caught.value)
     pool.release(held)
     assert log.append("s", [user("a connection is free")]) == 1
