@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import redis
+import redis.asyncio
 
 from .errors import RedisUnavailableError, UnexpectedDataError
 
@@ -87,6 +88,71 @@ def _script_args(plan: Plan[Any]) -> tuple[Script, list[Any]]:
     return script, [len(keys), *keys, *args]
 
 
+def _is_cluster(client: Any) -> bool:
+    return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
+
+
+def _is_scan(plan: Plan[Any]) -> bool:
+    return len(plan.commands) == 1 and str(plan.commands[0][0]).upper() == "SCAN"
+
+
+# A SCAN on a cluster walks the primaries one after the other, in the order of
+# their names. The cursor handed out says where: ``node_cursor * n + index``
+# (n primaries), so 0 still means "start" and "done", and the next primary
+# starts at its index. A primary that is done hands over to the next in the
+# same call while the page is short of COUNT, so a small key space comes back
+# in one page as from one server. A failover during a walk changes the order:
+# the walk may then repeat or miss keys, as SCAN may across a server restart.
+class _ClusterScan:
+    def __init__(self, primaries: list[Any], command: tuple[Any, ...]) -> None:
+        self.nodes = sorted(primaries, key=lambda node: node.name)
+        self.rest = command[2:]
+        cursor = int(command[1])
+        self.index, self.node_cursor = cursor % len(self.nodes), cursor // len(self.nodes)
+        upper = [str(arg).upper() for arg in self.rest]
+        self.wanted = int(self.rest[upper.index("COUNT") + 1]) if "COUNT" in upper else 10
+        self.keys: list[Any] = []
+
+    def request(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args = ("SCAN", self.node_cursor, *self.rest)
+        return args, {"target_nodes": self.nodes[self.index]}
+
+    def take(self, reply: Any) -> list[Any] | None:
+        """The replies of the plan once this page is complete, else None (scan on)."""
+        node_cursor, keys = reply
+        if isinstance(node_cursor, dict):  # redis-py's cluster SCAN reply: {node name: cursor}
+            (node_cursor,) = node_cursor.values()
+        self.keys += keys
+        self.node_cursor = int(node_cursor)
+        count = len(self.nodes)
+        if self.node_cursor != 0:
+            return [[self.node_cursor * count + self.index, self.keys]]
+        self.index += 1
+        if self.index == count:
+            return [[0, self.keys]]
+        if len(self.keys) >= self.wanted:
+            return [[self.index, self.keys]]
+        return None
+
+
+def _cluster_scan(client: Any, command: tuple[Any, ...]) -> list[Any]:
+    scan = _ClusterScan(client.get_primaries(), command)
+    while True:
+        args, options = scan.request()
+        replies = scan.take(client.execute_command(*args, **options))
+        if replies is not None:
+            return replies
+
+
+async def _cluster_scan_async(client: Any, command: tuple[Any, ...]) -> list[Any]:
+    scan = _ClusterScan(client.get_primaries(), command)
+    while True:
+        args, options = scan.request()
+        replies = scan.take(await client.execute_command(*args, **options))
+        if replies is not None:
+            return replies
+
+
 def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a sync client: one round trip (two the first time a script is new)."""
     with redis_errors(plan.doing, plan.key, url):
@@ -96,6 +162,8 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
                 replies = [client.evalsha(script.sha, *args)]
             except redis.exceptions.NoScriptError:
                 replies = [client.eval(script.source, *args)]
+        elif _is_scan(plan) and _is_cluster(client):
+            replies = _cluster_scan(client, plan.commands[0])
         elif len(plan.commands) == 1:
             replies = [client.execute_command(*plan.commands[0])]
         else:
@@ -109,12 +177,19 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
 async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a ``redis.asyncio`` client; the twin of :func:`execute`."""
     with redis_errors(plan.doing, plan.key, url):
+        if isinstance(client, redis.asyncio.RedisCluster):
+            # A no-op once the cluster's layout is known. Tasks that reach a
+            # new client at once, each left to start it, break its connections
+            # (redis-py 8.1); here they queue behind one start.
+            await client.initialize()
         if plan.script is not None:
             script, args = _script_args(plan)
             try:
                 replies = [await client.evalsha(script.sha, *args)]
             except redis.exceptions.NoScriptError:
                 replies = [await client.eval(script.source, *args)]
+        elif _is_scan(plan) and _is_cluster(client):
+            replies = await _cluster_scan_async(client, plan.commands[0])
         elif len(plan.commands) == 1:
             replies = [await client.execute_command(*plan.commands[0])]
         else:

@@ -27,7 +27,8 @@ from .ttl import TTL, TTLPolicy
 
 EMBEDDED = "embedded"
 DEFAULT_URL = "redis://localhost:6379/0"
-URL_SCHEMES = ("redis", "rediss", "unix")
+URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+CLUSTER_SUFFIX = "+cluster"
 
 ENV_URL = "REDIS_MEMORY_URL"
 ENV_FALLBACK_URL = "REDIS_URL"
@@ -76,10 +77,22 @@ def validate_url(url: str) -> str:
     if not sep or scheme.lower() not in URL_SCHEMES:
         raise ConfigurationError(
             f"unsupported Redis URL {mask_url(url)!r}: use redis://[user:password@]host:port/db, "
-            "rediss://... for TLS, unix:///path/to/redis.sock, or 'embedded' for a private "
+            "rediss://... for TLS, unix:///path/to/redis.sock, redis+cluster://host:port (or "
+            "rediss+cluster://) for any node of a Redis Cluster, or 'embedded' for a private "
             "server started on demand"
         )
     return f"{scheme.lower()}://{rest}"
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` is a ``redis+cluster://`` or ``rediss+cluster://`` URL."""
+    return url.partition("://")[0].lower().endswith(CLUSTER_SUFFIX)
+
+
+def node_url(url: str) -> str:
+    """A cluster URL as redis-py reads it (``redis://`` or ``rediss://``); others unchanged."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.lower().removesuffix(CLUSTER_SUFFIX)}{sep}{rest}"
 
 
 def _positive_number(name: str, value: Any, *, allow_none: bool) -> float | None:
@@ -101,7 +114,9 @@ class RedisMemoryConfig:
 
     Args:
         url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, or ``"embedded"``
-            to start a private Redis Stack on demand. ``None`` reads
+            to start a private Redis Stack on demand. ``redis+cluster://host:port``
+            (or ``rediss+cluster://``) names any node of a Redis Cluster, as
+            ``cluster=True`` does. ``None`` reads
             ``REDIS_MEMORY_URL``, then ``REDIS_URL``, then uses
             ``redis://localhost:6379/0``, when a connection is first needed.
         prefix: The first segment of every key (default ``rmem``). Separate
@@ -115,6 +130,8 @@ class RedisMemoryConfig:
         max_connections: Upper bound of each connection pool (``None``: redis-py's).
         connection_kwargs: Further keyword arguments for redis-py's client, e.g.
             ``{"ssl_ca_certs": "ca.pem"}`` or ``{"client_name": "worker-1"}``.
+        cluster: The URL names one node of a Redis Cluster: connect with
+            ``RedisCluster`` clients, which find the other nodes from it.
     """
 
     url: str | None = field(default=None, repr=False)
@@ -126,10 +143,13 @@ class RedisMemoryConfig:
     retries: int = 3
     max_connections: int | None = None
     connection_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    cluster: bool = False
 
     def __post_init__(self) -> None:
         if self.url is not None:
             object.__setattr__(self, "url", validate_url(self.url))
+            if is_cluster_url(self.url):
+                object.__setattr__(self, "cluster", True)
         try:
             validate_prefix(self.prefix)
         except (TypeError, ValueError) as exc:
@@ -155,12 +175,16 @@ class RedisMemoryConfig:
         object.__setattr__(
             self, "connection_kwargs", MappingProxyType(dict(self.connection_kwargs))
         )
+        if not isinstance(self.cluster, bool):
+            raise ConfigurationError(f"cluster must be True or False, got {self.cluster!r}")
+        if self.cluster and self.url is not None:
+            _check_cluster_url(self.url)
 
     def __repr__(self) -> str:
         url = "from environment" if self.url is None else repr(mask_url(self.url))
         return (
             f"RedisMemoryConfig(url={url}, prefix={self.prefix!r}, ttl={self.ttl!r}, "
-            f"serializer={self.serializer!r})"
+            f"serializer={self.serializer!r}{', cluster=True' if self.cluster else ''})"
         )
 
     @property
@@ -173,8 +197,10 @@ class RedisMemoryConfig:
         if self.url is not None:
             return self.url
         env = os.environ if environ is None else environ
-        url = env.get(ENV_URL) or env.get(ENV_FALLBACK_URL) or DEFAULT_URL
-        return validate_url(url)
+        url = validate_url(env.get(ENV_URL) or env.get(ENV_FALLBACK_URL) or DEFAULT_URL)
+        if self.cluster:
+            _check_cluster_url(url)
+        return url
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some settings changed."""
@@ -228,6 +254,15 @@ def _parse_int(var: str, text: str) -> int:
         return int(text)
     except ValueError:
         raise ConfigurationError(f"{var}={text!r} is not a whole number") from None
+
+
+def _check_cluster_url(url: str) -> None:
+    if url == EMBEDDED or url.startswith("unix://"):
+        raise ConfigurationError(
+            f"cluster=True needs the redis:// or rediss:// URL of a cluster node, not "
+            f"{mask_url(url)!r}; for a local cluster start redis_memory.embedded.EmbeddedCluster "
+            "and pass its url"
+        )
 
 
 def _parse_ttl(var: str, text: str, default: TTL) -> TTL:

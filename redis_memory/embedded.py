@@ -518,9 +518,10 @@ class EmbeddedCluster:
 
     Example:
         >>> from redis_memory.embedded import EmbeddedCluster
-        >>> with EmbeddedCluster() as cluster:                   # doctest: +SKIP
-        ...     cluster.client().set("greeting", "hi")
-        True
+        >>> from redis_memory import RedisChatHistory                 # doctest: +SKIP
+        >>> with EmbeddedCluster() as cluster:                      # doctest: +SKIP
+        ...     history = RedisChatHistory("s1", url=cluster.url)  # redis+cluster://...
+        ...     history.append({"role": "user", "content": "hi"})
     """
 
     def __init__(
@@ -653,14 +654,14 @@ class EmbeddedCluster:
 
     @property
     def url(self) -> str:
-        """The URL of one node: a cluster client finds the others from it."""
+        """``redis+cluster://127.0.0.1:{port}/0``: one node, from which clients find the rest."""
         if not self.nodes:
             raise EmbeddedServerError("the embedded Redis Cluster is not running; call start()")
-        return self.nodes[0].url
+        return self.nodes[0].url.replace("redis://", "redis+cluster://", 1)
 
     def client(self, **kwargs: object) -> redis.RedisCluster:
         """A new sync ``RedisCluster`` client for this cluster."""
-        return redis.RedisCluster.from_url(self.url, **kwargs)  # type: ignore[arg-type]
+        return redis.RedisCluster.from_url(self.nodes[0].url, **kwargs)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         state = f"url={self.url!r}, nodes={len(self.nodes)}" if self.is_running else "stopped"

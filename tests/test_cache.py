@@ -172,6 +172,7 @@ def test_a_value_json_cannot_hold_is_not_cached(exact, caplog):
     assert exact.lookup("q", "m") is None
 
 
+@pytest.mark.standalone_only
 def test_redis_down_is_a_miss_and_a_dropped_update_with_one_warning(tmp_path, caplog, words):
     server = EmbeddedRedis().start()
     config = RedisMemoryConfig(url=server.url, prefix="down")
@@ -263,6 +264,7 @@ def test_bad_arguments(config):
         ResponseCache(config=config).lookup(42, "m")
 
 
+@pytest.mark.standalone_only
 def test_a_server_without_search_fails_open_with_a_clear_warning(tmp_path, caplog, words):
     import shutil
 

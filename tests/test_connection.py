@@ -174,6 +174,7 @@ def tls_server(tmp_path_factory):
         yield tls_port, ca_file
 
 
+@pytest.mark.standalone_only
 def test_rediss_url_with_certificate_verification(tls_server):
     tls_port, ca_file = tls_server
     config = RedisMemoryConfig(

@@ -411,6 +411,7 @@ def _publish_until_received(bus: EventBus, topic: str) -> dict:
     pytest.fail("the subscriber did not resubscribe after the restart")
 
 
+@pytest.mark.standalone_only
 def test_a_subscriber_survives_a_redis_restart(restartable):
     server = restartable()
     bus = EventBus(config=RedisMemoryConfig(url=server.url, prefix="restart"))
@@ -440,6 +441,7 @@ def test_a_subscriber_survives_a_redis_restart(restartable):
         assert next(events).data == {"n": "still"}
 
 
+@pytest.mark.standalone_only
 async def test_an_async_subscriber_survives_a_redis_restart(restartable):
     server = await asyncio.to_thread(restartable)
     bus = AsyncEventBus(config=RedisMemoryConfig(url=server.url, prefix="restart"))
@@ -471,6 +473,7 @@ async def test_an_async_subscriber_survives_a_redis_restart(restartable):
         assert events.reconnects >= 1
 
 
+@pytest.mark.standalone_only
 def test_a_timeout_bounds_the_wait_while_redis_is_down(restartable):
     server = restartable()
     bus = EventBus(config=RedisMemoryConfig(url=server.url, prefix="down"))

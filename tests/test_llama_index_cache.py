@@ -577,6 +577,7 @@ def test_clear_removes_semantic_entries_too(config, redis_client, prefix):
     assert model.calls == 2
 
 
+@pytest.mark.standalone_only
 def test_calls_go_on_when_redis_is_down(model):
     server = EmbeddedRedis().start()
     try:
