@@ -88,6 +88,42 @@ def _script_args(plan: Plan[Any]) -> tuple[Script, list[Any]]:
     return script, [len(keys), *keys, *args]
 
 
+# redis-py's cluster transactions route PUBLISH by its channel, as if it were a
+# key, so a transaction that writes a session's keys and announces it on a
+# channel of another slot is refused client-side. Redis itself accepts PUBLISH
+# in any MULTI; a cluster broadcasts it to every node. So on a cluster such a
+# PUBLISH goes through this script, whose one declared key is a key of the
+# transaction: same reply (the receiver count), same round trip, same atomicity.
+_PUBLISH_SOURCE = "return redis.call('PUBLISH', ARGV[1], ARGV[2])"
+
+
+def _cluster_transaction(commands: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    keyed = [command for command in commands if str(command[0]).upper() != "PUBLISH"]
+    if not keyed or len(keyed) == len(commands):
+        return commands
+    key = keyed[0][1]
+    return [
+        ("EVAL", _PUBLISH_SOURCE, 1, key, *command[1:])
+        if str(command[0]).upper() == "PUBLISH"
+        else command
+        for command in commands
+    ]
+
+
+# Commands whose keys redis-py's cluster client cannot read from its command
+# table: it would ask the server (COMMAND GETKEYS, a round trip each time), so
+# they are sent to the primary owning the key after STREAMS instead.
+_MOVABLE_KEYS = frozenset({"XREAD", "XREADGROUP"})
+
+
+def _routing(client: Any, command: tuple[Any, ...]) -> dict[str, Any]:
+    if not _is_cluster(client) or str(command[0]).upper() not in _MOVABLE_KEYS:
+        return {}
+    upper = [str(arg).upper() for arg in command]
+    key = command[upper.index("STREAMS") + 1]
+    return {"target_nodes": client.get_node_from_key(key)}
+
+
 def _is_cluster(client: Any) -> bool:
     return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
 
@@ -153,6 +189,12 @@ async def _cluster_scan_async(client: Any, command: tuple[Any, ...]) -> list[Any
             return replies
 
 
+def _pipeline_commands(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]]:
+    if plan.transaction and _is_cluster(client):
+        return _cluster_transaction(plan.commands)
+    return plan.commands
+
+
 def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a sync client: one round trip (two the first time a script is new)."""
     with redis_errors(plan.doing, plan.key, url):
@@ -165,10 +207,11 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
         elif _is_scan(plan) and _is_cluster(client):
             replies = _cluster_scan(client, plan.commands[0])
         elif len(plan.commands) == 1:
-            replies = [client.execute_command(*plan.commands[0])]
+            command = plan.commands[0]
+            replies = [client.execute_command(*command, **_routing(client, command))]
         else:
             pipe = client.pipeline(transaction=plan.transaction)
-            for command in plan.commands:
+            for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = pipe.execute()
     return plan.finish(replies)
@@ -191,10 +234,11 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
         elif _is_scan(plan) and _is_cluster(client):
             replies = await _cluster_scan_async(client, plan.commands[0])
         elif len(plan.commands) == 1:
-            replies = [await client.execute_command(*plan.commands[0])]
+            command = plan.commands[0]
+            replies = [await client.execute_command(*command, **_routing(client, command))]
         else:
             pipe = client.pipeline(transaction=plan.transaction)
-            for command in plan.commands:
+            for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = await pipe.execute()
     return plan.finish(replies)
