@@ -46,6 +46,8 @@ class Plan(Generic[T]):
         finish: Turns the list of replies (one per command) into the result.
         script: Instead of ``commands``: a script with its keys and arguments.
         transaction: Wrap several commands in MULTI/EXEC.
+        route: On a Redis Cluster, run a single command on the primary owning
+            this key rather than where redis-py would send it.
     """
 
     doing: str
@@ -54,6 +56,7 @@ class Plan(Generic[T]):
     commands: list[tuple[Any, ...]] = field(default_factory=list)
     script: tuple[Script, list[str], list[Any]] | None = None
     transaction: bool = False
+    route: str | None = None
 
 
 @contextmanager
@@ -116,12 +119,15 @@ def _cluster_transaction(commands: list[tuple[Any, ...]]) -> list[tuple[Any, ...
 _MOVABLE_KEYS = frozenset({"XREAD", "XREADGROUP"})
 
 
-def _routing(client: Any, command: tuple[Any, ...]) -> dict[str, Any]:
-    if not _is_cluster(client) or str(command[0]).upper() not in _MOVABLE_KEYS:
+def _routing(client: Any, plan: Plan[Any]) -> dict[str, Any]:
+    if not _is_cluster(client):
         return {}
-    upper = [str(arg).upper() for arg in command]
-    key = command[upper.index("STREAMS") + 1]
-    return {"target_nodes": client.get_node_from_key(key)}
+    command = plan.commands[0]
+    key = plan.route
+    if key is None and str(command[0]).upper() in _MOVABLE_KEYS:
+        upper = [str(arg).upper() for arg in command]
+        key = command[upper.index("STREAMS") + 1]
+    return {} if key is None else {"target_nodes": client.get_node_from_key(key)}
 
 
 def _is_cluster(client: Any) -> bool:
@@ -207,8 +213,7 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
         elif _is_scan(plan) and _is_cluster(client):
             replies = _cluster_scan(client, plan.commands[0])
         elif len(plan.commands) == 1:
-            command = plan.commands[0]
-            replies = [client.execute_command(*command, **_routing(client, command))]
+            replies = [client.execute_command(*plan.commands[0], **_routing(client, plan))]
         else:
             pipe = client.pipeline(transaction=plan.transaction)
             for command in _pipeline_commands(client, plan):
@@ -235,7 +240,7 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
             replies = await _cluster_scan_async(client, plan.commands[0])
         elif len(plan.commands) == 1:
             command = plan.commands[0]
-            replies = [await client.execute_command(*command, **_routing(client, command))]
+            replies = [await client.execute_command(*command, **_routing(client, plan))]
         else:
             pipe = client.pipeline(transaction=plan.transaction)
             for command in _pipeline_commands(client, plan):
