@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 import redis.asyncio
+from redis.crc import key_slot
 
 from .errors import RedisUnavailableError, UnexpectedDataError
 
@@ -93,11 +94,16 @@ def _script_args(plan: Plan[Any]) -> tuple[Script, list[Any]]:
 
 # redis-py's cluster transactions route PUBLISH by its channel, as if it were a
 # key, so a transaction that writes a session's keys and announces it on a
-# channel of another slot is refused client-side. Redis itself accepts PUBLISH
-# in any MULTI; a cluster broadcasts it to every node. So on a cluster such a
+# channel of another slot is refused client-side (the channels of a session or
+# a user share its hash tag, so theirs pass). Redis itself accepts PUBLISH in
+# any MULTI; a cluster broadcasts it to every node. So on a cluster such a
 # PUBLISH goes through this script, whose one declared key is a key of the
 # transaction: same reply (the receiver count), same round trip, same atomicity.
 _PUBLISH_SOURCE = "return redis.call('PUBLISH', ARGV[1], ARGV[2])"
+
+
+def _slot(name: Any) -> int:
+    return key_slot(name.encode() if isinstance(name, str) else name)
 
 
 def _cluster_transaction(commands: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -107,7 +113,7 @@ def _cluster_transaction(commands: list[tuple[Any, ...]]) -> list[tuple[Any, ...
     key = keyed[0][1]
     return [
         ("EVAL", _PUBLISH_SOURCE, 1, key, *command[1:])
-        if str(command[0]).upper() == "PUBLISH"
+        if str(command[0]).upper() == "PUBLISH" and _slot(command[1]) != _slot(key)
         else command
         for command in commands
     ]

@@ -285,6 +285,16 @@ class RedisClients:
         return cls(config=resolved, _connection=connection)
 
     @property
+    def is_cluster(self) -> bool:
+        """Whether this connects to a Redis Cluster: known from the settings, no round trip."""
+        connection = self._connection
+        user_client = connection.user_sync or connection.user_async
+        if user_client is not None:
+            return is_cluster_client(user_client)
+        url = self.config.resolved_url()
+        return self.config.cluster or is_cluster_url(url)
+
+    @property
     def owns_connection(self) -> bool:
         """False when the user passed a client: then closing it is the user's job."""
         return self._connection.owned

@@ -341,6 +341,7 @@ def test_model_identity_has_the_settings_and_never_the_secrets():
     assert model_identity(model.model_copy(update={"temperature": 0.4})) != text
 
 
+@pytest.mark.search
 def test_secrets_never_reach_redis(config, redis_client, prefix):
     cache = RedisLLMCache(
         config=config, embed_model=MiniLMEmbedding(), verifier=None, distance_threshold=0.15
@@ -367,6 +368,7 @@ def test_secrets_never_reach_redis(config, redis_client, prefix):
 # -- the semantic tier -------------------------------------------------------------------
 
 
+@pytest.mark.search
 def test_a_paraphrase_hits_in_the_same_conversation_only(config):
     cache = RedisLLMCache(
         config=config, embed_model=MiniLMEmbedding(), verifier=None, distance_threshold=0.15
@@ -395,6 +397,7 @@ def test_a_paraphrase_hits_in_the_same_conversation_only(config):
     assert cache.stats.semantic_hits == 1
 
 
+@pytest.mark.search
 def test_the_default_embedding_model_and_async(config):
     cache = RedisLLMCache(config=config, semantic=True, verifier=None, distance_threshold=0.15)
     assert cache.semantic
@@ -414,6 +417,7 @@ def test_the_default_embedding_model_and_async(config):
     assert cache.stats.semantic_hits == 1
 
 
+@pytest.mark.search
 def test_messages_with_images_are_cached_exactly_only(config):
     cache = RedisLLMCache(config=config, semantic=True, verifier=None, distance_threshold=0.15)
     model = CountingLLM()
@@ -518,6 +522,7 @@ def test_prompt_settings_and_callbacks_come_from_the_wrapped_llm(cache):
 # -- Redis costs, clearing, failures -----------------------------------------------------
 
 
+@pytest.mark.search
 def test_construction_costs_no_redis_command(config, count_commands):
     with count_commands() as counted:
         cache = RedisLLMCache("fresh", config=config)
@@ -566,6 +571,7 @@ def test_clear_only_this_cache_and_optionally_one_model(config, redis_client, pr
     assert redis_client.get(f"{prefix}:unrelated") == b"1"
 
 
+@pytest.mark.search
 def test_clear_removes_semantic_entries_too(config, redis_client, prefix):
     cache = RedisLLMCache(config=config, semantic=True, verifier=None, distance_threshold=0.15)
     model = CountingLLM()
@@ -652,6 +658,7 @@ def test_a_completion_value_is_not_a_chat_answer_and_the_other_way_round(
 # -- settings ----------------------------------------------------------------------------
 
 
+@pytest.mark.search
 def test_settings_are_checked(config):
     with pytest.raises(ConfigurationError, match="semantic=True"):
         RedisLLMCache(config=config, distance_threshold=0.2)
