@@ -136,6 +136,24 @@ def _routing(client: Any, plan: Plan[Any]) -> dict[str, Any]:
     return {} if key is None else {"target_nodes": client.get_node_from_key(key)}
 
 
+# Commands over many keys whose reply is a count; on a cluster, keys of
+# several slots are sent as one command per slot (one request per primary, in
+# a pipeline) and the counts added up. Nothing else of this package spans slots.
+_COUNTING = frozenset({"UNLINK", "DEL", "EXISTS", "TOUCH"})
+
+
+def _per_slot(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]] | None:
+    if not _is_cluster(client) or len(plan.commands) != 1 or plan.script is not None:
+        return None
+    name, *keys = plan.commands[0]
+    if str(name).upper() not in _COUNTING or len({_slot(key) for key in keys}) < 2:
+        return None
+    by_slot: dict[int, list[Any]] = {}
+    for key in keys:
+        by_slot.setdefault(_slot(key), []).append(key)
+    return [(name, *group) for group in by_slot.values()]
+
+
 def _is_cluster(client: Any) -> bool:
     return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
 
@@ -218,6 +236,11 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
                 replies = [client.eval(script.source, *args)]
         elif _is_scan(plan) and _is_cluster(client):
             replies = _cluster_scan(client, plan.commands[0])
+        elif (split := _per_slot(client, plan)) is not None:
+            pipe = client.pipeline(transaction=False)
+            for command in split:
+                pipe.execute_command(*command)
+            replies = [sum(int(n) for n in pipe.execute())]
         elif len(plan.commands) == 1:
             replies = [client.execute_command(*plan.commands[0], **_routing(client, plan))]
         else:
@@ -244,6 +267,11 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
                 replies = [await client.eval(script.source, *args)]
         elif _is_scan(plan) and _is_cluster(client):
             replies = await _cluster_scan_async(client, plan.commands[0])
+        elif (split := _per_slot(client, plan)) is not None:
+            pipe = client.pipeline(transaction=False)
+            for command in split:
+                pipe.execute_command(*command)
+            replies = [sum(int(n) for n in await pipe.execute())]
         elif len(plan.commands) == 1:
             command = plan.commands[0]
             replies = [await client.execute_command(*command, **_routing(client, plan))]
