@@ -7,7 +7,8 @@ prefix, so tests never see each other's keys, and its keys are removed after.
 Cluster (three primaries, three replicas, no modules): ``redis_url``,
 ``redis_client``, ``config``, ``count_commands`` and ``round_trips`` then point at
 the cluster. Tests marked ``standalone_only`` (and those asking for
-``redis_server``, one node) are skipped there, as are ``search`` tests.
+``redis_server``, one node) are skipped there, as are ``search`` tests and the
+docstring examples (each starts its own embedded Redis, the same on both passes).
 """
 
 from __future__ import annotations
@@ -46,9 +47,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     single = pytest.mark.skip(reason="needs a single Redis server, not a cluster")
     search = pytest.mark.skip(reason="needs the Search module, which an OSS cluster lacks")
+    examples = pytest.mark.skip(reason="runs its own embedded Redis: the same on both passes")
     for item in items:
         if "standalone_only" in item.keywords or "redis_server" in item.fixturenames:
             item.add_marker(single)
+        elif item.name.startswith("test_docstring_example"):
+            item.add_marker(examples)
         elif "search" in item.keywords:
             item.add_marker(search)
 
