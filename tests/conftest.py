@@ -8,7 +8,8 @@ Cluster (three primaries, three replicas, no modules): ``redis_url``,
 ``redis_client``, ``config``, ``count_commands`` and ``round_trips`` then point at
 the cluster. Tests marked ``standalone_only`` (and those asking for
 ``redis_server``, one node) are skipped there, as are ``search`` tests and the
-docstring examples (each starts its own embedded Redis, the same on both passes).
+tests that use no test server at all (argument checks, docstring examples with
+their own embedded Redis): they would only repeat the first pass.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     single = pytest.mark.skip(reason="needs a single Redis server, not a cluster")
     search = pytest.mark.skip(reason="needs the Search module, which an OSS cluster lacks")
-    examples = pytest.mark.skip(reason="runs its own embedded Redis: the same on both passes")
+    same = pytest.mark.skip(reason="uses no test server: the same as on the first pass")
     for item in items:
-        if "standalone_only" in item.keywords or "redis_server" in item.fixturenames:
+        fixtures = getattr(item, "fixturenames", ())
+        if "standalone_only" in item.keywords or "redis_server" in fixtures:
             item.add_marker(single)
-        elif item.name.startswith("test_docstring_example"):
-            item.add_marker(examples)
+        elif "redis_url" not in fixtures and "redis_cluster" not in fixtures:
+            item.add_marker(same)
         elif "search" in item.keywords:
             item.add_marker(search)
 
