@@ -214,6 +214,9 @@ def _abandon(client: AsyncClient) -> None:
         *getattr(pool, "_available_connections", ()),
         *getattr(pool, "_in_use_connections", ()),
     ]
+    if isinstance(client, redis.asyncio.RedisCluster):  # a pool per node instead
+        for node in client.get_nodes():
+            connections += getattr(node, "_connections", ())
     for connection in connections:
         with contextlib.suppress(Exception):
             writer = connection._writer
