@@ -19,11 +19,12 @@ LIBSSL := .cache/libssl1.1
 # pip warns about it on every run, which is noise, not news.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help setup test demo bench notebooks lint format clean
+.PHONY: help setup test test-cluster demo bench notebooks lint format clean
 
 help:
 	@echo "make demo   run the demo (sets everything up the first time)"
-	@echo "make test   run ruff and the whole test suite (likewise)"
+	@echo "make test   run ruff and the whole test suite (likewise), then its cluster pass"
+	@echo "make test-cluster   only the pass on an embedded Redis Cluster"
 	@echo "make bench  speed and footprint vs raw redis-py and the peers -> benchmarks/results/"
 	@echo "make notebooks  run notebooks/*.ipynb top to bottom and save their outputs"
 	@echo "make lint   ruff check;  make format  ruff format;  make clean  remove .venv/.cache"
@@ -42,9 +43,23 @@ $(LIBSSL)/.ready: redis_memory/_scripts/install-libssl11.sh
 	@bash redis_memory/_scripts/install-libssl11.sh $(LIBSSL)
 	@mkdir -p $(LIBSSL) && touch $@
 
+# The modules whose features must work on Redis Cluster, run a second time
+# against an embedded cluster (three primaries, three replicas, no Search).
+CLUSTER_TESTS := tests/test_cluster.py tests/test_history.py tests/test_langchain_history.py \
+	tests/test_llama_index_history.py tests/test_cross_framework.py tests/test_cache.py \
+	tests/test_langchain_cache.py tests/test_llama_index_cache.py tests/test_state.py \
+	tests/test_langchain_store.py tests/test_llama_index_kvstore.py tests/test_coordination.py \
+	tests/test_ratelimit.py tests/test_events.py tests/test_workqueue.py
+
 test: setup
 	@$(BIN)/ruff check --quiet .
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "The same features again, on Redis Cluster:"
+	@# Exit code 5: PYTEST_ARGS selected none of the cluster pass's tests.
+	@$(BIN)/python -m pytest --redis-cluster -q $(CLUSTER_TESTS) $(PYTEST_ARGS) || test $$? -eq 5
+
+test-cluster: setup
+	@$(BIN)/python -m pytest --redis-cluster -q $(CLUSTER_TESTS) $(PYTEST_ARGS)
 
 demo: setup
 	@$(BIN)/python examples/demo.py

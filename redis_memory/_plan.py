@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 import redis.asyncio
+from redis.crc import key_slot
 
 from .errors import (
     ConfigurationError,
@@ -58,6 +59,8 @@ class Plan(Generic[T]):
         then_wait: ``(replicas, timeout_ms)``: send ``WAIT`` after the plan's
             commands (or script) in the same round trip; its reply (how many
             replicas have the write) is the last one given to ``finish``.
+        route: On a Redis Cluster, run a single command on the primary owning
+            this key rather than where redis-py would send it.
     """
 
     doing: str
@@ -67,6 +70,7 @@ class Plan(Generic[T]):
     script: tuple[Script, list[str], list[Any]] | None = None
     transaction: bool = False
     then_wait: tuple[int, int] | None = None
+    route: str | None = None
 
 
 @contextmanager
@@ -129,7 +133,7 @@ def _script_args(plan: Plan[Any]) -> tuple[Script, list[Any]]:
 def _waiting_pipeline(client: Any, plan: Plan[Any], script_source: bool) -> Any:
     # MULTI/EXEC is sent by hand: WAIT must follow EXEC on the same connection,
     # outside the transaction (inside one it would not wait).
-    if isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
+    if _is_cluster(client):
         raise ConfigurationError(
             "replica_acks (WAIT after each write) is not supported on Redis Cluster, where a "
             "pipeline's keyless WAIT may reach another node; set replica_acks=0"
@@ -164,6 +168,139 @@ def _waited_replies(plan: Plan[Any], replies: list[Any]) -> list[Any] | None:
     return [*own, replies[-1]]
 
 
+# redis-py's cluster transactions route PUBLISH by its channel, as if it were a
+# key, so a transaction that writes a session's keys and announces it on a
+# channel of another slot is refused client-side (the channels of a session or
+# a user share its hash tag, so theirs pass). Redis itself accepts PUBLISH in
+# any MULTI; a cluster broadcasts it to every node. So on a cluster such a
+# PUBLISH goes through this script, whose one declared key is a key of the
+# transaction: same reply (the receiver count), same round trip, same atomicity.
+_PUBLISH_SOURCE = "return redis.call('PUBLISH', ARGV[1], ARGV[2])"
+
+
+def _slot(name: Any) -> int:
+    return key_slot(name.encode() if isinstance(name, str) else name)
+
+
+def _cluster_transaction(commands: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    keyed = [command for command in commands if str(command[0]).upper() != "PUBLISH"]
+    if not keyed or len(keyed) == len(commands):
+        return commands
+    key = keyed[0][1]
+    return [
+        ("EVAL", _PUBLISH_SOURCE, 1, key, *command[1:])
+        if str(command[0]).upper() == "PUBLISH" and _slot(command[1]) != _slot(key)
+        else command
+        for command in commands
+    ]
+
+
+# Commands whose keys redis-py's cluster client cannot read from its command
+# table: it would ask the server (COMMAND GETKEYS, a round trip each time), so
+# they are sent to the primary owning the key after STREAMS instead.
+_MOVABLE_KEYS = frozenset({"XREAD", "XREADGROUP"})
+
+
+def _routing(client: Any, plan: Plan[Any]) -> dict[str, Any]:
+    if not _is_cluster(client):
+        return {}
+    command = plan.commands[0]
+    key = plan.route
+    if key is None and str(command[0]).upper() in _MOVABLE_KEYS:
+        upper = [str(arg).upper() for arg in command]
+        key = command[upper.index("STREAMS") + 1]
+    return {} if key is None else {"target_nodes": client.get_node_from_key(key)}
+
+
+# Commands over many keys whose reply is a count; on a cluster, keys of
+# several slots are sent as one command per slot (one request per primary, in
+# a pipeline) and the counts added up. Nothing else of this package spans slots.
+_COUNTING = frozenset({"UNLINK", "DEL", "EXISTS", "TOUCH"})
+
+
+def _per_slot(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]] | None:
+    if not _is_cluster(client) or len(plan.commands) != 1 or plan.script is not None:
+        return None
+    name, *keys = plan.commands[0]
+    if str(name).upper() not in _COUNTING or len({_slot(key) for key in keys}) < 2:
+        return None
+    by_slot: dict[int, list[Any]] = {}
+    for key in keys:
+        by_slot.setdefault(_slot(key), []).append(key)
+    return [(name, *group) for group in by_slot.values()]
+
+
+def _is_cluster(client: Any) -> bool:
+    return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
+
+
+def _is_scan(plan: Plan[Any]) -> bool:
+    return len(plan.commands) == 1 and str(plan.commands[0][0]).upper() == "SCAN"
+
+
+# A SCAN on a cluster walks the primaries one after the other, in the order of
+# their names. The cursor handed out says where: ``node_cursor * n + index``
+# (n primaries), so 0 still means "start" and "done", and the next primary
+# starts at its index. A primary that is done hands over to the next in the
+# same call while the page is short of COUNT, so a small key space comes back
+# in one page as from one server. A failover during a walk changes the order:
+# the walk may then repeat or miss keys, as SCAN may across a server restart.
+class _ClusterScan:
+    def __init__(self, primaries: list[Any], command: tuple[Any, ...]) -> None:
+        self.nodes = sorted(primaries, key=lambda node: node.name)
+        self.rest = command[2:]
+        cursor = int(command[1])
+        self.index, self.node_cursor = cursor % len(self.nodes), cursor // len(self.nodes)
+        upper = [str(arg).upper() for arg in self.rest]
+        self.wanted = int(self.rest[upper.index("COUNT") + 1]) if "COUNT" in upper else 10
+        self.keys: list[Any] = []
+
+    def request(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args = ("SCAN", self.node_cursor, *self.rest)
+        return args, {"target_nodes": self.nodes[self.index]}
+
+    def take(self, reply: Any) -> list[Any] | None:
+        """The replies of the plan once this page is complete, else None (scan on)."""
+        node_cursor, keys = reply
+        if isinstance(node_cursor, dict):  # redis-py's cluster SCAN reply: {node name: cursor}
+            (node_cursor,) = node_cursor.values()
+        self.keys += keys
+        self.node_cursor = int(node_cursor)
+        count = len(self.nodes)
+        if self.node_cursor != 0:
+            return [[self.node_cursor * count + self.index, self.keys]]
+        self.index += 1
+        if self.index == count:
+            return [[0, self.keys]]
+        if len(self.keys) >= self.wanted:
+            return [[self.index, self.keys]]
+        return None
+
+
+def _cluster_scan(client: Any, command: tuple[Any, ...]) -> list[Any]:
+    scan = _ClusterScan(client.get_primaries(), command)
+    while True:
+        args, options = scan.request()
+        replies = scan.take(client.execute_command(*args, **options))
+        if replies is not None:
+            return replies
+
+
+async def _cluster_scan_async(client: Any, command: tuple[Any, ...]) -> list[Any]:
+    scan = _ClusterScan(client.get_primaries(), command)
+    while True:
+        args, options = scan.request()
+        replies = scan.take(await client.execute_command(*args, **options))
+        if replies is not None:
+            return replies
+
+
+def _pipeline_commands(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]]:
+    if plan.transaction and _is_cluster(client):
+        return _cluster_transaction(plan.commands)
+    return plan.commands
+
+
 def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a sync client: one round trip (two the first time a script is new)."""
     with redis_errors(plan.doing, plan.key, url):
@@ -180,11 +317,18 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
                 replies = [client.evalsha(script.sha, *args)]
             except redis.exceptions.NoScriptError:
                 replies = [client.eval(script.source, *args)]
+        elif _is_scan(plan) and _is_cluster(client):
+            replies = _cluster_scan(client, plan.commands[0])
+        elif (split := _per_slot(client, plan)) is not None:
+            pipe = client.pipeline(transaction=False)
+            for command in split:
+                pipe.execute_command(*command)
+            replies = [sum(int(n) for n in pipe.execute())]
         elif len(plan.commands) == 1:
-            replies = [client.execute_command(*plan.commands[0])]
+            replies = [client.execute_command(*plan.commands[0], **_routing(client, plan))]
         else:
             pipe = client.pipeline(transaction=plan.transaction)
-            for command in plan.commands:
+            for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = pipe.execute()
     return plan.finish(replies)
@@ -193,6 +337,11 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
 async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a ``redis.asyncio`` client; the twin of :func:`execute`."""
     with redis_errors(plan.doing, plan.key, url):
+        if isinstance(client, redis.asyncio.RedisCluster):
+            # A no-op once the cluster's layout is known. Tasks that reach a
+            # new client at once, each left to start it, break its connections
+            # (redis-py 8.1); here they queue behind one start.
+            await client.initialize()
         if plan.then_wait is not None:
             pipe = _waiting_pipeline(client, plan, False)
             replies = _waited_replies(plan, await pipe.execute(raise_on_error=False))
@@ -206,11 +355,19 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
                 replies = [await client.evalsha(script.sha, *args)]
             except redis.exceptions.NoScriptError:
                 replies = [await client.eval(script.source, *args)]
+        elif _is_scan(plan) and _is_cluster(client):
+            replies = await _cluster_scan_async(client, plan.commands[0])
+        elif (split := _per_slot(client, plan)) is not None:
+            pipe = client.pipeline(transaction=False)
+            for command in split:
+                pipe.execute_command(*command)
+            replies = [sum(int(n) for n in await pipe.execute())]
         elif len(plan.commands) == 1:
-            replies = [await client.execute_command(*plan.commands[0])]
+            command = plan.commands[0]
+            replies = [await client.execute_command(*command, **_routing(client, plan))]
         else:
             pipe = client.pipeline(transaction=plan.transaction)
-            for command in plan.commands:
+            for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = await pipe.execute()
     return plan.finish(replies)

@@ -87,9 +87,14 @@ def block_slice_ms(client: Any) -> int | None:
 
     Redis ends a ``BLOCK`` on its timer (every 100 ms at the default ``hz``), so
     the reply can come that much later than asked: hence the wide margin. None
-    when the client has no socket timeout (or it cannot be seen, on a cluster).
+    when the client has no socket timeout.
     """
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
+    holder = (
+        getattr(client, "connection_pool", None)  # redis.Redis, redis.asyncio.Redis
+        or getattr(client, "nodes_manager", None)  # redis.RedisCluster
+        or client  # redis.asyncio.RedisCluster
+    )
+    kwargs = getattr(holder, "connection_kwargs", None) or {}
     timeout = kwargs.get("socket_timeout")
     return None if not timeout else max(1, int(timeout * 250))
 

@@ -45,7 +45,12 @@ from ._plan import Plan, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
-from .errors import ConfigurationError, SerializationError, ValueTooLargeError
+from .errors import (
+    ConfigurationError,
+    SearchModuleMissingError,
+    SerializationError,
+    ValueTooLargeError,
+)
 from .keys import unescape_id
 from .serialization import check_value_size
 from .server import search_missing
@@ -206,7 +211,15 @@ class _ResponseCacheCore:
             raise ConfigurationError(
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
-        base = RedisClients.shared(url=url, client=client, config=config).config
+        shared = RedisClients.shared(url=url, client=client, config=config)
+        if embedder is not None and shared.is_cluster:
+            raise SearchModuleMissingError(
+                "the semantic tier of the LLM cache needs the Redis Search module, which an "
+                "open-source Redis Cluster lacks. Leave out embedder= to cache exact matches "
+                "on the cluster, or give the semantic cache a Redis with Search (Redis 8, "
+                "Redis Stack, Redis Cloud) as url= or client="
+            )
+        base = shared.config
         # The cache's own short timeouts and no retries: a slow Redis must cost
         # the LLM call at most `timeout`, then the call goes on uncached.
         fast = base.replace(socket_timeout=timeout, socket_connect_timeout=timeout, retries=0)

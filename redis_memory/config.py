@@ -33,7 +33,8 @@ from .ttl import TTL, TTLPolicy
 
 EMBEDDED = "embedded"
 DEFAULT_URL = "redis://localhost:6379/0"
-URL_SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
+URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", SENTINEL_SCHEME)
+CLUSTER_SUFFIX = "+cluster"
 
 ENV_URL = "REDIS_MEMORY_URL"
 ENV_FALLBACK_URL = "REDIS_URL"
@@ -85,7 +86,8 @@ def validate_url(url: str) -> str:
     if not sep or scheme.lower() not in URL_SCHEMES:
         raise ConfigurationError(
             f"unsupported Redis URL {mask_url(url)!r}: use redis://[user:password@]host:port/db, "
-            "rediss://... for TLS, unix:///path/to/redis.sock, "
+            "rediss://... for TLS, unix:///path/to/redis.sock, redis+cluster://host:port (or "
+            "rediss+cluster://) for any node of a Redis Cluster, "
             "redis+sentinel://host:26379,host:26380/mymaster/0 for Sentinel, or 'embedded' "
             "for a private server started on demand"
         )
@@ -93,6 +95,17 @@ def validate_url(url: str) -> str:
     if scheme.lower() == SENTINEL_SCHEME:
         parse_sentinel_url(url)
     return url
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` is a ``redis+cluster://`` or ``rediss+cluster://`` URL."""
+    return url.partition("://")[0].lower().endswith(CLUSTER_SUFFIX)
+
+
+def node_url(url: str) -> str:
+    """A cluster URL as redis-py reads it (``redis://`` or ``rediss://``); others unchanged."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.lower().removesuffix(CLUSTER_SUFFIX)}{sep}{rest}"
 
 
 def _positive_number(name: str, value: Any, *, allow_none: bool) -> float | None:
@@ -115,8 +128,10 @@ class RedisMemoryConfig:
     Args:
         url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, a Sentinel URL
             ``redis+sentinel://host:26379,host:26380/mymaster/0`` (see
-            :mod:`redis_memory.sentinel`), or ``"embedded"`` to start a private
-            Redis Stack on demand. ``None`` reads
+            :mod:`redis_memory.sentinel`), ``redis+cluster://host:port`` (or
+            ``rediss+cluster://``) naming any node of a Redis Cluster, as
+            ``cluster=True`` does, or ``"embedded"`` to start a private Redis Stack on
+            demand. ``None`` reads
             ``REDIS_MEMORY_URL``, then ``REDIS_URL``, then uses
             ``redis://localhost:6379/0``, when a connection is first needed.
         prefix: The first segment of every key (default ``rmem``). Separate
@@ -143,6 +158,8 @@ class RedisMemoryConfig:
             Redis (default 8 MiB); a larger one is a ``ValueTooLargeError``
             before anything is written (a cache skips it with a warning).
             ``None``: no limit.
+        cluster: The URL names one node of a Redis Cluster: connect with
+            ``RedisCluster`` clients, which find the other nodes from it.
     """
 
     url: str | None = field(default=None, repr=False)
@@ -157,10 +174,13 @@ class RedisMemoryConfig:
     replica_acks: int = 0
     replica_ack_timeout: float = 1.0
     max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES
+    cluster: bool = False
 
     def __post_init__(self) -> None:
         if self.url is not None:
             object.__setattr__(self, "url", validate_url(self.url))
+            if is_cluster_url(self.url):
+                object.__setattr__(self, "cluster", True)
         try:
             validate_prefix(self.prefix)
         except (TypeError, ValueError) as exc:
@@ -195,6 +215,10 @@ class RedisMemoryConfig:
         object.__setattr__(
             self, "connection_kwargs", MappingProxyType(dict(self.connection_kwargs))
         )
+        if not isinstance(self.cluster, bool):
+            raise ConfigurationError(f"cluster must be True or False, got {self.cluster!r}")
+        if self.cluster and self.url is not None:
+            _check_cluster_url(self.url)
         self._check_replica_acks()
 
     def _check_replica_acks(self) -> None:
@@ -214,7 +238,7 @@ class RedisMemoryConfig:
         url = "from environment" if self.url is None else repr(mask_url(self.url))
         return (
             f"RedisMemoryConfig(url={url}, prefix={self.prefix!r}, ttl={self.ttl!r}, "
-            f"serializer={self.serializer!r})"
+            f"serializer={self.serializer!r}{', cluster=True' if self.cluster else ''})"
         )
 
     @property
@@ -232,8 +256,10 @@ class RedisMemoryConfig:
         if self.url is not None:
             return self.url
         env = os.environ if environ is None else environ
-        url = env.get(ENV_URL) or env.get(ENV_FALLBACK_URL) or DEFAULT_URL
-        return validate_url(url)
+        url = validate_url(env.get(ENV_URL) or env.get(ENV_FALLBACK_URL) or DEFAULT_URL)
+        if self.cluster:
+            _check_cluster_url(url)
+        return url
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some settings changed."""
@@ -297,6 +323,15 @@ def _parse_int(var: str, text: str) -> int:
         return int(text)
     except ValueError:
         raise ConfigurationError(f"{var}={text!r} is not a whole number") from None
+
+
+def _check_cluster_url(url: str) -> None:
+    if url == EMBEDDED or url.startswith("unix://"):
+        raise ConfigurationError(
+            f"cluster=True needs the redis:// or rediss:// URL of a cluster node, not "
+            f"{mask_url(url)!r}; for a local cluster start redis_memory.embedded.EmbeddedCluster "
+            "and pass its url"
+        )
 
 
 def _parse_ttl(var: str, text: str, default: TTL) -> TTL:

@@ -30,7 +30,7 @@ import redis.asyncio.retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
-from .config import EMBEDDED, RedisMemoryConfig, mask_url, validate_url
+from .config import EMBEDDED, RedisMemoryConfig, is_cluster_url, mask_url, node_url, validate_url
 from .errors import ConfigurationError
 from .sentinel import client_from_url as sentinel_client_from_url
 from .sentinel import is_sentinel_client, is_sentinel_url
@@ -51,6 +51,17 @@ def is_async_client(client: object) -> bool:
 
 def is_sync_client(client: object) -> bool:
     return isinstance(client, redis.Redis | redis.RedisCluster)
+
+
+def is_cluster_client(client: object) -> bool:
+    return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
+
+
+# The cluster client of each kind, for a configuration with cluster=True.
+_CLUSTER_CLASS: dict[type, type] = {
+    redis.Redis: redis.RedisCluster,
+    redis.asyncio.Redis: redis.asyncio.RedisCluster,
+}
 
 
 def _client_options(config: RedisMemoryConfig, retry: object) -> dict[str, Any]:
@@ -104,6 +115,21 @@ def _twin_kwargs(client: Any, target: type) -> dict[str, Any]:
     if "path" in source:
         kwargs["unix_socket_path"] = source["path"]
     if "SSL" in pool.connection_class.__name__:
+        kwargs["ssl"] = True
+    return kwargs
+
+
+def _cluster_twin_kwargs(client: Any) -> dict[str, Any]:
+    """Arguments for a cluster client of the other kind (sync, async) reaching ``client``'s."""
+    if isinstance(client, redis.RedisCluster):
+        source = dict(client.nodes_manager.connection_kwargs)
+    else:
+        source = dict(client.connection_kwargs)
+    node = next(iter(client.nodes_manager.startup_nodes.values()))
+    kwargs = {k: v for k, v in source.items() if k in _PORTABLE}
+    kwargs.update(host=node.host, port=node.port)
+    connection_class = source.get("connection_class")
+    if connection_class is not None and "SSL" in connection_class.__name__:
         kwargs["ssl"] = True
     return kwargs
 
@@ -165,15 +191,14 @@ class _Connection:
         options = _client_options(self.config, retry(self.config))
         user_client = self.user_sync or self.user_async
         if user_client is not None:
-            if isinstance(user_client, redis.RedisCluster | redis.asyncio.RedisCluster):
-                raise ConfigurationError(
-                    "a cluster client serves only the kind (sync or async) it is; pass url= "
-                    "so that both kinds can be built"
-                )
+            if is_cluster_client(user_client):
+                return _CLUSTER_CLASS[target](**{**options, **_cluster_twin_kwargs(user_client)})
             if is_sentinel_client(user_client):
                 return sentinel_twin_client(user_client, target, options, set(_PORTABLE))
             return target(**{**options, **_twin_kwargs(user_client, target)})
         url = self.url()
+        if self.config.cluster or is_cluster_url(url):
+            return _CLUSTER_CLASS[target].from_url(node_url(url), **options)
         if is_sentinel_url(url):
             return sentinel_client_from_url(target, url, options)
         # A blocking pool: callers beyond max_connections wait for a free connection
@@ -206,6 +231,9 @@ def _abandon(client: AsyncClient) -> None:
         *getattr(pool, "_available_connections", ()),
         *getattr(pool, "_in_use_connections", ()),
     ]
+    if isinstance(client, redis.asyncio.RedisCluster):  # a pool per node instead
+        for node in client.get_nodes():
+            connections += getattr(node, "_connections", ())
     for connection in connections:
         with contextlib.suppress(Exception):
             writer = connection._writer
@@ -221,6 +249,7 @@ def _connection_key(config: RedisMemoryConfig) -> tuple[Any, ...]:
         config.retries,
         config.max_connections,
         repr(sorted(config.connection_kwargs.items())),
+        config.cluster,
     )
 
 
@@ -234,8 +263,8 @@ class RedisClients:
     Args:
         url: A Redis URL or ``"embedded"``; overrides ``config.url``.
         client: The user's own redis-py client, sync or async, standalone or
-            cluster. The other kind is derived from its connection settings when
-            a standalone client is given.
+            cluster (``RedisCluster``). The other kind is derived from its
+            connection settings when needed.
         config: Prefix, TTL policy, serializer and connection settings.
             Default: :meth:`RedisMemoryConfig.from_env`.
 
@@ -274,6 +303,16 @@ class RedisClients:
             if connection is None:
                 connection = _shared_connections[key] = _Connection(resolved, None)
         return cls(config=resolved, _connection=connection)
+
+    @property
+    def is_cluster(self) -> bool:
+        """Whether this connects to a Redis Cluster: known from the settings, no round trip."""
+        connection = self._connection
+        user_client = connection.user_sync or connection.user_async
+        if user_client is not None:
+            return is_cluster_client(user_client)
+        url = self.config.resolved_url()
+        return self.config.cluster or is_cluster_url(url)
 
     @property
     def owns_connection(self) -> bool:

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -258,6 +258,8 @@ class EmbeddedRedis:
         extra_args: More ``redis-server`` arguments, e.g.
             ``["--appendonly", "yes", "--appendfsync", "always"]``.
         startup_timeout: Seconds to wait for the server to answer.
+        load_modules: Load Redis Stack's Search and JSON modules when found
+            (``False``: a plain Redis, as :class:`EmbeddedCluster` runs).
 
     Example:
         >>> from redis_memory.embedded import EmbeddedRedis
@@ -276,6 +278,7 @@ class EmbeddedRedis:
         password: str | None = None,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 20.0,
+        load_modules: bool = True,
     ) -> None:
         if port is not None and (isinstance(port, bool) or not 0 < port < 65536):
             raise ValueError(f"port must be between 1 and 65535, got {port!r}")
@@ -289,6 +292,7 @@ class EmbeddedRedis:
         self.password = password
         self._extra_args = tuple(str(arg) for arg in extra_args)
         self._startup_timeout = startup_timeout
+        self._load_modules = bool(load_modules)
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[..., EmbeddedRedis] | None = None
@@ -337,7 +341,7 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
             "--logfile", "",
         ]  # fmt: skip
-        for module in self.binary.modules:
+        for module in self.binary.modules if self._load_modules else ():
             args += ["--loadmodule", str(module)]
         if self.password is not None:
             args += ["--requirepass", self.password]
@@ -494,3 +498,173 @@ def shared_server() -> EmbeddedRedis:
 def libssl_install_script() -> Path:
     """The shell script that fetches Debian 11's libssl1.1 (used by ``redis-memory setup``)."""
     return _LIBSSL_SCRIPT
+
+
+_CLUSTER_SLOTS = 16384
+
+
+class EmbeddedCluster:
+    """A private Redis Cluster on loopback: primaries with replicas, stopped when done.
+
+    Every node is an :class:`EmbeddedRedis` (same binary search order) started
+    with ``--cluster-enabled yes`` and no modules, as an open-source cluster
+    has no Search module. The slots are split evenly over the primaries, each
+    replica follows one primary, and :meth:`start` returns once every node
+    reports ``cluster_state:ok`` and every replica is in sync.
+
+    Args:
+        primaries: Number of primaries (at least 1; 3 is the smallest real cluster).
+        replicas: Replicas per primary.
+        binary: Path to a ``redis-server``; default: the search order of this module.
+        startup_timeout: Seconds to wait for the cluster to become ready.
+
+    Example:
+        >>> from redis_memory.embedded import EmbeddedCluster
+        >>> from redis_memory import RedisChatHistory                 # doctest: +SKIP
+        >>> with EmbeddedCluster() as cluster:                      # doctest: +SKIP
+        ...     history = RedisChatHistory("s1", url=cluster.url)  # redis+cluster://...
+        ...     history.append({"role": "user", "content": "hi"})
+    """
+
+    def __init__(
+        self,
+        *,
+        primaries: int = 3,
+        replicas: int = 1,
+        binary: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        if isinstance(primaries, bool) or not isinstance(primaries, int) or primaries < 1:
+            raise ValueError(f"primaries must be a whole number >= 1, got {primaries!r}")
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise ValueError(f"replicas must be a whole number >= 0, got {replicas!r}")
+        self._primaries = primaries
+        self._replicas = replicas
+        self._binary_arg = binary
+        self._startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self.nodes: list[EmbeddedRedis] = []
+        self._bus_ports: list[int] = []
+
+    def start(self) -> Self:
+        """Start every node, join them into one cluster and wait until it serves."""
+        with self._lock:
+            if self.is_running:
+                return self
+            try:
+                self._start_nodes()
+                self._form()
+            except BaseException:
+                self._stop_nodes()
+                raise
+            return self
+
+    def _start_nodes(self) -> None:
+        binary = find_server(self._binary_arg)
+        args = [
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "5000",
+            "--cluster-require-full-coverage", "yes",
+            "--repl-diskless-sync-delay", "0",
+        ]  # fmt: skip
+        for _ in range(self._primaries * (1 + self._replicas)):
+            # An explicit bus port: the default (port + 10000) overflows for
+            # the high ports the system hands out.
+            bus_port = _free_port()
+            self._bus_ports.append(bus_port)
+            node = EmbeddedRedis(
+                binary=binary.path,
+                extra_args=[*args, "--cluster-port", str(bus_port)],
+                startup_timeout=self._startup_timeout,
+                load_modules=False,
+            )
+            self.nodes.append(node)
+            node.start()
+
+    def _form(self) -> None:
+        deadline = time.monotonic() + self._startup_timeout
+        clients = [node.client(socket_timeout=5) for node in self.nodes]
+        try:
+            ids = [str(client.execute_command("CLUSTER", "MYID"), "ascii") for client in clients]
+            share, extra = divmod(_CLUSTER_SLOTS, self._primaries)
+            first = 0
+            for index, client in enumerate(clients[: self._primaries]):
+                last = first + share + (1 if index < extra else 0) - 1
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+                first = last + 1
+            for node, bus_port in zip(self.nodes[1:], self._bus_ports[1:], strict=True):
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus_port)
+            self._wait(deadline, "every node to know the others", lambda: all(
+                len(client.execute_command("CLUSTER", "NODES").decode().splitlines())
+                == len(clients)
+                for client in clients
+            ))  # fmt: skip
+            for index, client in enumerate(clients[self._primaries :]):
+                client.execute_command("CLUSTER", "REPLICATE", ids[index % self._primaries])
+            self._wait(deadline, "cluster_state:ok on every node", lambda: all(
+                client.cluster("info")["cluster_state"] == "ok" for client in clients
+            ))  # fmt: skip
+            self._wait(deadline, "every replica to be in sync", lambda: all(
+                client.info("replication").get("master_link_status") == "up"
+                and client.info("replication").get("master_sync_in_progress") == 0
+                for client in clients[self._primaries :]
+            ))  # fmt: skip
+        finally:
+            for client in clients:
+                client.close()
+
+    def _wait(self, deadline: float, what: str, ready: Callable[[], bool]) -> None:
+        while not ready():
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(
+                    f"the embedded Redis Cluster did not reach {what} within "
+                    f"{self._startup_timeout:g} s; node logs are in "
+                    + ", ".join(str(node.data_dir) for node in self.nodes)
+                )
+            time.sleep(0.05)
+
+    def _stop_nodes(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nodes, self._bus_ports = [], []
+
+    def stop(self) -> None:
+        """Stop every node and remove their temporary folders. Idempotent."""
+        with self._lock:
+            self._stop_nodes()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def is_running(self) -> bool:
+        return bool(self.nodes) and all(node.is_running for node in self.nodes)
+
+    @property
+    def primaries(self) -> list[EmbeddedRedis]:
+        """The nodes started as primaries (a failover may since have changed roles)."""
+        return self.nodes[: self._primaries]
+
+    @property
+    def url(self) -> str:
+        """``redis+cluster://127.0.0.1:{port}/0``: one node, from which clients find the rest."""
+        if not self.nodes:
+            raise EmbeddedServerError("the embedded Redis Cluster is not running; call start()")
+        return self.nodes[0].url.replace("redis://", "redis+cluster://", 1)
+
+    def client(self, **kwargs: object) -> redis.RedisCluster:
+        """A new sync ``RedisCluster`` client for this cluster."""
+        return redis.RedisCluster.from_url(self.nodes[0].url, **kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}, nodes={len(self.nodes)}" if self.is_running else "stopped"
+        return f"<EmbeddedCluster {state}>"

@@ -246,6 +246,7 @@ class _Selection:
         user_ids: Iterable[str],
     ) -> None:
         self.base = f"{schema.prefix}:events:"
+        self.home = schema.audit()
         self._serializer = serializer
         channels = [schema.channel(topic) for topic in topics]
         channels += [schema.session_channel(i) for i in _str_list(session_ids, "session_ids")]
@@ -347,6 +348,19 @@ class _Close:
 
 _Step = _Open | _Read | _Sleep | _Close
 Flow = Generator[Any, Any, T]
+
+
+def _home_node(client: Any, selection: _Selection) -> dict[str, Any]:
+    """On a cluster, the node every subscription of a prefix listens on.
+
+    Classic pub/sub reaches every node of a cluster, so any node would do; one
+    per prefix (the primary of the audit stream, where :meth:`EventBus.publish`
+    runs too) keeps the events of one publisher in order across topics, and
+    makes the receiver count ``publish`` returns exact for them.
+    """
+    if not isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
+        return {}
+    return {"node": client.get_node_from_key(selection.home)}
 
 
 class _SubscriptionCore:
@@ -570,7 +584,7 @@ class Subscription(_SubscriptionCore):
             if self._pool is None:
                 self._pool = self._new_pool(client)
             owner = client if self._pool is None else redis.Redis(connection_pool=self._pool)
-            self._pubsub = owner.pubsub()
+            self._pubsub = owner.pubsub(**_home_node(client, self._selection))
             if self._selection.channels:
                 self._pubsub.subscribe(*self._selection.channels)
             if self._selection.server_patterns:
@@ -692,12 +706,14 @@ class AsyncSubscription(_SubscriptionCore):
         if isinstance(step, _Open):
             await self._drop()
             client = self._clients.async_
+            if isinstance(client, redis.asyncio.RedisCluster):
+                await client.initialize()  # its pub/sub needs the slot map; a no-op once known
             if self._pool is None:
                 self._pool = self._new_pool(client)
             owner = (
                 client if self._pool is None else redis.asyncio.Redis(connection_pool=self._pool)
             )
-            self._pubsub = owner.pubsub()
+            self._pubsub = owner.pubsub(**_home_node(client, self._selection))
             if self._selection.channels:
                 await self._pubsub.subscribe(*self._selection.channels)
             if self._selection.server_patterns:
@@ -798,7 +814,12 @@ class _EventBusCore:
             record = _encode_event(self._serializer, {"topic": topic, "event": event}, "audited")
             commands.append(_xadd(self.keys.audit(), self.audit_maxlen, record))
         return Plan(
-            "publishing an event", channel, lambda r: int(r[0]), commands, transaction=audit
+            "publishing an event",
+            channel,
+            lambda r: int(r[0]),
+            commands,
+            transaction=audit,
+            route=self.keys.audit(),
         )
 
     def _selection(

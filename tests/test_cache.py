@@ -74,6 +74,7 @@ def test_exact_miss_update_hit(exact):
     assert exact.stats.updates == 1
 
 
+@pytest.mark.search
 def test_an_exact_hit_is_one_command_and_no_embedding(semantic, words, count_commands):
     semantic.update("What is Redis?", "m", ANSWER)
     calls = words.calls
@@ -83,6 +84,7 @@ def test_an_exact_hit_is_one_command_and_no_embedding(semantic, words, count_com
     assert words.calls == calls, "a repeated prompt never pays for an embedding"
 
 
+@pytest.mark.search
 def test_a_semantic_lookup_is_two_round_trips_and_one_embedding(
     config, words, count_commands, round_trips
 ):
@@ -99,6 +101,7 @@ def test_a_semantic_lookup_is_two_round_trips_and_one_embedding(
     assert words.calls == 1
 
 
+@pytest.mark.search
 def test_an_update_after_a_semantic_miss_reuses_the_lookups_embedding(semantic, words):
     assert semantic.lookup("a brand new question", "m") is None
     assert words.calls == 1
@@ -107,6 +110,7 @@ def test_an_update_after_a_semantic_miss_reuses_the_lookups_embedding(semantic, 
     assert semantic.stats.embeddings == 1
 
 
+@pytest.mark.search
 def test_the_model_is_a_filter_inside_the_query(semantic):
     # The nearest entry overall belongs to another model: it must not shadow this one's.
     semantic.update("how do I install redis on ubuntu", "other-model", {"text": "other"})
@@ -115,6 +119,7 @@ def test_the_model_is_a_filter_inside_the_query(semantic):
     assert semantic.lookup("how do I install redis on ubuntu now", "third-model") is None
 
 
+@pytest.mark.search
 def test_the_context_must_match_exactly(semantic):
     first = CachePrompt("full-1", "how do I install redis on ubuntu", context="system: be brief")
     semantic.update(first, "m", ANSWER)
@@ -124,11 +129,13 @@ def test_the_context_must_match_exactly(semantic):
     assert semantic.lookup(other_context, "m") is None
 
 
+@pytest.mark.search
 def test_far_prompts_miss(semantic):
     semantic.update("how do I install redis on ubuntu", "m", ANSWER)
     assert semantic.lookup("what is the capital of france", "m") is None
 
 
+@pytest.mark.search
 def test_entries_expire_per_the_cache_ttl(redis_url, prefix, redis_client, words):
     config = RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(cache=600))
     cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
@@ -142,6 +149,7 @@ def test_entries_expire_per_the_cache_ttl(redis_url, prefix, redis_client, words
     assert redis_client.pttl(key) == -1
 
 
+@pytest.mark.search
 def test_clear_removes_only_this_caches_entries(config, redis_client, words, prefix):
     one = ResponseCache("one", config=config, embedder=words, verifier=None)
     two = ResponseCache("two", config=config, embedder=words, verifier=None)
@@ -175,6 +183,7 @@ def test_a_value_json_cannot_hold_is_not_cached(exact, caplog):
     assert exact.lookup("q", "m") is None
 
 
+@pytest.mark.standalone_only
 def test_redis_down_is_a_miss_and_a_dropped_update_with_one_warning(tmp_path, caplog, words):
     server = EmbeddedRedis().start()
     config = RedisMemoryConfig(url=server.url, prefix="down")
@@ -191,6 +200,7 @@ def test_redis_down_is_a_miss_and_a_dropped_update_with_one_warning(tmp_path, ca
     assert len(warnings) == 1, "one warning per outage, not one per call"
 
 
+@pytest.mark.standalone_only  # CLIENT PAUSE stops one server
 def test_redis_slow_is_a_miss_within_the_timeout(config, redis_client, words):
     cache = ResponseCache(config=config, timeout=0.05)
     cache.update("q", "m", ANSWER)
@@ -204,6 +214,7 @@ def test_redis_slow_is_a_miss_within_the_timeout(config, redis_client, words):
     assert cache.lookup("q", "m") == ANSWER
 
 
+@pytest.mark.search
 def test_async_twin(config, words):
     cache = AsyncResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
 
@@ -221,6 +232,7 @@ def test_async_twin(config, words):
     assert words.calls == 2
 
 
+@pytest.mark.search
 def test_concurrent_lookups_and_updates(config, words):
     cache = ResponseCache(config=config, embedder=words, verifier=None)
     errors = []
@@ -242,6 +254,7 @@ def test_concurrent_lookups_and_updates(config, words):
     assert cache.stats.errors == 0
 
 
+@pytest.mark.search
 def test_paraphrases_hit_with_the_offline_model(config):
     cache = ResponseCache(
         config=config, embedder=MiniLMEmbedder(), verifier=None, distance_threshold=0.15
@@ -251,6 +264,7 @@ def test_paraphrases_hit_with_the_offline_model(config):
     assert cache.lookup("How do I cook rice?", "m") is None
 
 
+@pytest.mark.search
 def test_bad_arguments(config):
     with pytest.raises(ValueError, match="algorithm"):
         ResponseCache(config=config, algorithm="ivf")
@@ -266,6 +280,7 @@ def test_bad_arguments(config):
         ResponseCache(config=config).lookup(42, "m")
 
 
+@pytest.mark.standalone_only
 def test_a_server_without_search_fails_open_with_a_clear_warning(tmp_path, caplog, words):
     import shutil
 

@@ -183,6 +183,7 @@ def tls_server(tmp_path_factory):
         yield tls_port, ca_file, server
 
 
+@pytest.mark.standalone_only
 def test_rediss_url_with_certificate_verification(tls_server):
     tls_port, ca_file, _ = tls_server
     config = RedisMemoryConfig(

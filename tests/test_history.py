@@ -354,6 +354,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.standalone_only
 def test_redis_down_is_a_clear_error_and_the_same_object_recovers(tmp_path):
     port = _free_port()
     server = EmbeddedRedis(port=port, data_dir=tmp_path, password="pw").start()
@@ -387,6 +388,7 @@ def test_construction_costs_no_round_trip():
     AsyncMessageLog(url=f"redis://127.0.0.1:{_free_port()}/0")
 
 
+@pytest.mark.standalone_only
 def test_a_users_async_client_is_used_natively(redis_url, config):
     async def scenario():
         client = redis.asyncio.Redis.from_url(redis_url)

@@ -158,6 +158,7 @@ def test_chat_prompt_splits_the_last_user_turn_from_its_context():
     assert image.query is None, "no text to match by meaning: exact matching only"
 
 
+@pytest.mark.search
 def test_semantic_cache_hits_a_paraphrase_in_the_same_conversation_only(config):
     cache = RedisSemanticCache(
         config=config, embeddings=MiniLMEmbeddings(), verifier=None, distance_threshold=0.15
@@ -177,6 +178,7 @@ def test_semantic_cache_hits_a_paraphrase_in_the_same_conversation_only(config):
     assert cache.stats.semantic_hits == 1
 
 
+@pytest.mark.search
 def test_semantic_cache_with_the_default_embeddings_and_async(config):
     cache = RedisSemanticCache(config=config, verifier=None, distance_threshold=0.15)
     model = CountingChatModel(responses=[AIMessage("Boil it."), AIMessage("unused")], cache=cache)
@@ -191,6 +193,7 @@ def test_semantic_cache_with_the_default_embeddings_and_async(config):
     assert model.calls == 1
 
 
+@pytest.mark.search
 def test_a_semantic_lookup_costs_two_round_trips_and_one_embedding(config, round_trips):
     class CountingEmbeddings(MiniLMEmbeddings):
         calls = 0

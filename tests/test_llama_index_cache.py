@@ -344,6 +344,7 @@ def test_model_identity_has_the_settings_and_never_the_secrets():
     assert model_identity(model.model_copy(update={"temperature": 0.4})) != text
 
 
+@pytest.mark.search
 def test_secrets_never_reach_redis(config, redis_client, prefix):
     cache = RedisLLMCache(
         config=config, embed_model=MiniLMEmbedding(), verifier=None, distance_threshold=0.15
@@ -370,6 +371,7 @@ def test_secrets_never_reach_redis(config, redis_client, prefix):
 # -- the semantic tier -------------------------------------------------------------------
 
 
+@pytest.mark.search
 def test_a_paraphrase_hits_in_the_same_conversation_only(config):
     cache = RedisLLMCache(
         config=config, embed_model=MiniLMEmbedding(), verifier=None, distance_threshold=0.15
@@ -398,6 +400,7 @@ def test_a_paraphrase_hits_in_the_same_conversation_only(config):
     assert cache.stats.semantic_hits == 1
 
 
+@pytest.mark.search
 def test_the_default_embedding_model_and_async(config):
     cache = RedisLLMCache(config=config, semantic=True, verifier=None, distance_threshold=0.15)
     assert cache.semantic
@@ -417,6 +420,7 @@ def test_the_default_embedding_model_and_async(config):
     assert cache.stats.semantic_hits == 1
 
 
+@pytest.mark.search
 def test_messages_with_images_are_cached_exactly_only(config):
     cache = RedisLLMCache(config=config, semantic=True, verifier=None, distance_threshold=0.15)
     model = CountingLLM()
@@ -521,6 +525,7 @@ def test_prompt_settings_and_callbacks_come_from_the_wrapped_llm(cache):
 # -- Redis costs, clearing, failures -----------------------------------------------------
 
 
+@pytest.mark.search
 def test_construction_costs_no_redis_command(config, count_commands):
     with count_commands() as counted:
         cache = RedisLLMCache("fresh", config=config)
@@ -569,6 +574,7 @@ def test_clear_only_this_cache_and_optionally_one_model(config, redis_client, pr
     assert redis_client.get(f"{prefix}:unrelated") == b"1"
 
 
+@pytest.mark.search
 def test_clear_removes_semantic_entries_too(config, redis_client, prefix):
     cache = RedisLLMCache(config=config, semantic=True, verifier=None, distance_threshold=0.15)
     model = CountingLLM()
@@ -580,6 +586,7 @@ def test_clear_removes_semantic_entries_too(config, redis_client, prefix):
     assert model.calls == 2
 
 
+@pytest.mark.standalone_only
 def test_calls_go_on_when_redis_is_down(model):
     server = EmbeddedRedis().start()
     try:
@@ -654,6 +661,7 @@ def test_a_completion_value_is_not_a_chat_answer_and_the_other_way_round(
 # -- settings ----------------------------------------------------------------------------
 
 
+@pytest.mark.search
 def test_settings_are_checked(config):
     with pytest.raises(ConfigurationError, match="semantic=True"):
         RedisLLMCache(config=config, distance_threshold=0.2)
