@@ -35,7 +35,7 @@ COMMANDS: tuple[str, ...] = (
     # keys
     "del", "unlink", "exists", "pexpire", "persist", "scan",
     # streams: audit log, work queue
-    "xadd", "xrange", "xlen", "xreadgroup", "xack", "xpending", "xautoclaim",
+    "xadd", "xrange", "xrevrange", "xlen", "xreadgroup", "xack", "xpending", "xautoclaim",
     "xgroup|create",
     # pub/sub: events
     "publish", "subscribe", "unsubscribe", "psubscribe", "punsubscribe",
