@@ -305,3 +305,27 @@ def test_redis_down_and_bad_ids_are_one_line(capsys):
     assert done.stderr.count("\n") == 1
     assert main(["sessions", "show", "", "--url", "redis://127.0.0.1:1/0"]) == 1
     assert "session id must not be empty" in capsys.readouterr().err
+
+
+def test_import_checks_every_message_before_writing_anything(run, log, tmp_path):
+    _conversation(log)
+    before = {sid: log.messages(sid, section="all") for sid in ("user:1", "s2")}
+    dump = tmp_path / "sessions.jsonl"
+    lines = [
+        {"session_id": "s2", "section": "active", "message": {"role": "user", "content": "new"}},
+        {"session_id": "user:1", "section": "active", "message": {"role": "user", "content": "x"}},
+        {"session_id": "user:1", "section": "archived", "message": {"content": "no role"}},
+    ]
+    dump.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, out, err = run("sessions import", str(dump), "--replace")
+    assert (code, out) == (1, "")
+    assert err.startswith("redis-memory sessions import: ")
+    assert "session 'user:1' (archived messages)" in err
+    assert "nothing was imported" in err
+    assert {sid: log.messages(sid, section="all") for sid in before} == before
+
+    dump.write_text(json.dumps({"session_id": 7, "message": {"role": "user", "content": "x"}}))
+    code, out, err = run("sessions import", str(dump))
+    assert (code, out) == (1, "")
+    assert "line 1 is not an export line" in err
+    assert "session_id is a int" in err

@@ -134,6 +134,8 @@ def _read_export(path: str) -> dict[str, dict[str, list[StoredMessage]]]:
                 line: Any = json.loads(text)
                 session_id, message = line["session_id"], line["message"]
                 section = line.get("section", "active")
+                if not isinstance(session_id, str):
+                    raise TypeError(f"session_id is a {type(session_id).__name__}, not a str")
             except (ValueError, KeyError, TypeError) as exc:
                 raise CommandError(
                     f"{path} line {number} is not an export line "
@@ -151,9 +153,24 @@ def _read_export(path: str) -> dict[str, dict[str, list[StoredMessage]]]:
     return sessions
 
 
+def _check(log: MessageLog, sessions: dict[str, dict[str, list[StoredMessage]]]) -> None:
+    # Every session is checked before the first write: a bad message found half-way
+    # would otherwise leave earlier sessions replaced and this one's archive cleared.
+    for session_id, sections in sessions.items():
+        for section, messages in sections.items():
+            try:
+                log.keys.session(session_id)
+                log._encode(messages)
+            except (TypeError, ValueError) as exc:
+                raise CommandError(
+                    f"session {session_id!r} ({section} messages): {exc}; nothing was imported"
+                ) from None
+
+
 def _import(args: argparse.Namespace) -> int:
     sessions = _read_export(args.file)
     log = _log(args)
+    _check(log, sessions)
     existing = [sid for sid in sessions if log.info(sid) is not None]
     if existing and not (args.replace or args.append):
         shown = ", ".join(repr(s) for s in existing[:5]) + (" ..." if len(existing) > 5 else "")
