@@ -218,3 +218,45 @@ def test_migrate_table_and_errors(redis_url, prefix, source, capsys):
     assert "--delete-source only goes with --apply" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["migrate", "--from", "nope"])
+
+
+def test_delete_source_keeps_a_list_that_changed_while_it_was_copied(
+    redis_url, redis_client, prefix, source
+):
+    from langchain_community.chat_message_histories import RedisChatMessageHistory as Peer
+
+    from langchain_redis_memory._migrate import from_message_dict
+    from redis_memory import RedisMemoryConfig
+    from redis_memory.history import MessageLog
+    from redis_memory.migrate import Migration
+
+    peer = Peer("busy", url=redis_url, key_prefix=source)
+    peer.add_messages([HumanMessage("one"), AIMessage("two")])
+    Peer("quiet", url=redis_url, key_prefix=source).add_message(HumanMessage("hi"))
+
+    def convert_while_the_app_writes(record):
+        if record["data"]["content"] == "one":  # the app adds a message mid-migration
+            peer.add_message(HumanMessage("written during the migration"))
+        return from_message_dict(record)
+
+    config = RedisMemoryConfig(url=redis_url, prefix=prefix)
+    report = Migration(
+        "langchain-community", convert_while_the_app_writes, config=config, source_prefix=source
+    ).run(apply=True, delete_source=True)
+    outcomes = {o.session_id: o for o in report.sessions}
+    assert report.deleted_keys == 1
+    assert not redis_client.exists(f"{source}quiet")
+    assert "changed while it was copied" in outcomes["busy"].reason
+    assert [m.content for m in peer.messages] == ["one", "two", "written during the migration"]
+
+    report = Migration(
+        "langchain-community", from_message_dict, config=config, source_prefix=source
+    ).run(apply=True, delete_source=True)
+    assert [(o.session_id, o.status, o.copied) for o in report.sessions] == [("busy", "grown", 1)]
+    assert report.deleted_keys == 1
+    log = MessageLog(config=config)
+    assert [m["content"] for m in log.messages("busy")] == [
+        "one",
+        "two",
+        "written during the migration",
+    ]
