@@ -106,6 +106,24 @@ def test_replica_acks_from_the_environment():
     assert RedisMemoryConfig().replica_acks == 0
 
 
+def test_no_reachable_sentinel_is_one_short_clear_error():
+    from redis_memory.embedded import _free_port
+
+    url = f"redis+sentinel://:secret@127.0.0.1:{_free_port()}/mymaster"
+    log = MessageLog(config=RedisMemoryConfig(url=url, retries=0, socket_connect_timeout=1))
+    with pytest.raises(RedisUnavailableError) as caught:
+        log.append("s", [user("a")])
+    message = str(caught.value)
+    assert message.startswith(f"no Sentinel of {mask_url(url)} named a reachable primary")
+    assert "No master found for 'mymaster'" in message
+    assert "service name" in message
+    assert "secret" not in message
+    assert "<redis.client" not in message
+    alog = AsyncMessageLog(config=RedisMemoryConfig(url=url, retries=0))
+    with pytest.raises(RedisUnavailableError, match="named a reachable primary"):
+        asyncio.run(alog.messages("s"))
+
+
 # -- WAIT after history writes ----------------------------------------------------------
 
 
