@@ -120,7 +120,9 @@ def parse_sentinel_url(url: str) -> SentinelSettings:
 def _sentinel_kwargs(
     options: Mapping[str, Any], username: str | None, password: str | None
 ) -> dict[str, Any]:
-    kwargs = {k: v for k, v in options.items() if k.startswith("socket_")}
+    # The config's retry too: redis-py's default (3 retries, backoff up to 10 s) would
+    # hold every new connection for seconds while one sentinel is down.
+    kwargs = {k: v for k, v in options.items() if k.startswith("socket_") or k == "retry"}
     if username is not None:
         kwargs["username"] = username
     if password is not None:

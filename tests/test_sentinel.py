@@ -124,6 +124,22 @@ def test_no_reachable_sentinel_is_one_short_clear_error():
         asyncio.run(alog.messages("s"))
 
 
+def test_the_sentinels_are_asked_with_the_configs_retries():
+    clients = RedisClients(config=RedisMemoryConfig(url="redis+sentinel://h1,h2/m", retries=1))
+
+    def retries(client) -> list[int]:
+        return [
+            s.get_retry().get_retries() for s in client.connection_pool.sentinel_manager.sentinels
+        ]
+
+    async def of_the_async_twin() -> list[int]:
+        return retries(clients.async_)
+
+    assert retries(clients.sync) == [1, 1]
+    assert asyncio.run(of_the_async_twin()) == [1, 1]
+    clients.close()
+
+
 # -- WAIT after history writes ----------------------------------------------------------
 
 
