@@ -163,6 +163,17 @@ def test_without_a_replica_an_acked_append_is_stored_and_raises_naming_what_happ
     assert texts(plain.messages("s")) == ["a", "b", "c"]
 
 
+def test_replacing_with_nothing_waits_for_the_replicas_too(config):
+    plain = MessageLog(config=config)
+    plain.append("s", [user("a")])
+    plain.append_archived("s", [user("old")])
+    log = MessageLog(config=config.replace(replica_acks=1, replica_ack_timeout=0.05))
+    with pytest.raises(ReplicaAckError) as caught:
+        log.replace("s", [], clear_archive=True)
+    assert caught.value.result == 0
+    assert plain.count("s", section="all") == 0
+
+
 @pytest.fixture(scope="module")
 def group(tmp_path_factory):
     with SentinelGroup(tmp_path_factory.mktemp("sentinel")) as running:
