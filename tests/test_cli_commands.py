@@ -332,3 +332,22 @@ def test_import_checks_every_message_before_writing_anything(run, log, tmp_path)
     assert (code, out) == (1, "")
     assert "line 1 is not an export line" in err
     assert "session_id is a int" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sessions", "list", "--limit", "-1"],
+        ["sessions", "list", "--limit", "0"],
+        ["sessions", "show", "s", "--last", "0"],
+        ["events", "tail", "--count", "0"],
+        ["calibrate", "pairs.jsonl", "--limit", "x"],
+    ],
+)
+def test_counts_below_one_are_refused_before_anything_runs(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "expected a whole number >= 1" in captured.err

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import ResponseCache
-from . import CommandError, Progress, config_of, print_json, print_table
+from . import CommandError, Progress, at_least_one, config_of, print_json, print_table
 
 LLM = "redis-memory-calibration"
 DISTANCES = [round(0.02 * i, 2) for i in range(1, 16)]  # 0.02 .. 0.30
@@ -234,5 +234,5 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="the knob: the hit verifier's threshold (the default cache) or a plain "
         "distance threshold without verifier",
     )
-    calibrate.add_argument("--limit", type=int, help="use only the first N pairs")
+    calibrate.add_argument("--limit", type=at_least_one, help="use only the first N pairs")
     calibrate.set_defaults(run=_calibrate)

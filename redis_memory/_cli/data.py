@@ -11,7 +11,7 @@ from typing import Any
 from ..cache import ResponseCache, list_caches
 from ..events import AuditLog, EventBus
 from ..state import StateStore
-from . import CommandError, config_of, confirm, print_json, print_table
+from . import CommandError, at_least_one, config_of, confirm, print_json, print_table
 
 # -- cache ---------------------------------------------------------------------------
 
@@ -210,6 +210,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     tail.add_argument(
         "--from-start", action="store_true", help="with --audit: the whole stream first"
     )
-    tail.add_argument("--count", type=int, help="stop after N events")
+    tail.add_argument("--count", type=at_least_one, help="stop after N events")
     tail.add_argument("--timeout", type=float, help="stop after S seconds without an event")
     tail.set_defaults(run=_events_tail)

@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..history import MessageLog, StoredMessage
-from . import CommandError, Progress, config_of, confirm, print_json, print_table, shorten, when
+from . import (
+    CommandError,
+    Progress,
+    at_least_one,
+    config_of,
+    confirm,
+    print_json,
+    print_table,
+    shorten,
+    when,
+)
 
 
 def _log(args: argparse.Namespace) -> MessageLog:
@@ -234,12 +244,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     sub = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listing = sub.add_parser("list", parents=[common], help="sessions with counts and times")
-    listing.add_argument("--limit", type=int, help="stop after N sessions")
+    listing.add_argument("--limit", type=at_least_one, help="stop after N sessions")
     listing.set_defaults(run=_list)
 
     show = sub.add_parser("show", parents=[common], help="the messages of one session")
     show.add_argument("session_id")
-    show.add_argument("--last", type=int, help="only the newest N messages")
+    show.add_argument("--last", type=at_least_one, help="only the newest N messages")
     show.add_argument("--section", choices=["active", "archived", "all"], default="active")
     show.set_defaults(run=_show)
 
