@@ -386,6 +386,13 @@ class Migration:
         the target holds all of its messages. ``progress`` is called with the
         number of sessions handled so far.
         """
+        if delete_source and not self.source_prefix:
+            raise ValueError(
+                "delete_source needs a source prefix: without one every list in the "
+                "database whose elements read as chat messages (another application's too) "
+                "counts as a session and would be deleted once copied; pass source_prefix "
+                "(--source-prefix), e.g. the prefix your chat store keys share"
+            )
         report = MigrationReport(self.layout.name, self.pattern, apply)
         for done, session in enumerate(self.sessions(report), 1):
             kept = ""

@@ -260,3 +260,20 @@ def test_delete_source_keeps_a_list_that_changed_while_it_was_copied(
         "two",
         "written during the migration",
     ]
+
+
+def test_delete_source_without_a_source_prefix_is_refused(redis_url, redis_client, prefix, capsys):
+    key = f"other-app-{prefix}"
+    redis_client.rpush(key, json.dumps({"role": "user", "content": "another app's chat"}))
+    try:
+        argv = ["migrate", "--url", redis_url, "--prefix", prefix, "--from", "llama-index"]
+        assert main([*argv, "--apply", "--delete-source"]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "redis-memory migrate: delete_source needs a source prefix" in captured.err
+        assert "--source-prefix" in captured.err
+        assert redis_client.lrange(key, 0, -1) == [
+            json.dumps({"role": "user", "content": "another app's chat"}).encode()
+        ]
+    finally:
+        redis_client.unlink(key)
