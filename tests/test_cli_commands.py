@@ -351,3 +351,12 @@ def test_counts_below_one_are_refused_before_anything_runs(argv, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "expected a whole number >= 1" in captured.err
+
+
+def test_state_set_refuses_nan_which_would_be_stored_as_null(run):
+    code, out, err = run("state set", "ana", "score", '{"a": NaN}')
+    assert (code, out) == (1, "")
+    assert "is not JSON" in err
+    code, _, err = run("state get", "ana", "score")
+    assert code == 1
+    assert "has no state key 'score'" in err

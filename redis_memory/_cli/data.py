@@ -60,12 +60,17 @@ def _state_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _state_set(args: argparse.Namespace) -> int:
     if args.string:
         value: Any = args.value
     else:
         try:
-            value = json.loads(args.value)
+            # NaN and Infinity are not JSON: stored, they would silently become null.
+            value = json.loads(args.value, parse_constant=_not_json)
         except ValueError:
             raise CommandError(
                 f"VALUE {args.value!r} is not JSON; quote text as JSON ('\"dark\"') "
