@@ -71,6 +71,8 @@ def test_calibrate_recommends_the_best_recall_at_the_target_precision(
     assert best["setting"] == f"distance_threshold={best['distance_threshold']:g}"
     assert table[-1]["wrong_hits"] > 0  # 0.30 serves some wrong answers
     assert list(redis_client.scan_iter(match=f"{prefix}:*")) == []  # the scratch cache is gone
+    indexes = [n.decode() for n in redis_client.execute_command("FT._LIST")]
+    assert [n for n in indexes if n.startswith(f"{prefix}:")] == []  # and its index
 
     assert main(base) == 0  # the verifier's threshold, for precision 0.95
     out = capsys.readouterr().out
