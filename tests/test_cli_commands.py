@@ -266,7 +266,8 @@ def test_events_tail_prints_live_events_until_count(redis_url, prefix, config):
 def test_events_tail_audit_follows_new_entries_and_stops_when_quiet(redis_url, prefix, config):
     audit = AuditLog(config=config)
     audit.append({"did": "before the tail"})
-    tail = _tail(redis_url, prefix, "--audit", "--timeout", "1.5")
+    # --count ends this part: a quiet timeout here would race the appends on a busy machine.
+    tail = _tail(redis_url, prefix, "--audit", "--count", "2", "--timeout", "30")
     try:
         assert "following the audit stream" in tail.stderr.readline()
         EventBus(config=config).publish("jobs", {"did": "published"}, audit=True)
@@ -281,6 +282,11 @@ def test_events_tail_audit_follows_new_entries_and_stops_when_quiet(redis_url, p
     assert "jobs" in lines[0]
     assert '"published"' in lines[0]
     assert lines[1].endswith('{"did": "appended"}')
+
+    quiet = _tail(redis_url, prefix, "--audit", "--timeout", "0.3")
+    out, err = quiet.communicate(timeout=30)
+    assert (quiet.returncode, out) == (0, "")
+    assert "following the audit stream" in err
 
 
 def test_events_tail_stops_after_timeout_without_events(run):
