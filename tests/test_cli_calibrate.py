@@ -83,7 +83,6 @@ def test_calibrate_recommends_the_best_recall_at_the_target_precision(
 
 def test_calibrate_says_when_no_setting_reaches_the_target(redis_url, prefix, tmp_path, capsys):
     # Near-identical texts labelled as different: every hit is a wrong one.
-    rows = [{"origin": "How do I learn Python?", "similar": "Where is the Eiffel tower?"}]
     rows = [{"a": a, "b": a + " ", "duplicate": False} for a, _ in DIFFERENT[:6]]
     rows.append(
         {"a": "Who painted the Mona Lisa?", "b": "Best pizza in Naples?", "duplicate": True}
