@@ -173,7 +173,7 @@ class Migration:
             LangChain sources a ``{"type", "data"}`` dict, for LlamaIndex the
             raw ``ChatMessage`` JSON).
         url, client, config: Where this package's data lives (the target).
-        source_client: The Redis holding the source (default: the target's).
+        source_client, source_url: The Redis holding the source (default: the target's).
         source_prefix: The source's key prefix (default: the package's own).
     """
 
@@ -186,6 +186,7 @@ class Migration:
         client: SyncClient | None = None,
         config: RedisMemoryConfig | None = None,
         source_client: SyncClient | None = None,
+        source_url: str | None = None,
         source_prefix: str | None = None,
     ) -> None:
         if source not in SOURCES:
@@ -195,12 +196,18 @@ class Migration:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config = self._clients.config
         self.log = MessageLog(url=url, client=client, config=config, publish_events=False)
-        self._source = source_client if source_client is not None else self._clients.sync
+        if source_url is not None:
+            self._source_clients = RedisClients(url=source_url, config=self.config)
+        elif source_client is not None:
+            self._source_clients = RedisClients(client=source_client, config=self.config)
+        else:
+            self._source_clients = self._clients
+        self._source = self._source_clients.sync
         self.source_prefix = self.layout.default_prefix if source_prefix is None else source_prefix
         self.pattern = _glob_escape(self.source_prefix) + "*"
 
     def _run(self, plan: Plan[Any]) -> Any:
-        return execute(self._source, plan, self._clients.masked_url)
+        return execute(self._source, plan, self._source_clients.masked_url)
 
     def _is_ours(self, key: str) -> bool:
         return key.startswith(self.config.prefix + ":")

@@ -277,3 +277,37 @@ def test_delete_source_without_a_source_prefix_is_refused(redis_url, redis_clien
         ]
     finally:
         redis_client.unlink(key)
+
+
+def test_the_source_may_be_another_redis_and_an_unreachable_one_is_named(
+    redis_url, prefix, source, capsys
+):
+    from langchain_community.chat_message_histories import RedisChatMessageHistory as Peer
+
+    from redis_memory import RedisMemoryConfig
+    from redis_memory.embedded import _free_port
+    from redis_memory.history import MessageLog
+
+    other_db = redis_url.rsplit("/", 1)[0] + "/1"
+    peer = Peer("elsewhere", url=other_db, key_prefix=source)
+    peer.add_messages([HumanMessage("in db 1")])
+    try:
+        code, report = _migrate(
+            capsys, redis_url, prefix, "--from", "langchain-community",
+            "--source-url", other_db, "--source-prefix", source, "--apply",
+        )  # fmt: skip
+        assert (code, report["by_status"]) == (0, {"new": 1})
+        log = MessageLog(config=RedisMemoryConfig(url=redis_url, prefix=prefix))
+        assert [m["content"] for m in log.messages("elsewhere")] == ["in db 1"]
+    finally:
+        peer.clear()
+
+    source_url = f"redis://:secret@127.0.0.1:{_free_port()}/0"
+    argv = ["migrate", "--url", redis_url, "--prefix", prefix, "--from", "langchain-community"]
+    assert main([*argv, "--source-url", source_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"redis-memory migrate: Redis at {source_url.replace('secret', '***')} could not be "
+        "reached while scanning the source"
+    )
+    assert "secret" not in err
