@@ -509,7 +509,7 @@ class _ResponseCacheFlows(_ResponseCacheCore):
         return removed
 
     def _drop_flow(self) -> Flow[int]:
-        if self.embedder is not None:
+        if self.embedder is not None and not self._no_search:
             names = yield Plan(
                 "listing search indexes",
                 self.index_name,
