@@ -17,8 +17,6 @@ from typing import Any, Generic, TypeVar
 
 import redis
 import redis.asyncio
-import redis.asyncio.sentinel
-import redis.sentinel
 
 from .errors import (
     ConfigurationError,
@@ -26,12 +24,12 @@ from .errors import (
     RedisUnavailableError,
     UnexpectedDataError,
 )
+from .sentinel import NO_PRIMARY, no_primary_reason
 
 T = TypeVar("T")
 
 # redis-py's words for a pool with no free connection (blocking / non-blocking pool).
 _POOL_EXHAUSTED = frozenset({"No connection available.", "Too many connections"})
-_NO_PRIMARY = (redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -82,11 +80,10 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "command may still have been applied: check before retrying a call that is "
             "not safe to repeat."
         ) from exc
-    except _NO_PRIMARY as exc:
-        # redis-py's own message carries the repr of a whole client; its first part suffices.
+    except NO_PRIMARY as exc:
         raise RedisUnavailableError(
             f"no Sentinel of {url()} named a reachable primary while {doing} ({key}): "
-            f"{str(exc).split(' : ')[0]}. Check the sentinels' addresses and the service "
+            f"{no_primary_reason(exc)}. Check the sentinels' addresses and the service "
             "name; during a failover, retry once the sentinels have promoted a replica."
         ) from exc
     except redis.exceptions.ConnectionError as exc:

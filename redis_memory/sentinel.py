@@ -153,6 +153,14 @@ def client_from_url(target: type, url: str, options: Mapping[str, Any]) -> Any:
     return manager.master_for(settings.service_name, redis_class=target, **node_options)
 
 
+NO_PRIMARY = (redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError)
+
+
+def no_primary_reason(exc: BaseException) -> str:
+    """redis-py's "No master found for 'x'" without the repr of a whole client that follows."""
+    return str(exc).split(" : ")[0]
+
+
 _POOLS = (redis.sentinel.SentinelConnectionPool, redis.asyncio.sentinel.SentinelConnectionPool)
 
 
