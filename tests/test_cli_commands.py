@@ -146,6 +146,11 @@ def test_export_then_import_is_lossless_and_refuses_to_overwrite(
     code, _, err = run("sessions import", str(bad))
     assert code == 1
     assert "line 1 is not an export line" in err
+    partial = tmp_path / "partial.jsonl"
+    code, out, err = run("sessions export", "s2", "nobody", "-o", str(partial))
+    assert (code, out) == (1, "")
+    assert "no session 'nobody'" in err
+    assert not partial.exists()
     code, out, err = run("sessions export", "-o", str(tmp_path / "no-dir" / "out.jsonl"))
     assert (code, out) == (1, "")
     assert err.startswith(f"redis-memory sessions export: cannot write {tmp_path}")

@@ -109,6 +109,10 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 def _export(args: argparse.Namespace) -> int:
     log = _log(args)
     ids = args.session_ids or sorted(log.iter_sessions())
+    # Named sessions are checked before the file is opened: no half-written export.
+    for session_id in args.session_ids:
+        if log.info(session_id) is None:
+            raise CommandError(f"no session {session_id!r} under prefix {log.keys.prefix!r}")
     progress = Progress("exporting sessions", args, len(ids))
     sessions = messages = 0
     with _output(args.output) as out:
@@ -119,8 +123,6 @@ def _export(args: argparse.Namespace) -> int:
                     line = {"session_id": session_id, "section": section, "message": message}
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
                     found += 1
-            if not found and args.session_ids:
-                raise CommandError(f"no session {session_id!r} under prefix {log.keys.prefix!r}")
             sessions += bool(found)
             messages += found
             progress(done)
