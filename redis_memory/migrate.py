@@ -412,6 +412,8 @@ class Migration:
                         session.session_id, "unreadable", len(session.records), 0, str(exc)[:200]
                     )
                 )
+                if progress is not None:
+                    progress(done)
                 continue
             target = self.log.messages(session.session_id, section="all")
             status, to_copy = self._decide(messages, target, replace)
