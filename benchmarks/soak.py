@@ -141,12 +141,17 @@ async def run_soak(
     turns: int = 10,
     think: tuple[float, float] = (0.05, 0.25),
     wait_for_expiry: bool = False,
+    max_connections: int | None = None,
 ) -> SoakReport:
-    """Run the soak against ``url`` (a server of its own: its key count is read)."""
+    """Run the soak against ``url`` (a server of its own: its key count is read).
+
+    ``max_connections`` is the pool's bound (``None``: the package's default, 100).
+    """
     config = RedisMemoryConfig(
         url=url,
         prefix="soak",
         ttl=TTLPolicy(messages=TTL(ttl, sliding=True), state=TTL(ttl)),
+        max_connections=max_connections,
     )
     log = AsyncMessageLog(config=config, max_messages=window)
     state = AsyncStateStore(config=config)

@@ -26,6 +26,7 @@ from .errors import (
     RedisUnavailableError,
     UnexpectedDataError,
 )
+from .sentinel import NO_PRIMARY, no_primary_reason
 
 T = TypeVar("T")
 
@@ -88,6 +89,12 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
         raise RedisUnavailableError(
             f"Redis at {url()} refused the credentials while {doing} ({key}): {exc}. Check "
             "the user name and password of the URL (shown masked)."
+        ) from exc
+    except NO_PRIMARY as exc:
+        raise RedisUnavailableError(
+            f"no Sentinel of {url()} named a reachable primary while {doing} ({key}): "
+            f"{no_primary_reason(exc)}. Check the sentinels' addresses and the service "
+            "name; during a failover, retry once the sentinels have promoted a replica."
         ) from exc
     except redis.exceptions.ConnectionError as exc:
         if isinstance(exc, redis.exceptions.MaxConnectionsError) or str(exc) in _POOL_EXHAUSTED:

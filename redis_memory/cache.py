@@ -538,6 +538,24 @@ class _ResponseCacheFlows(_ResponseCacheCore):
                     break
         return removed
 
+    def _drop_flow(self) -> Flow[int]:
+        if self.embedder is not None and not self._no_search:
+            names = yield Plan(
+                "listing search indexes",
+                self.index_name,
+                lambda r: {n.decode() if isinstance(n, bytes) else n for n in r[0]},
+                [("FT._LIST",)],
+            )
+            if self.index_name in names:
+                yield Plan(
+                    "dropping the semantic cache index",
+                    self.index_name,
+                    lambda r: None,
+                    [("FT.DROPINDEX", self.index_name)],
+                )
+            self._index_ready = False
+        return (yield from self._clear_flow(None))
+
     def _count_flow(self) -> Flow[dict[str, int]]:
         counts = {}
         for tier, pattern in zip(("exact", "semantic"), self._clear_patterns(None), strict=True):
@@ -670,6 +688,13 @@ class ResponseCache(_ResponseCacheFlows):
         """
         return self._drive(self._count_flow())
 
+    def drop(self) -> int:
+        """Delete every entry and the semantic index of this cache (e.g. a scratch cache).
+
+        Returns how many entries were removed; a later update creates the index again.
+        """
+        return self._drive(self._drop_flow())
+
 
 class AsyncResponseCache(_ResponseCacheFlows):
     """The LLM response cache on ``redis.asyncio``: :class:`ResponseCache`'s twin."""
@@ -741,6 +766,9 @@ class AsyncResponseCache(_ResponseCacheFlows):
 
     async def count_entries(self) -> dict[str, int]:
         return await self._drive(self._count_flow())
+
+    async def drop(self) -> int:
+        return await self._drive(self._drop_flow())
 
 
 def list_caches(

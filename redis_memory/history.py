@@ -295,7 +295,8 @@ class _MessageLogCore:
         if not encoded:
             if replace:
                 doomed = [key, self._archive_key(session_id)] if clear_archive else [key]
-                return Plan("replacing messages", key, lambda _: 0, [("UNLINK", *doomed)])
+                unlink = Plan("replacing messages", key, lambda _: 0, [("UNLINK", *doomed)])
+                return self._replicated(unlink)
             return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
         channel = self.keys.session_channel(session_id) if self.publish_events else ""
         event_head = b""

@@ -24,7 +24,8 @@ Re-running is safe. Each session is compared with what the message log
 already holds (timestamps aside): equal means nothing to do; a target that is
 a prefix of the source (the source got new messages since) gets only the new
 ones; an empty target gets all; any other target is a conflict, left alone
-unless ``replace``. The source is read only, unless ``delete_source``.
+unless ``replace``. The source is read only, unless ``delete_source``; a source
+list that changed after it was read (an application still writing) is kept.
 
 Example:
     >>> from redis_memory.migrate import Migration                    # doctest: +SKIP
@@ -37,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +46,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ._plan import Plan, execute
+from ._plan import Plan, Script, execute
 from .config import RedisMemoryConfig
 from .connection import RedisClients, SyncClient
 from .history import MessageLog, StoredMessage
@@ -53,6 +55,32 @@ Status = Literal["new", "grown", "unchanged", "conflict", "replaced", "unreadabl
 Convert = Callable[[Any], StoredMessage]
 
 _SCAN_COUNT = 1000
+
+# A source list is deleted only if it still holds exactly what was read: an
+# application writing to it during the migration must not lose the new messages.
+_UNLINK_IF_UNCHANGED = Script(
+    """
+local parts = {}
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  parts[#parts + 1] = #item .. ':' .. item
+end
+if redis.sha1hex(table.concat(parts)) == ARGV[1] then
+  return redis.call('UNLINK', KEYS[1])
+end
+return -1
+"""
+)
+
+
+def _bytes(raw: bytes | str) -> bytes:
+    return raw if isinstance(raw, bytes) else raw.encode("utf-8")
+
+
+def _list_digest(raws: list[bytes]) -> str:
+    """The digest ``_UNLINK_IF_UNCHANGED`` computes of a list's elements."""
+    return hashlib.sha1(  # noqa: S324 - a change check, not security
+        b"".join(str(len(raw)).encode() + b":" + raw for raw in map(_bytes, raws))
+    ).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +110,7 @@ class SourceSession:
     keys: list[str]
     records: list[Any]
     timestamps: list[float | None]
+    digest: str | None = None  # of a list source's elements, as read
 
 
 @dataclass(slots=True)
@@ -144,7 +173,7 @@ class Migration:
             LangChain sources a ``{"type", "data"}`` dict, for LlamaIndex the
             raw ``ChatMessage`` JSON).
         url, client, config: Where this package's data lives (the target).
-        source_client: The Redis holding the source (default: the target's).
+        source_client, source_url: The Redis holding the source (default: the target's).
         source_prefix: The source's key prefix (default: the package's own).
     """
 
@@ -157,6 +186,7 @@ class Migration:
         client: SyncClient | None = None,
         config: RedisMemoryConfig | None = None,
         source_client: SyncClient | None = None,
+        source_url: str | None = None,
         source_prefix: str | None = None,
     ) -> None:
         if source not in SOURCES:
@@ -166,12 +196,18 @@ class Migration:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config = self._clients.config
         self.log = MessageLog(url=url, client=client, config=config, publish_events=False)
-        self._source = source_client if source_client is not None else self._clients.sync
+        if source_url is not None:
+            self._source_clients = RedisClients(url=source_url, config=self.config)
+        elif source_client is not None:
+            self._source_clients = RedisClients(client=source_client, config=self.config)
+        else:
+            self._source_clients = self._clients
+        self._source = self._source_clients.sync
         self.source_prefix = self.layout.default_prefix if source_prefix is None else source_prefix
         self.pattern = _glob_escape(self.source_prefix) + "*"
 
     def _run(self, plan: Plan[Any]) -> Any:
-        return execute(self._source, plan, self._clients.masked_url)
+        return execute(self._source, plan, self._source_clients.masked_url)
 
     def _is_ours(self, key: str) -> bool:
         return key.startswith(self.config.prefix + ":")
@@ -227,7 +263,9 @@ class Migration:
                 if not session_id:
                     report.skipped_keys.append((key, "no session id after the prefix"))
                     continue
-                yield SourceSession(session_id, [key], records, [None] * len(records))
+                yield SourceSession(
+                    session_id, [key], records, [None] * len(records), _list_digest(raws)
+                )
 
     def _list_records(self, raws: list[bytes]) -> tuple[list[Any], str]:
         records: list[Any] = []
@@ -320,6 +358,26 @@ class Migration:
             return "replaced", len(messages)
         return "conflict", 0
 
+    def _delete_source(self, session: SourceSession) -> int:
+        """Deletes the session's source keys; -1 when a list changed since it was read."""
+        if session.digest is None:
+            return self._run(
+                Plan(
+                    "deleting the source",
+                    session.keys[0],
+                    lambda r: sum(int(n) for n in r),
+                    [("UNLINK", key) for key in session.keys],
+                )
+            )
+        return self._run(
+            Plan(
+                "deleting the source",
+                session.keys[0],
+                lambda r: int(r[0]),
+                script=(_UNLINK_IF_UNCHANGED, session.keys, [session.digest]),
+            )
+        )
+
     def run(
         self,
         *,
@@ -335,8 +393,16 @@ class Migration:
         the target holds all of its messages. ``progress`` is called with the
         number of sessions handled so far.
         """
+        if delete_source and not self.source_prefix:
+            raise ValueError(
+                "delete_source needs a source prefix: without one every list in the "
+                "database whose elements read as chat messages (another application's too) "
+                "counts as a session and would be deleted once copied; pass source_prefix "
+                "(--source-prefix), e.g. the prefix your chat store keys share"
+            )
         report = MigrationReport(self.layout.name, self.pattern, apply)
         for done, session in enumerate(self.sessions(report), 1):
+            kept = ""
             try:
                 self.log.keys.session(session.session_id)  # an id this package cannot hold
                 messages = self._converted(session)
@@ -346,6 +412,8 @@ class Migration:
                         session.session_id, "unreadable", len(session.records), 0, str(exc)[:200]
                     )
                 )
+                if progress is not None:
+                    progress(done)
                 continue
             target = self.log.messages(session.session_id, section="all")
             status, to_copy = self._decide(messages, target, replace)
@@ -355,15 +423,12 @@ class Migration:
                 elif status == "grown":
                     self.log.append(session.session_id, messages[len(messages) - to_copy :])
                 if delete_source and status in ("new", "grown", "unchanged", "replaced"):
-                    report.deleted_keys += self._run(
-                        Plan(
-                            "deleting the source",
-                            session.keys[0],
-                            lambda r: sum(int(n) for n in r),
-                            [("UNLINK", key) for key in session.keys],
-                        )
-                    )
-            reason = "the target session holds other messages" if status == "conflict" else ""
+                    deleted = self._delete_source(session)
+                    if deleted < 0:
+                        kept = "the source changed while it was copied, so it was kept; run again"
+                    else:
+                        report.deleted_keys += deleted
+            reason = "the target session holds other messages" if status == "conflict" else kept
             report.sessions.append(
                 SessionOutcome(session.session_id, status, len(messages), to_copy, reason)
             )

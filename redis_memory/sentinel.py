@@ -120,7 +120,9 @@ def parse_sentinel_url(url: str) -> SentinelSettings:
 def _sentinel_kwargs(
     options: Mapping[str, Any], username: str | None, password: str | None
 ) -> dict[str, Any]:
-    kwargs = {k: v for k, v in options.items() if k.startswith("socket_")}
+    # The config's retry too: redis-py's default (3 retries, backoff up to 10 s) would
+    # hold every new connection for seconds while one sentinel is down.
+    kwargs = {k: v for k, v in options.items() if k.startswith("socket_") or k == "retry"}
     if username is not None:
         kwargs["username"] = username
     if password is not None:
@@ -149,6 +151,14 @@ def client_from_url(target: type, url: str, options: Mapping[str, Any]) -> Any:
     if settings.password is not None:
         node_options["password"] = settings.password
     return manager.master_for(settings.service_name, redis_class=target, **node_options)
+
+
+NO_PRIMARY = (redis.sentinel.MasterNotFoundError, redis.asyncio.sentinel.MasterNotFoundError)
+
+
+def no_primary_reason(exc: BaseException) -> str:
+    """redis-py's "No master found for 'x'" without the repr of a whole client that follows."""
+    return str(exc).split(" : ")[0]
 
 
 _POOLS = (redis.sentinel.SentinelConnectionPool, redis.asyncio.sentinel.SentinelConnectionPool)

@@ -19,6 +19,7 @@ import redis
 
 from .errors import RedisUnavailableError, SearchModuleMissingError
 from .keys import KINDS, KeySchema
+from .sentinel import NO_PRIMARY, no_primary_reason
 
 _SCAN_COUNT = 1000
 
@@ -100,6 +101,10 @@ def status(client: redis.Redis, *, prefix: str) -> dict[str, Any]:
             "prefix": prefix,
             "keys_by_kind": count_keys(client, prefix),
         }
+    except NO_PRIMARY as exc:
+        raise RedisUnavailableError(
+            f"no Sentinel named a reachable primary: {no_primary_reason(exc)}"
+        ) from exc
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise RedisUnavailableError(f"Redis did not answer: {exc}") from exc
 

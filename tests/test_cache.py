@@ -328,3 +328,29 @@ def test_entry_counts_per_cache_and_tier(config, redis_client, words, prefix):
         "a:b": {"exact": 1, "semantic": 0},
         "one": {"exact": 2, "semantic": 2},
     }
+
+
+def test_drop_deletes_the_entries_and_the_semantic_index(config, redis_client, words, prefix):
+    def indexes() -> list[str]:
+        names = [n.decode() for n in redis_client.execute_command("FT._LIST")]
+        return [n for n in names if n.startswith(f"{prefix}:")]
+
+    near = {"verifier": None, "distance_threshold": 0.2}
+    scratch = ResponseCache("scratch", config=config, embedder=words, **near)
+    kept = ResponseCache("kept", config=config, embedder=words, **near)
+    scratch.update("how do I install redis on ubuntu", "m", ANSWER)
+    kept.update("how do I install redis on ubuntu", "m", ANSWER)
+    assert sorted(indexes()) == sorted([kept.index_name, scratch.index_name])
+    assert scratch.drop() == 2
+    assert indexes() == [kept.index_name]
+    assert kept.lookup("how do I install redis on ubuntu now", "m") == ANSWER
+    assert scratch.drop() == 0  # no index left: nothing to drop, no error
+    scratch.update("how do I install redis on debian", "m", ANSWER)  # the index comes back
+    assert scratch.lookup("how do I install redis on debian now", "m") == ANSWER
+
+    async def async_drop() -> int:
+        return await AsyncResponseCache("scratch", config=config, embedder=words).drop()
+
+    assert asyncio.run(async_drop()) == 2
+    assert indexes() == [kept.index_name]
+    kept.drop()

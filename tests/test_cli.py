@@ -165,3 +165,19 @@ def test_every_command_of_the_readme_parses():
     for line in lines:
         args = _parser().parse_args(shlex.split(line, comments=True)[1:])
         assert callable(args.run), line
+
+
+def test_status_through_sentinels_that_do_not_answer_is_one_short_line(capsys):
+    url = f"redis+sentinel://:topsecret@127.0.0.1:{_closed_port()}/mymaster"
+    done = subprocess.run(
+        [*CLI, "status", "--url", url],
+        env={**os.environ, "REDIS_MEMORY_RETRIES": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "redis-memory status: no Sentinel named a reachable primary: "
+        "No master found for 'mymaster'\n"
+    )

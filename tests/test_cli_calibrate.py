@@ -71,6 +71,8 @@ def test_calibrate_recommends_the_best_recall_at_the_target_precision(
     assert best["setting"] == f"distance_threshold={best['distance_threshold']:g}"
     assert table[-1]["wrong_hits"] > 0  # 0.30 serves some wrong answers
     assert list(redis_client.scan_iter(match=f"{prefix}:*")) == []  # the scratch cache is gone
+    indexes = [n.decode() for n in redis_client.execute_command("FT._LIST")]
+    assert [n for n in indexes if n.startswith(f"{prefix}:")] == []  # and its index
 
     assert main(base) == 0  # the verifier's threshold, for precision 0.95
     out = capsys.readouterr().out
@@ -81,7 +83,6 @@ def test_calibrate_recommends_the_best_recall_at_the_target_precision(
 
 def test_calibrate_says_when_no_setting_reaches_the_target(redis_url, prefix, tmp_path, capsys):
     # Near-identical texts labelled as different: every hit is a wrong one.
-    rows = [{"origin": "How do I learn Python?", "similar": "Where is the Eiffel tower?"}]
     rows = [{"a": a, "b": a + " ", "duplicate": False} for a, _ in DIFFERENT[:6]]
     rows.append(
         {"a": "Who painted the Mona Lisa?", "b": "Best pizza in Naples?", "duplicate": True}

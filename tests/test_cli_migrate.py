@@ -206,8 +206,9 @@ def test_migrate_table_and_errors(redis_url, prefix, source, capsys):
     Peer("one", url=redis_url, key_prefix=source).add_message(HumanMessage("hi"))
     Peer("x" * 600, url=redis_url, key_prefix=source).add_message(HumanMessage("too long an id"))
     args = ["migrate", "--url", redis_url, "--prefix", prefix, "--from", "langchain-community"]
-    assert main([*args, "--source-prefix", source]) == 1  # one session cannot be copied
-    out = capsys.readouterr().out
+    assert main([*args, "--source-prefix", source, "--progress"]) == 1  # one cannot be copied
+    out, err = capsys.readouterr()
+    assert "reading sessions: 2" in err  # the unreadable one counts as handled too
     assert "unreadable session 'xxxx" in out
     assert "at most 512 bytes" in out
     assert "dry run: pass --apply" in out
@@ -218,3 +219,96 @@ def test_migrate_table_and_errors(redis_url, prefix, source, capsys):
     assert "--delete-source only goes with --apply" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["migrate", "--from", "nope"])
+
+
+def test_delete_source_keeps_a_list_that_changed_while_it_was_copied(
+    redis_url, redis_client, prefix, source
+):
+    from langchain_community.chat_message_histories import RedisChatMessageHistory as Peer
+
+    from langchain_redis_memory._migrate import from_message_dict
+    from redis_memory import RedisMemoryConfig
+    from redis_memory.history import MessageLog
+    from redis_memory.migrate import Migration
+
+    peer = Peer("busy", url=redis_url, key_prefix=source)
+    peer.add_messages([HumanMessage("one"), AIMessage("two")])
+    Peer("quiet", url=redis_url, key_prefix=source).add_message(HumanMessage("hi"))
+
+    def convert_while_the_app_writes(record):
+        if record["data"]["content"] == "one":  # the app adds a message mid-migration
+            peer.add_message(HumanMessage("written during the migration"))
+        return from_message_dict(record)
+
+    config = RedisMemoryConfig(url=redis_url, prefix=prefix)
+    report = Migration(
+        "langchain-community", convert_while_the_app_writes, config=config, source_prefix=source
+    ).run(apply=True, delete_source=True)
+    outcomes = {o.session_id: o for o in report.sessions}
+    assert report.deleted_keys == 1
+    assert not redis_client.exists(f"{source}quiet")
+    assert "changed while it was copied" in outcomes["busy"].reason
+    assert [m.content for m in peer.messages] == ["one", "two", "written during the migration"]
+
+    report = Migration(
+        "langchain-community", from_message_dict, config=config, source_prefix=source
+    ).run(apply=True, delete_source=True)
+    assert [(o.session_id, o.status, o.copied) for o in report.sessions] == [("busy", "grown", 1)]
+    assert report.deleted_keys == 1
+    log = MessageLog(config=config)
+    assert [m["content"] for m in log.messages("busy")] == [
+        "one",
+        "two",
+        "written during the migration",
+    ]
+
+
+def test_delete_source_without_a_source_prefix_is_refused(redis_url, redis_client, prefix, capsys):
+    key = f"other-app-{prefix}"
+    redis_client.rpush(key, json.dumps({"role": "user", "content": "another app's chat"}))
+    try:
+        argv = ["migrate", "--url", redis_url, "--prefix", prefix, "--from", "llama-index"]
+        assert main([*argv, "--apply", "--delete-source"]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "redis-memory migrate: delete_source needs a source prefix" in captured.err
+        assert "--source-prefix" in captured.err
+        assert redis_client.lrange(key, 0, -1) == [
+            json.dumps({"role": "user", "content": "another app's chat"}).encode()
+        ]
+    finally:
+        redis_client.unlink(key)
+
+
+def test_the_source_may_be_another_redis_and_an_unreachable_one_is_named(
+    redis_url, prefix, source, capsys
+):
+    from langchain_community.chat_message_histories import RedisChatMessageHistory as Peer
+
+    from redis_memory import RedisMemoryConfig
+    from redis_memory.embedded import _free_port
+    from redis_memory.history import MessageLog
+
+    other_db = redis_url.rsplit("/", 1)[0] + "/1"
+    peer = Peer("elsewhere", url=other_db, key_prefix=source)
+    peer.add_messages([HumanMessage("in db 1")])
+    try:
+        code, report = _migrate(
+            capsys, redis_url, prefix, "--from", "langchain-community",
+            "--source-url", other_db, "--source-prefix", source, "--apply",
+        )  # fmt: skip
+        assert (code, report["by_status"]) == (0, {"new": 1})
+        log = MessageLog(config=RedisMemoryConfig(url=redis_url, prefix=prefix))
+        assert [m["content"] for m in log.messages("elsewhere")] == ["in db 1"]
+    finally:
+        peer.clear()
+
+    source_url = f"redis://:secret@127.0.0.1:{_free_port()}/0"
+    argv = ["migrate", "--url", redis_url, "--prefix", prefix, "--from", "langchain-community"]
+    assert main([*argv, "--source-url", source_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"redis-memory migrate: Redis at {source_url.replace('secret', '***')} could not be "
+        "reached while scanning the source"
+    )
+    assert "secret" not in err

@@ -106,6 +106,40 @@ def test_replica_acks_from_the_environment():
     assert RedisMemoryConfig().replica_acks == 0
 
 
+def test_no_reachable_sentinel_is_one_short_clear_error():
+    from redis_memory.embedded import _free_port
+
+    url = f"redis+sentinel://:secret@127.0.0.1:{_free_port()}/mymaster"
+    log = MessageLog(config=RedisMemoryConfig(url=url, retries=0, socket_connect_timeout=1))
+    with pytest.raises(RedisUnavailableError) as caught:
+        log.append("s", [user("a")])
+    message = str(caught.value)
+    assert message.startswith(f"no Sentinel of {mask_url(url)} named a reachable primary")
+    assert "No master found for 'mymaster'" in message
+    assert "service name" in message
+    assert "secret" not in message
+    assert "<redis.client" not in message
+    alog = AsyncMessageLog(config=RedisMemoryConfig(url=url, retries=0))
+    with pytest.raises(RedisUnavailableError, match="named a reachable primary"):
+        asyncio.run(alog.messages("s"))
+
+
+def test_the_sentinels_are_asked_with_the_configs_retries():
+    clients = RedisClients(config=RedisMemoryConfig(url="redis+sentinel://h1,h2/m", retries=1))
+
+    def retries(client) -> list[int]:
+        return [
+            s.get_retry().get_retries() for s in client.connection_pool.sentinel_manager.sentinels
+        ]
+
+    async def of_the_async_twin() -> list[int]:
+        return retries(clients.async_)
+
+    assert retries(clients.sync) == [1, 1]
+    assert asyncio.run(of_the_async_twin()) == [1, 1]
+    clients.close()
+
+
 # -- WAIT after history writes ----------------------------------------------------------
 
 
@@ -127,6 +161,17 @@ def test_without_a_replica_an_acked_append_is_stored_and_raises_naming_what_happ
     with pytest.raises(ReplicaAckError):
         asyncio.run(alog.append("s", [user("c")]))
     assert texts(plain.messages("s")) == ["a", "b", "c"]
+
+
+def test_replacing_with_nothing_waits_for_the_replicas_too(config):
+    plain = MessageLog(config=config)
+    plain.append("s", [user("a")])
+    plain.append_archived("s", [user("old")])
+    log = MessageLog(config=config.replace(replica_acks=1, replica_ack_timeout=0.05))
+    with pytest.raises(ReplicaAckError) as caught:
+        log.replace("s", [], clear_archive=True)
+    assert caught.value.result == 0
+    assert plain.count("s", section="all") == 0
 
 
 @pytest.fixture(scope="module")

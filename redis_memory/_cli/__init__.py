@@ -37,6 +37,17 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (``--limit``, ``--count``, ``--last``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def config_of(args: argparse.Namespace) -> RedisMemoryConfig:
     overrides: dict[str, Any] = {}
     if getattr(args, "prefix", None):

@@ -6,7 +6,7 @@ without a verifier, a plain cosine-distance threshold (``distance_threshold=``).
 This command sweeps the chosen knob over the user's own labelled pairs the way
 ``benchmarks/semantic_cache_quality.py`` does: every ``a`` is stored in a real
 :class:`~redis_memory.cache.ResponseCache` (a scratch cache name under the
-prefix, deleted afterwards), every ``b`` is looked up through it, and a hit is
+prefix, deleted with its index afterwards), every ``b`` is looked up through it, and a hit is
 correct when it returns the entry of its own pair and the pair is a duplicate.
 Each text is embedded once (all-MiniLM-L6-v2, offline) and replayed to every
 setting, so the sweep measures the cache's decisions, not the model again.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import ResponseCache
-from . import CommandError, Progress, config_of, print_json, print_table
+from . import CommandError, Progress, at_least_one, config_of, print_json, print_table
 
 LLM = "redis-memory-calibration"
 DISTANCES = [round(0.02 * i, 2) for i in range(1, 16)]  # 0.02 .. 0.30
@@ -160,7 +160,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             )
     finally:
         progress.close()
-        filler.clear()
+        filler.drop()
     reaching = [r for r in rows if r["precision"] is not None and r["precision"] >= args.precision]
     best = max(reaching, key=lambda r: (r["recall"], -abs(r["value"]))) if reaching else None
     result = {
@@ -234,5 +234,5 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="the knob: the hit verifier's threshold (the default cache) or a plain "
         "distance threshold without verifier",
     )
-    calibrate.add_argument("--limit", type=int, help="use only the first N pairs")
+    calibrate.add_argument("--limit", type=at_least_one, help="use only the first N pairs")
     calibrate.set_defaults(run=_calibrate)

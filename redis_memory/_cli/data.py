@@ -11,7 +11,7 @@ from typing import Any
 from ..cache import ResponseCache, list_caches
 from ..events import AuditLog, EventBus
 from ..state import StateStore
-from . import CommandError, config_of, confirm, print_json, print_table
+from . import CommandError, at_least_one, config_of, confirm, print_json, print_table
 
 # -- cache ---------------------------------------------------------------------------
 
@@ -60,12 +60,17 @@ def _state_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _state_set(args: argparse.Namespace) -> int:
     if args.string:
         value: Any = args.value
     else:
         try:
-            value = json.loads(args.value)
+            # NaN and Infinity are not JSON: stored, they would silently become null.
+            value = json.loads(args.value, parse_constant=_not_json)
         except ValueError:
             raise CommandError(
                 f"VALUE {args.value!r} is not JSON; quote text as JSON ('\"dark\"') "
@@ -210,6 +215,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     tail.add_argument(
         "--from-start", action="store_true", help="with --audit: the whole stream first"
     )
-    tail.add_argument("--count", type=int, help="stop after N events")
+    tail.add_argument("--count", type=at_least_one, help="stop after N events")
     tail.add_argument("--timeout", type=float, help="stop after S seconds without an event")
     tail.set_defaults(run=_events_tail)

@@ -15,7 +15,6 @@ from typing import Any
 
 import redis
 
-from ..connection import RedisClients
 from ..migrate import SOURCES, Convert, Migration
 from . import CommandError, Progress, config_of, print_json, print_table
 
@@ -41,14 +40,11 @@ def _migrate(args: argparse.Namespace) -> int:
     if args.delete_source and not args.apply:
         raise CommandError("--delete-source only goes with --apply")
     config = config_of(args)
-    source_client = None
-    if args.source_url:
-        source_client = RedisClients(url=args.source_url, config=config).sync
     migration = Migration(
         args.source,
         _converter(layout.framework),
         config=config,
-        source_client=source_client,
+        source_url=args.source_url or None,
         source_prefix=args.source_prefix,
     )
     progress = Progress("migrating sessions" if args.apply else "reading sessions", args)

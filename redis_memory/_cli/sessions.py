@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..history import MessageLog, StoredMessage
-from . import CommandError, Progress, config_of, confirm, print_json, print_table, shorten, when
+from . import (
+    CommandError,
+    Progress,
+    at_least_one,
+    config_of,
+    confirm,
+    print_json,
+    print_table,
+    shorten,
+    when,
+)
 
 
 def _log(args: argparse.Namespace) -> MessageLog:
@@ -88,13 +98,21 @@ def _output(path: str | None) -> Iterator[IO[str]]:
     if path is None or path == "-":
         yield sys.stdout
         return
-    with open(path, "w", encoding="utf-8") as handle:
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with handle:
         yield handle
 
 
 def _export(args: argparse.Namespace) -> int:
     log = _log(args)
     ids = args.session_ids or sorted(log.iter_sessions())
+    # Named sessions are checked before the file is opened: no half-written export.
+    for session_id in args.session_ids:
+        if log.info(session_id) is None:
+            raise CommandError(f"no session {session_id!r} under prefix {log.keys.prefix!r}")
     progress = Progress("exporting sessions", args, len(ids))
     sessions = messages = 0
     with _output(args.output) as out:
@@ -105,8 +123,6 @@ def _export(args: argparse.Namespace) -> int:
                     line = {"session_id": session_id, "section": section, "message": message}
                     out.write(json.dumps(line, ensure_ascii=False) + "\n")
                     found += 1
-            if not found and args.session_ids:
-                raise CommandError(f"no session {session_id!r} under prefix {log.keys.prefix!r}")
             sessions += bool(found)
             messages += found
             progress(done)
@@ -134,6 +150,8 @@ def _read_export(path: str) -> dict[str, dict[str, list[StoredMessage]]]:
                 line: Any = json.loads(text)
                 session_id, message = line["session_id"], line["message"]
                 section = line.get("section", "active")
+                if not isinstance(session_id, str):
+                    raise TypeError(f"session_id is a {type(session_id).__name__}, not a str")
             except (ValueError, KeyError, TypeError) as exc:
                 raise CommandError(
                     f"{path} line {number} is not an export line "
@@ -151,9 +169,24 @@ def _read_export(path: str) -> dict[str, dict[str, list[StoredMessage]]]:
     return sessions
 
 
+def _check(log: MessageLog, sessions: dict[str, dict[str, list[StoredMessage]]]) -> None:
+    # Every session is checked before the first write: a bad message found half-way
+    # would otherwise leave earlier sessions replaced and this one's archive cleared.
+    for session_id, sections in sessions.items():
+        for section, messages in sections.items():
+            try:
+                log.keys.session(session_id)
+                log._encode(messages)
+            except (TypeError, ValueError) as exc:
+                raise CommandError(
+                    f"session {session_id!r} ({section} messages): {exc}; nothing was imported"
+                ) from None
+
+
 def _import(args: argparse.Namespace) -> int:
     sessions = _read_export(args.file)
     log = _log(args)
+    _check(log, sessions)
     existing = [sid for sid in sessions if log.info(sid) is not None]
     if existing and not (args.replace or args.append):
         shown = ", ".join(repr(s) for s in existing[:5]) + (" ..." if len(existing) > 5 else "")
@@ -213,12 +246,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     sub = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listing = sub.add_parser("list", parents=[common], help="sessions with counts and times")
-    listing.add_argument("--limit", type=int, help="stop after N sessions")
+    listing.add_argument("--limit", type=at_least_one, help="stop after N sessions")
     listing.set_defaults(run=_list)
 
     show = sub.add_parser("show", parents=[common], help="the messages of one session")
     show.add_argument("session_id")
-    show.add_argument("--last", type=int, help="only the newest N messages")
+    show.add_argument("--last", type=at_least_one, help="only the newest N messages")
     show.add_argument("--section", choices=["active", "archived", "all"], default="active")
     show.set_defaults(run=_show)
 
