@@ -55,7 +55,8 @@ COMMANDS: tuple[str, ...] = (
 # FT.CREATE's PREFIX against the user's key patterns: a user who may create indexes
 # can index, and so read, another prefix's hashes. Where the users of one database
 # must not read each other's data, leave it out and create indexes as an admin.
-INDEX_CREATION_COMMANDS: tuple[str, ...] = ("ft.create",)
+# FT.DROPINDEX (a cache's drop()) goes with it: index names are not keys to the ACL.
+INDEX_CREATION_COMMANDS: tuple[str, ...] = ("ft.create", "ft.dropindex")
 
 
 def acl_rules(prefix: str, *, create_indexes: bool = True) -> list[str]:
@@ -63,8 +64,8 @@ def acl_rules(prefix: str, *, create_indexes: bool = True) -> list[str]:
 
     Add the user's name, ``on`` and a password (``>secret``) in front, e.g.
     ``ACL SETUSER myapp on >secret <rules...>``. ``create_indexes=False`` leaves
-    out ``FT.CREATE`` (see :data:`INDEX_CREATION_COMMANDS`): the semantic cache
-    then needs its index created beforehand by a user who may.
+    out ``FT.CREATE`` and ``FT.DROPINDEX`` (see :data:`INDEX_CREATION_COMMANDS`):
+    the semantic cache then needs its index created (and dropped) by a user who may.
     """
     validate_prefix(prefix)
     commands = COMMANDS + (INDEX_CREATION_COMMANDS if create_indexes else ())
