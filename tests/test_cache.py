@@ -308,6 +308,7 @@ def test_construction_costs_no_round_trip():
         redis.Redis(port=1).ping()
 
 
+@pytest.mark.search
 def test_entry_counts_per_cache_and_tier(config, redis_client, words, prefix):
     from redis_memory.cache import list_caches
 
@@ -330,6 +331,7 @@ def test_entry_counts_per_cache_and_tier(config, redis_client, words, prefix):
     }
 
 
+@pytest.mark.search
 def test_drop_deletes_the_entries_and_the_semantic_index(config, redis_client, words, prefix):
     def indexes() -> list[str]:
         names = [n.decode() for n in redis_client.execute_command("FT._LIST")]
