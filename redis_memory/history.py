@@ -37,6 +37,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
 import orjson
 
 from ._checks import whole
+from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -596,13 +597,7 @@ class MessageLog(_MessageLogCore):
 
     def iter_sessions(self, *, count: int = 500) -> Iterator[str]:
         """Every session id under the prefix, each once, fetched page by page."""
-        seen: set[str] = set()
-        cursor = 0
-        while True:
-            cursor, ids = self.sessions(cursor=cursor, count=count)
-            yield from (i for i in ids if not (i in seen or seen.add(i)))  # type: ignore[func-returns-value]
-            if cursor == 0:
-                return
+        return each_once(lambda cursor: self.sessions(cursor=cursor, count=count))
 
 
 class AsyncMessageLog(_MessageLogCore):
@@ -669,14 +664,5 @@ class AsyncMessageLog(_MessageLogCore):
     async def sessions(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
         return await self._run(self._plan_sessions(cursor, count))
 
-    async def iter_sessions(self, *, count: int = 500) -> AsyncIterator[str]:
-        seen: set[str] = set()
-        cursor = 0
-        while True:
-            cursor, ids = await self.sessions(cursor=cursor, count=count)
-            for session_id in ids:
-                if session_id not in seen:
-                    seen.add(session_id)
-                    yield session_id
-            if cursor == 0:
-                return
+    def iter_sessions(self, *, count: int = 500) -> AsyncIterator[str]:
+        return each_once_async(lambda cursor: self.sessions(cursor=cursor, count=count))

@@ -44,6 +44,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from ._checks import whole
+from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -545,6 +546,10 @@ class _StateCore:
 _ITER_COUNT = 1000
 
 
+def _item_name(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 class StateStore(_StateCore):
     """Per-user state, sync. :class:`AsyncStateStore` mirrors it name for name.
 
@@ -639,16 +644,9 @@ class StateStore(_StateCore):
 
     def iter_keys(self, user_id: str, prefix: str | None = None) -> Iterator[str]:
         """Every key of the user (starting with ``prefix``), each once, page by page."""
-        seen: set[str] = set()
-        cursor = 0
-        while True:
-            cursor, names = self.keys(user_id, cursor=cursor, count=_ITER_COUNT, prefix=prefix)
-            for name in names:
-                if name not in seen:
-                    seen.add(name)
-                    yield name
-            if cursor == 0:
-                return
+        return each_once(
+            lambda cursor: self.keys(user_id, cursor=cursor, count=_ITER_COUNT, prefix=prefix)
+        )
 
     def users(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
         """One page of the ids of users that have state, by ``SCAN``: ``(next_cursor, ids)``.
@@ -660,30 +658,17 @@ class StateStore(_StateCore):
 
     def iter_users(self) -> Iterator[str]:
         """Every user id that has state under the prefix, each once, page by page."""
-        seen: set[str] = set()
-        cursor = 0
-        while True:
-            cursor, ids = self.users(cursor=cursor, count=_ITER_COUNT)
-            for user_id in ids:
-                if user_id not in seen:
-                    seen.add(user_id)
-                    yield user_id
-            if cursor == 0:
-                return
+        return each_once(lambda cursor: self.users(cursor=cursor, count=_ITER_COUNT))
 
     def iter_items(self, user_id: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of the user: a full read, one ``SCAN`` and ``MGET`` per page."""
-        seen: set[str] = set()
-        cursor = 0
-        while True:
+
+        def page(cursor: int) -> tuple[int, list[tuple[str, Any]]]:
             cursor, raw_keys = self._run(self._plan_scan_raw(user_id, cursor))
-            if raw_keys:
-                for name, value in self._run(self._plan_scan_items(user_id, raw_keys)):
-                    if name not in seen:
-                        seen.add(name)
-                        yield name, value
-            if cursor == 0:
-                return
+            items = self._run(self._plan_scan_items(user_id, raw_keys)) if raw_keys else []
+            return cursor, items
+
+        return each_once(page, key=_item_name)
 
     def clear(self, user_id: str) -> int:
         """Delete every key of the user; returns how many were deleted."""
@@ -787,47 +772,24 @@ class AsyncStateStore(_StateCore):
     ) -> tuple[int, list[str]]:
         return await self._run(self._plan_keys(user_id, cursor, count, prefix))
 
-    async def iter_keys(self, user_id: str, prefix: str | None = None) -> AsyncIterator[str]:
-        seen: set[str] = set()
-        cursor = 0
-        while True:
-            cursor, names = await self.keys(
-                user_id, cursor=cursor, count=_ITER_COUNT, prefix=prefix
-            )
-            for name in names:
-                if name not in seen:
-                    seen.add(name)
-                    yield name
-            if cursor == 0:
-                return
+    def iter_keys(self, user_id: str, prefix: str | None = None) -> AsyncIterator[str]:
+        return each_once_async(
+            lambda cursor: self.keys(user_id, cursor=cursor, count=_ITER_COUNT, prefix=prefix)
+        )
 
     async def users(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
         return await self._run(self._plan_users(cursor, count))
 
-    async def iter_users(self) -> AsyncIterator[str]:
-        seen: set[str] = set()
-        cursor = 0
-        while True:
-            cursor, ids = await self.users(cursor=cursor, count=_ITER_COUNT)
-            for user_id in ids:
-                if user_id not in seen:
-                    seen.add(user_id)
-                    yield user_id
-            if cursor == 0:
-                return
+    def iter_users(self) -> AsyncIterator[str]:
+        return each_once_async(lambda cursor: self.users(cursor=cursor, count=_ITER_COUNT))
 
-    async def iter_items(self, user_id: str) -> AsyncIterator[tuple[str, Any]]:
-        seen: set[str] = set()
-        cursor = 0
-        while True:
+    def iter_items(self, user_id: str) -> AsyncIterator[tuple[str, Any]]:
+        async def page(cursor: int) -> tuple[int, list[tuple[str, Any]]]:
             cursor, raw_keys = await self._run(self._plan_scan_raw(user_id, cursor))
-            if raw_keys:
-                for name, value in await self._run(self._plan_scan_items(user_id, raw_keys)):
-                    if name not in seen:
-                        seen.add(name)
-                        yield name, value
-            if cursor == 0:
-                return
+            items = await self._run(self._plan_scan_items(user_id, raw_keys)) if raw_keys else []
+            return cursor, items
+
+        return each_once_async(page, key=_item_name)
 
     async def clear(self, user_id: str) -> int:
         removed = 0

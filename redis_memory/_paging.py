@@ -1,0 +1,54 @@
+"""Walking ``SCAN``-style pages: every item once, although pages may repeat items.
+
+A page function takes a cursor and returns ``(next_cursor, items)``; 0 as the next
+cursor means done. ``SCAN`` may return a key twice (and several keys may name one
+session or user), so the walkers keep what they gave out and skip repeats. The
+sync and async walkers are twins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def _identity(item: T) -> Hashable:
+    return item  # type: ignore[return-value]
+
+
+def each_once(
+    page: Callable[[int], tuple[int, Iterable[T]]],
+    key: Callable[[T], Hashable] = _identity,
+) -> Iterator[T]:
+    """Every item of every page, from cursor 0 until the cursor is 0 again, each once."""
+    seen: set[Hashable] = set()
+    cursor = 0
+    while True:
+        cursor, items = page(cursor)
+        for item in items:
+            name = key(item)
+            if name not in seen:
+                seen.add(name)
+                yield item
+        if cursor == 0:
+            return
+
+
+async def each_once_async(
+    page: Callable[[int], Awaitable[tuple[int, Iterable[T]]]],
+    key: Callable[[T], Hashable] = _identity,
+) -> AsyncIterator[T]:
+    """The twin of :func:`each_once` for an async page function."""
+    seen: set[Hashable] = set()
+    cursor = 0
+    while True:
+        cursor, items = await page(cursor)
+        for item in items:
+            name = key(item)
+            if name not in seen:
+                seen.add(name)
+                yield item
+        if cursor == 0:
+            return
