@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
 
 import orjson
@@ -43,6 +44,7 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import ReplicaAckError, SerializationError, ValueTooLargeError
 from .keys import KeySchema
+from .serialization import fast_loads
 
 Section = Literal["active", "archived", "all"]
 T = TypeVar("T")
@@ -140,6 +142,9 @@ return moved
 _TOMBSTONE = b"\x00rmem:deleted\x00"
 
 
+# Unbound, so that map() runs the check per message in C.
+_has = dict.__contains__
+
 APPEND = Script(_APPEND)
 DELETE_AT = Script(_DELETE_AT)
 ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
@@ -184,6 +189,7 @@ class _MessageLogCore:
         # with every append, so the archive never expires before the session.
         self.refresh_archive = bool(refresh_archive)
         self._serializer = self.config.checked_serializer
+        self._loads = fast_loads(self._serializer)
         self._ttl = self.config.ttl.messages
 
     def _url(self) -> str:
@@ -253,20 +259,23 @@ class _MessageLogCore:
         return message  # type: ignore[return-value]
 
     def _decoder(self, key: str) -> Callable[[Sequence[bytes | str] | None], list[StoredMessage]]:
-        loads = self._serializer.loads
+        loads = self._loads
 
         def decode(raws: Sequence[bytes | str] | None) -> list[StoredMessage]:
-            # The common case in one pass; anything amiss goes through _decode,
-            # which names what is wrong.
+            # The common case in one pass, its checks run by C code (dict.__contains__
+            # refuses anything that is not a dict); anything amiss goes through
+            # _decode, which names what is wrong.
+            raws = raws or ()
             try:
-                messages = [loads(raw) for raw in raws or ()]
-            except SerializationError:
-                messages = None
-            if messages is None or not all(
-                type(m) is dict and "role" in m and "content" in m for m in messages
-            ):
-                return [self._decode(raw, key) for raw in raws or ()]
-            return messages
+                messages = list(map(loads, raws))
+                valid = all(map(_has, messages, repeat("role"))) and all(
+                    map(_has, messages, repeat("content"))
+                )
+            except (ValueError, TypeError):  # SerializationError is both
+                valid = False
+            if not valid:
+                return [self._decode(raw, key) for raw in raws]
+            return messages  # type: ignore[return-value]
 
         return decode
 
