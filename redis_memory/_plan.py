@@ -310,7 +310,9 @@ def _pipeline_commands(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]]:
 
 def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a sync client: one round trip (two the first time a script is new)."""
-    with redis_errors(plan.doing, plan.key, url):
+    # A try costs nothing until something fails; entering redis_errors on every
+    # call cost more than a microsecond.
+    try:
         if plan.then_wait is not None:
             pipe = _waiting_pipeline(client, plan, False)
             replies = _waited_replies(plan, pipe.execute(raise_on_error=False))
@@ -338,12 +340,15 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
             for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = pipe.execute()
+    except Exception:
+        with redis_errors(plan.doing, plan.key, url):
+            raise
     return plan.finish(replies)
 
 
 async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a ``redis.asyncio`` client; the twin of :func:`execute`."""
-    with redis_errors(plan.doing, plan.key, url):
+    try:
         if isinstance(client, redis.asyncio.RedisCluster):
             # A no-op once the cluster's layout is known. Tasks that reach a
             # new client at once, each left to start it, break its connections
@@ -377,4 +382,7 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
             for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = await pipe.execute()
+    except Exception:
+        with redis_errors(plan.doing, plan.key, url):
+            raise
     return plan.finish(replies)
