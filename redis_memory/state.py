@@ -50,7 +50,7 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError
 from .keys import KeySchema, unescape_id
-from .serialization import check_value_size
+from .serialization import check_value_size, fast_loads
 from .ttl import TTL, Seconds
 
 T = TypeVar("T")
@@ -236,6 +236,7 @@ class _StateCore:
         self.schema: KeySchema = self.config.keys
         self.publish_events = bool(publish_events)
         self._serializer = self.config.checked_serializer
+        self._loads = fast_loads(self._serializer)
         self._ttl = self.config.ttl.state
 
     def _url(self) -> str:
@@ -266,7 +267,13 @@ class _StateCore:
         if raw:
             return lambda data: data.encode("utf-8") if isinstance(data, str) else data
 
+        loads = self._loads
+
         def decode(data: Any) -> Any:
+            try:
+                return loads(data)
+            except (ValueError, TypeError):
+                pass  # decoded again below, by the serializer whose error names the problem
             try:
                 return self._serializer.loads(data)
             except SerializationError as exc:
