@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -52,7 +53,7 @@ from .errors import (
     ValueTooLargeError,
 )
 from .keys import unescape_id
-from .serialization import check_value_size
+from .serialization import check_value_size, fast_loads
 from .server import search_missing
 from .ttl import TTL
 
@@ -137,6 +138,11 @@ def _digest(*parts: str) -> str:
         hasher.update(part.encode("utf-8", "surrogatepass"))
         hasher.update(b"\x00")
     return hasher.hexdigest()[:32]
+
+
+# An application asks few models, each with the same (often long) llm string on
+# every call: its digest is computed once.
+_llm_digest = functools.lru_cache(maxsize=256)(_digest)
 
 
 def _vector_bytes(vector: Sequence[float], dimensions: int | None) -> bytes:
@@ -241,6 +247,7 @@ class _ResponseCacheCore:
         self.stats = CacheStats()
         self._outage = _Outage()
         self._serializer = base.checked_serializer
+        self._loads = fast_loads(self._serializer)
         self._pending: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
         self._pending_lock = threading.Lock()
         self._index_ready = False
@@ -256,7 +263,7 @@ class _ResponseCacheCore:
     def _llm_hash(self, llm: str) -> str:
         if not isinstance(llm, str):
             raise TypeError(f"the model identity (llm_string) is a str, not {type(llm).__name__}")
-        return _digest(llm)
+        return _llm_digest(llm)
 
     def _exact_key(self, prompt: CachePrompt, llm_hash: str) -> str:
         return self.keys.cache_exact(llm_hash, _digest(prompt.text), cache=self.name)
@@ -382,10 +389,16 @@ class _ResponseCacheCore:
         if raw is None:
             return None
         try:
-            value = self._serializer.loads(raw)
-        except SerializationError as exc:
-            log.warning("LLM cache: ignoring a value that is not cache data at %s: %s", where, exc)
-            return None
+            value = self._loads(raw)
+        except (ValueError, TypeError):
+            # Decoded again by the serializer, whose error names the problem.
+            try:
+                value = self._serializer.loads(raw)
+            except SerializationError as exc:
+                log.warning(
+                    "LLM cache: ignoring a value that is not cache data at %s: %s", where, exc
+                )
+                return None
         if decode is None:
             return value
         rebuilt = decode(value)
