@@ -237,8 +237,18 @@ def _per_slot(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]] | None:
     return [(name, *group) for group in by_slot.values()]
 
 
+# redis-py's clients are typing Protocols: isinstance() on one that is not a
+# subclass runs Python code (0.7 us a class), so the answer is kept per type.
+_cluster_types: dict[type, bool] = {}
+
+
 def _is_cluster(client: Any) -> bool:
-    return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
+    kind = type(client)
+    cluster = _cluster_types.get(kind)
+    if cluster is None:
+        cluster = isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
+        _cluster_types[kind] = cluster
+    return cluster
 
 
 def _is_scan(plan: Plan[Any]) -> bool:
@@ -326,7 +336,7 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
                 replies = [client.evalsha(script.sha, *args)]
             except redis.exceptions.NoScriptError:
                 replies = [client.eval(script.source, *args)]
-        elif _is_scan(plan) and _is_cluster(client):
+        elif _is_cluster(client) and _is_scan(plan):
             replies = _cluster_scan(client, plan.commands[0])
         elif (split := _per_slot(client, plan)) is not None:
             pipe = client.pipeline(transaction=False)
@@ -349,7 +359,7 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
 async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a ``redis.asyncio`` client; the twin of :func:`execute`."""
     try:
-        if isinstance(client, redis.asyncio.RedisCluster):
+        if _is_cluster(client) and isinstance(client, redis.asyncio.RedisCluster):
             # A no-op once the cluster's layout is known. Tasks that reach a
             # new client at once, each left to start it, break its connections
             # (redis-py 8.1); here they queue behind one start.
@@ -367,7 +377,7 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
                 replies = [await client.evalsha(script.sha, *args)]
             except redis.exceptions.NoScriptError:
                 replies = [await client.eval(script.source, *args)]
-        elif _is_scan(plan) and _is_cluster(client):
+        elif _is_cluster(client) and _is_scan(plan):
             replies = await _cluster_scan_async(client, plan.commands[0])
         elif (split := _per_slot(client, plan)) is not None:
             pipe = client.pipeline(transaction=False)
