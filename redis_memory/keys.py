@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -179,6 +180,11 @@ class KeySchema:
 
     def state(self, user_id: str, key: str) -> str:
         return f"{self.state_user(user_id)}:{escape_id(key, what='state key')}"
+
+    def states(self, user_id: str, keys: Iterable[str]) -> list[str]:
+        """:meth:`state` of each key, the user id escaped once."""
+        stem = self.state_user(user_id) + ":"
+        return [stem + escape_id(key, what="state key") for key in keys]
 
     def state_channel(self, user_id: str) -> str:
         """The pub/sub channel of one user's state changes: ``{prefix}:events:state:{<id>}``."""

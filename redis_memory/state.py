@@ -345,16 +345,26 @@ class _StateCore:
 
     def _plan_get_many(self, user_id: str, keys: Sequence[str], raw: bool) -> Plan[dict[str, Any]]:
         names = _key_list(keys)
-        redis_keys = [self.schema.state(user_id, key) for key in names]
+        redis_keys = self.schema.states(user_id, names)
         stem = self.schema.state_user(user_id)
         if not names:
             return Plan("reading state", stem, lambda _: {}, [])
-        decoders = [
-            self._decoder(user_id, key, redis_key, raw)
-            for key, redis_key in zip(names, redis_keys, strict=True)
-        ]
+        loads = self._loads
 
         def finish(replies: list[Any]) -> dict[str, Any]:
+            if not raw:
+                try:
+                    return {
+                        key: loads(data)
+                        for key, data in zip(names, replies[0], strict=True)
+                        if data is not None
+                    }
+                except (ValueError, TypeError):
+                    pass  # decoded again below, key by key, to name the one that is bad
+            decoders = [
+                self._decoder(user_id, key, redis_key, raw)
+                for key, redis_key in zip(names, redis_keys, strict=True)
+            ]
             return {
                 key: decode(data)
                 for key, decode, data in zip(names, decoders, replies[0], strict=True)
@@ -390,7 +400,7 @@ class _StateCore:
 
     def _plan_delete(self, user_id: str, keys: Sequence[str]) -> Plan[int]:
         names = _key_list(keys)
-        redis_keys = [self.schema.state(user_id, key) for key in names]
+        redis_keys = self.schema.states(user_id, names)
         stem = self.schema.state_user(user_id)
         if not names:
             return Plan("deleting state", stem, lambda _: 0, [])
