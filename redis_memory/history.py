@@ -44,7 +44,7 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import ReplicaAckError, SerializationError, ValueTooLargeError
 from .keys import KeySchema
-from .serialization import fast_loads
+from .serialization import fast_dumps, fast_loads
 
 Section = Literal["active", "archived", "all"]
 T = TypeVar("T")
@@ -190,6 +190,7 @@ class _MessageLogCore:
         self.refresh_archive = bool(refresh_archive)
         self._serializer = self.config.checked_serializer
         self._loads = fast_loads(self._serializer)
+        self._dumps = fast_dumps(self._serializer)
         self._ttl = self.config.ttl.messages
 
     def _url(self) -> str:
@@ -229,17 +230,25 @@ class _MessageLogCore:
                 f"not {type(messages).__name__}"
             )
         now = time.time()
+        dumps, limit = self._dumps, self.config.max_value_bytes
         encoded: list[bytes] = []
         ids: list[Any] = []
         for position, message in enumerate(messages):
             _validate_message(message, position)
             record = message if "ts" in message else {**message, "ts": now}
             try:
-                encoded.append(self._serializer.dumps(record))
-            except SerializationError as exc:
-                raise SerializationError(f"message {position} cannot be stored: {exc}") from exc
-            except ValueTooLargeError as exc:
-                raise ValueTooLargeError(f"message {position}: {exc}") from None
+                data: bytes | None = dumps(record)
+            except (TypeError, ValueError):  # SerializationError is both
+                data = None
+            if data is None or (limit is not None and len(data) > limit):
+                # Encoded again by the checked serializer, whose error names the problem.
+                try:
+                    data = self._serializer.dumps(record)
+                except SerializationError as exc:
+                    raise SerializationError(f"message {position} cannot be stored: {exc}") from exc
+                except ValueTooLargeError as exc:
+                    raise ValueTooLargeError(f"message {position}: {exc}") from None
+            encoded.append(data)
             ids.append(message.get("id"))
         return encoded, ids
 

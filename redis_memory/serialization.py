@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -159,3 +160,18 @@ def fast_loads(serializer: Serializer) -> Callable[[Any], Any]:
     if type(serializer) is JSONSerializer:
         return orjson.loads
     return serializer.loads
+
+
+def fast_dumps(serializer: Serializer) -> Callable[[Any], bytes]:
+    """A ``dumps`` that encodes as ``serializer.dumps`` does, with less overhead.
+
+    It applies no size limit, and for the stock :class:`JSONSerializer` it raises
+    orjson's own error: a write path checks the size itself and, when anything
+    fails, encodes again through ``serializer.dumps`` to raise the error that
+    names the problem.
+    """
+    while isinstance(serializer, SizeLimitedSerializer):
+        serializer = serializer.serializer
+    if type(serializer) is JSONSerializer:
+        return functools.partial(orjson.dumps, default=_default, option=serializer._options)
+    return serializer.dumps
