@@ -151,7 +151,8 @@ ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
 
 
 def _validate_message(message: Any, position: int) -> None:
-    if not isinstance(message, Mapping):
+    # isinstance(..., Mapping) runs the ABC machinery; a dict needs none of it.
+    if type(message) is not dict and not isinstance(message, Mapping):
         raise TypeError(
             f"message {position} is a {type(message).__name__}; the message log stores "
             "mappings in the neutral form {'role': ..., 'content': ...}"
