@@ -74,6 +74,7 @@ _TYPE_OF_ROLE = {
 }
 
 _NEUTRAL = ("content", "name", "id", "tool_call_id")
+_OPTIONAL_NEUTRAL = _NEUTRAL[1:]
 # Kept in the neutral form, or implied by the type: never repeated in ``lc``.
 _NOT_IN_LC = frozenset({*_NEUTRAL, "type", "role", "tool_calls"})
 
@@ -93,14 +94,15 @@ def to_stored(message: BaseMessage) -> StoredMessage:
         raise TypeError(f"expected a LangChain message (BaseMessage), got {type(message).__name__}")
     # The fields as they are (model_dump would copy every value first): the
     # serializer writes them out right after, and pydantic extras come along.
-    data = {**message.__dict__, **(message.__pydantic_extra__ or {})}
+    extra = message.__pydantic_extra__
+    data = {**message.__dict__, **extra} if extra else message.__dict__
     kind = data["type"]
     cls = _CLASSES.get(kind)
     if cls is None:
         raise TypeError(f"cannot store LangChain message type {kind!r} ({type(message).__name__})")
     role = data["role"] if "role" in data else _ROLE_OF_TYPE[kind]
     stored: dict[str, Any] = {"role": role, "content": data["content"]}
-    for name in _NEUTRAL[1:]:
+    for name in _OPTIONAL_NEUTRAL:
         if data.get(name) is not None:
             stored[name] = data[name]
     if data.get("tool_calls"):
