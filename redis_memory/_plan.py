@@ -10,7 +10,7 @@ check and decoding step is written once and both twins send the same commands.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -316,6 +316,51 @@ def _pipeline_commands(client: Any, plan: Plan[Any]) -> list[tuple[Any, ...]]:
     if plan.transaction and _is_cluster(client):
         return _cluster_transaction(plan.commands)
     return plan.commands
+
+
+def drive(
+    flow: Generator[Any, Any, T],
+    step: Callable[[Any], Any],
+    errors: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Run a flow of several steps (an engine's generator) to its result.
+
+    Each value the flow yields goes to ``step``, and what ``step`` returns is sent
+    back in; when ``step`` raises one of ``errors``, that error is thrown into the
+    flow instead, which may handle it (e.g. create a missing consumer group).
+    """
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            yielded = flow.send(reply) if error is None else flow.throw(error)
+        except StopIteration as done:
+            return done.value
+        reply, error = None, None
+        try:
+            reply = step(yielded)
+        except errors as exc:
+            error = exc
+
+
+async def drive_async(
+    flow: Generator[Any, Any, T],
+    step: Callable[[Any], Awaitable[Any]],
+    errors: tuple[type[BaseException], ...] = (),
+) -> T:
+    """The twin of :func:`drive` for an async ``step``."""
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            yielded = flow.send(reply) if error is None else flow.throw(error)
+        except StopIteration as done:
+            return done.value
+        reply, error = None, None
+        try:
+            reply = await step(yielded)
+        except errors as exc:
+            error = exc
 
 
 def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:

@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from .errors import SerializationError
+
 _STREAM_ID_RE = re.compile(r"\d{1,20}(?:-\d{1,20})?")
 
 
@@ -64,6 +66,30 @@ def fields(raw: Any) -> dict[str, Any]:
         return {text(k): v for k, v in raw.items()}
     items = list(raw or ())
     return {text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def json_object(
+    serializer: Any, key: str, entry_id: Any, raw_fields: Any, field: str, what: str
+) -> tuple[str, dict[str, Any]]:
+    """``(id, the JSON object in field)`` of a stream entry this package wrote.
+
+    Anything else (no such field, not JSON, not an object) is a
+    ``SerializationError`` naming the entry: another program writes to the stream.
+    """
+    ident = text(entry_id)
+    raw = fields(raw_fields).get(field)
+    try:
+        value = None if raw is None else serializer.loads(raw)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"entry {ident} of {key} is not {what} of redis-memory-backend ({exc})"
+        ) from exc
+    if not isinstance(value, dict):
+        raise SerializationError(
+            f"entry {ident} of {key} has no JSON object in its {field!r} field; "
+            "another program may write to this stream"
+        )
+    return ident, value
 
 
 def pending_summary(reply: Any) -> tuple[int, str | None, str | None, dict[str, int]]:

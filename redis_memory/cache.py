@@ -42,7 +42,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from ._plan import Plan, execute, execute_async
+from ._plan import Plan, drive, drive_async, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
@@ -358,17 +358,11 @@ class _ResponseCacheCore:
                 commands.append(("PEXPIRE", entry, self.ttl.milliseconds))
         return Plan("updating the LLM cache", key, lambda _: None, commands, transaction=True)
 
-    def _plan_scan(self, pattern: str, cursor: int) -> Plan[tuple[int, list[bytes]]]:
+    def _plan_scan(
+        self, pattern: str, cursor: int, doing: str = "clearing the LLM cache"
+    ) -> Plan[tuple[int, list[bytes]]]:
         return Plan(
-            "clearing the LLM cache",
-            pattern,
-            lambda r: (int(r[0][0]), r[0][1]),
-            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
-        )
-
-    def _plan_count_page(self, pattern: str, cursor: int) -> Plan[tuple[int, list[bytes]]]:
-        return Plan(
-            "counting LLM cache entries",
+            doing,
             pattern,
             lambda r: (int(r[0][0]), r[0][1]),
             [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
@@ -575,7 +569,7 @@ class _ResponseCacheFlows(_ResponseCacheCore):
             seen: set[bytes] = set()
             cursor = 0
             while True:
-                cursor, keys = yield self._plan_count_page(pattern, cursor)
+                cursor, keys = yield self._plan_scan(pattern, cursor, "counting LLM cache entries")
                 seen.update(keys)
                 if cursor == 0:
                     break
@@ -620,12 +614,7 @@ class ResponseCache(_ResponseCacheFlows):
         return self._ensure_index(step.dimensions)
 
     def _drive(self, flow: Flow[T]) -> T:
-        reply = None
-        try:
-            while True:
-                reply = self._step(flow.send(reply))
-        except StopIteration as done:
-            return done.value
+        return drive(flow, self._step)
 
     def _ensure_index(self, dimensions: int) -> bool:
         if self._index_ready or self._no_search:
@@ -722,12 +711,7 @@ class AsyncResponseCache(_ResponseCacheFlows):
         return await self._ensure_index(step.dimensions)
 
     async def _drive(self, flow: Flow[T]) -> T:
-        reply = None
-        try:
-            while True:
-                reply = await self._step(flow.send(reply))
-        except StopIteration as done:
-            return done.value
+        return await drive_async(flow, self._step)
 
     async def _ensure_index(self, dimensions: int) -> bool:
         if self._index_ready or self._no_search:

@@ -59,7 +59,7 @@ import redis
 import redis.asyncio
 
 from ._checks import whole
-from ._plan import Plan, Script, execute, execute_async
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import RedisMemoryError, RedisUnavailableError, SerializationError
@@ -342,12 +342,7 @@ class Claims(_ClaimsCore):
         Cluster the tasks are tried one after another (they live in different slots).
         """
         flow = self._claim_any_flow(task_ids, owner, ttl, _is_cluster(self._clients.sync))
-        reply = None
-        try:
-            while True:
-                reply = self._run(flow.send(reply))
-        except StopIteration as done:
-            return done.value
+        return drive(flow, self._run)
 
     def owner(self, task_id: str) -> str | None:
         """Who holds the task now, or None if nobody does (never claimed, released, expired)."""
@@ -387,12 +382,7 @@ class AsyncClaims(_ClaimsCore):
         self, task_ids: Iterable[str], owner: str, *, ttl: TTL | Seconds | None = None
     ) -> str | None:
         flow = self._claim_any_flow(task_ids, owner, ttl, _is_cluster(self._clients.async_))
-        reply = None
-        try:
-            while True:
-                reply = await self._run(flow.send(reply))
-        except StopIteration as done:
-            return done.value
+        return await drive_async(flow, self._run)
 
     async def owner(self, task_id: str) -> str | None:
         return await self._run(self._plan_owner(task_id))
@@ -749,6 +739,12 @@ class DistributedLock(_LockCore):
     def _run(self, plan: Plan[T]) -> T:
         return execute(self._clients.sync, plan, self._url)
 
+    def _lock_step(self, step: Plan[Any] | _Sleep) -> Any:
+        if isinstance(step, _Sleep):
+            time.sleep(step.seconds)
+            return None
+        return self._run(step)
+
     @staticmethod
     def _holder() -> Hashable:
         return threading.get_ident()
@@ -761,17 +757,8 @@ class DistributedLock(_LockCore):
         holder = self._holder()
         token = self._new_token(holder)
         flow = self._acquire_flow(token, blocking, blocking_timeout)
-        reply: Any = None
         try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, _Sleep):
-                    time.sleep(step.seconds)
-                    reply = None
-                else:
-                    reply = self._run(step)
-        except StopIteration as done:
-            acquired = bool(done.value)
+            acquired = bool(drive(flow, self._lock_step))
         except RedisUnavailableError:
             # The SET may have been applied with its reply lost: give up our token,
             # if Redis lets us, so the lock is not held by nobody until it expires.
@@ -840,6 +827,12 @@ class AsyncDistributedLock(_LockCore):
     async def _run(self, plan: Plan[T]) -> T:
         return await execute_async(self._clients.async_, plan, self._url)
 
+    async def _lock_step(self, step: Plan[Any] | _Sleep) -> Any:
+        if isinstance(step, _Sleep):
+            await asyncio.sleep(step.seconds)
+            return None
+        return await self._run(step)
+
     @staticmethod
     def _holder() -> Hashable:
         task = asyncio.current_task()
@@ -853,17 +846,8 @@ class AsyncDistributedLock(_LockCore):
         holder = self._holder()
         token = self._new_token(holder)
         flow = self._acquire_flow(token, blocking, blocking_timeout)
-        reply: Any = None
         try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, _Sleep):
-                    await asyncio.sleep(step.seconds)
-                    reply = None
-                else:
-                    reply = await self._run(step)
-        except StopIteration as done:
-            acquired = bool(done.value)
+            acquired = bool(await drive_async(flow, self._lock_step))
         except RedisUnavailableError:
             with contextlib.suppress(RedisMemoryError):
                 await self._run(self._plan_release(token))

@@ -65,7 +65,7 @@ from redis.retry import Retry
 
 from . import _streams
 from ._checks import whole
-from ._plan import Plan, execute, execute_async, redis_errors
+from ._plan import Plan, drive, drive_async, execute, execute_async, redis_errors
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import PermissionDeniedError, SerializationError
@@ -513,10 +513,6 @@ class _SubscriptionCore:
                 return None
 
 
-def _throw_into(flow: Flow[T], reply: Any, error: BaseException | None) -> Any:
-    return flow.send(reply) if error is None else flow.throw(error)
-
-
 class Subscription(_SubscriptionCore):
     """Events of an :meth:`EventBus.subscribe` call: iterate it, in a ``with`` block.
 
@@ -594,18 +590,7 @@ class Subscription(_SubscriptionCore):
         return None
 
     def _drive(self, flow: Flow[T]) -> T:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = _throw_into(flow, reply, error)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            try:
-                reply = self._step(step)
-            except _FLOW_ERRORS as exc:
-                error = exc
+        return drive(flow, self._step, _FLOW_ERRORS)
 
     def _drop(self) -> None:
         pubsub, self._pubsub, self._live = self._pubsub, None, False
@@ -723,18 +708,7 @@ class AsyncSubscription(_SubscriptionCore):
         return None
 
     async def _drive(self, flow: Flow[T]) -> T:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = _throw_into(flow, reply, error)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            try:
-                reply = await self._step(step)
-            except _FLOW_ERRORS as exc:
-                error = exc
+        return await drive_async(flow, self._step, _FLOW_ERRORS)
 
     async def _drop(self) -> None:
         pubsub, self._pubsub, self._live = self._pubsub, None, False
@@ -1014,19 +988,9 @@ class _AuditCore:
         return self._clients.masked_url()
 
     def _entry(self, entry_id: Any, raw_fields: Any) -> AuditEntry:
-        ident = _streams.text(entry_id)
-        raw = _streams.fields(raw_fields).get(EVENT_FIELD)
-        try:
-            event = None if raw is None else self._serializer.loads(raw)
-        except SerializationError as exc:
-            raise SerializationError(
-                f"entry {ident} of {self.key} is not an event of redis-memory-backend ({exc})"
-            ) from exc
-        if not isinstance(event, dict):
-            raise SerializationError(
-                f"entry {ident} of {self.key} has no JSON object in its {EVENT_FIELD!r} field; "
-                "another program may write to this stream"
-            )
+        ident, event = _streams.json_object(
+            self._serializer, self.key, entry_id, raw_fields, EVENT_FIELD, "an event"
+        )
         return AuditEntry(ident, event)
 
     @staticmethod
@@ -1199,18 +1163,10 @@ class AuditLog(_AuditCore):
     """
 
     def _drive(self, flow: _AuditFlow[T]) -> T:
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                plan = _throw_into(flow, reply, error)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            try:
-                reply = execute(self._clients.sync, plan, self._url)
-            except redis.exceptions.ResponseError as exc:
-                error = exc
+        return drive(flow, self._execute, (redis.exceptions.ResponseError,))
+
+    def _execute(self, plan: Plan[Any]) -> Any:
+        return execute(self._clients.sync, plan, self._url)
 
     def append(self, event: Mapping[str, Any]) -> str:
         """Append an event (a dict of JSON values); returns its stream id. One ``XADD``."""
@@ -1285,18 +1241,10 @@ class AsyncAuditLog(_AuditCore):
     """
 
     async def _drive(self, flow: _AuditFlow[T]) -> T:
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                plan = _throw_into(flow, reply, error)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            try:
-                reply = await execute_async(self._clients.async_, plan, self._url)
-            except redis.exceptions.ResponseError as exc:
-                error = exc
+        return await drive_async(flow, self._execute, (redis.exceptions.ResponseError,))
+
+    async def _execute(self, plan: Plan[Any]) -> Any:
+        return await execute_async(self._clients.async_, plan, self._url)
 
     async def append(self, event: Mapping[str, Any]) -> str:
         return await execute_async(self._clients.async_, self._plan_append(event), self._url)

@@ -43,7 +43,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._plan import Plan, Script, execute, execute_async
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .keys import KeySchema
@@ -266,12 +266,7 @@ class RateLimit(_RateLimitCore):
         return None
 
     def _drive(self, flow: Flow[T]) -> T:
-        reply = None
-        try:
-            while True:
-                reply = self._step(flow.send(reply))
-        except StopIteration as done:
-            return done.value
+        return drive(flow, self._step)
 
     def try_acquire(self, tokens: float = 1) -> bool:
         """Take ``tokens`` if the bucket has them now; never waits (one round trip)."""
@@ -332,12 +327,7 @@ class AsyncRateLimit(_RateLimitCore):
         return None
 
     async def _drive(self, flow: Flow[T]) -> T:
-        reply = None
-        try:
-            while True:
-                reply = await self._step(flow.send(reply))
-        except StopIteration as done:
-            return done.value
+        return await drive_async(flow, self._step)
 
     async def try_acquire(self, tokens: float = 1) -> bool:
         return await self._drive(self._acquire_flow(tokens, False, None))

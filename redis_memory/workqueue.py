@@ -42,7 +42,7 @@ import redis
 
 from . import _streams
 from ._checks import whole
-from ._plan import Plan, Script, execute, execute_async
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError
@@ -172,19 +172,9 @@ class _WorkQueueCore:
             raise SerializationError(f"the job's payload cannot be queued: {exc}") from exc
 
     def _job(self, job_id: Any, raw_fields: Any, deliveries: Any) -> Job:
-        ident = _streams.text(job_id)
-        raw = _streams.fields(raw_fields).get(PAYLOAD_FIELD)
-        try:
-            payload = None if raw is None else self._serializer.loads(raw)
-        except SerializationError as exc:
-            raise SerializationError(
-                f"entry {ident} of {self.key} is not a job of redis-memory-backend ({exc})"
-            ) from exc
-        if not isinstance(payload, dict):
-            raise SerializationError(
-                f"entry {ident} of {self.key} has no JSON object in its {PAYLOAD_FIELD!r} "
-                "field; another program may write to this stream"
-            )
+        ident, payload = _streams.json_object(
+            self._serializer, self.key, job_id, raw_fields, PAYLOAD_FIELD, "a job"
+        )
         return Job(ident, payload, int(deliveries))
 
     # -- plans ----------------------------------------------------------------------
@@ -342,18 +332,10 @@ class WorkQueue(_WorkQueueCore):
     """
 
     def _drive(self, flow: Flow[T]) -> T:
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                plan = flow.send(reply) if error is None else flow.throw(error)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            try:
-                reply = execute(self._clients.sync, plan, self._url)
-            except redis.exceptions.ResponseError as exc:
-                error = exc
+        return drive(flow, self._execute, (redis.exceptions.ResponseError,))
+
+    def _execute(self, plan: Plan[Any]) -> Any:
+        return execute(self._clients.sync, plan, self._url)
 
     def put(self, payload: Mapping[str, Any]) -> str:
         """Queue a job (a dict of JSON values); returns its id. One ``XADD``.
@@ -411,18 +393,10 @@ class AsyncWorkQueue(_WorkQueueCore):
     """
 
     async def _drive(self, flow: Flow[T]) -> T:
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                plan = flow.send(reply) if error is None else flow.throw(error)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            try:
-                reply = await execute_async(self._clients.async_, plan, self._url)
-            except redis.exceptions.ResponseError as exc:
-                error = exc
+        return await drive_async(flow, self._execute, (redis.exceptions.ResponseError,))
+
+    async def _execute(self, plan: Plan[Any]) -> Any:
+        return await execute_async(self._clients.async_, plan, self._url)
 
     async def put(self, payload: Mapping[str, Any]) -> str:
         return await execute_async(self._clients.async_, self._plan_put(payload), self._url)
