@@ -19,7 +19,7 @@ from redis_memory.cache import (
 )
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
-from redis_memory.embeddings import Embedder, MiniLMEmbedder
+from redis_memory.embeddings import Embedder, FunctionEmbedder, MiniLMEmbedder
 from redis_memory.ttl import TTL
 
 from ._messages import from_stored, to_stored
@@ -236,9 +236,7 @@ class RedisSemanticCache(RedisCache):
         ttl: TTL | float | Literal["policy"] | None = "policy",
         timeout: float = 0.05,
     ) -> None:
-        embedder: Embedder = (
-            MiniLMEmbedder() if embeddings is None else _LangChainEmbedder(embeddings)
-        )
+        embedder: Embedder = MiniLMEmbedder() if embeddings is None else _embedder(embeddings)
         super().__init__(
             name,
             url=url,
@@ -256,21 +254,13 @@ class RedisSemanticCache(RedisCache):
         return chat_prompt(prompt)
 
 
-class _LangChainEmbedder:
-    """A LangChain ``Embeddings`` as the core's :class:`Embedder`."""
-
-    def __init__(self, embeddings: Embeddings) -> None:
-        if not isinstance(embeddings, Embeddings):
-            raise TypeError(
-                f"embeddings must be a LangChain Embeddings, not {type(embeddings).__name__}"
-            )
-        self.embeddings = embeddings
-
-    def embed(self, text: str) -> list[float]:
-        return self.embeddings.embed_query(text)
-
-    async def aembed(self, text: str) -> list[float]:
-        return await self.embeddings.aembed_query(text)
+def _embedder(embeddings: Embeddings) -> FunctionEmbedder:
+    """A LangChain ``Embeddings`` as the core's embedder (query embeddings)."""
+    if not isinstance(embeddings, Embeddings):
+        raise TypeError(
+            f"embeddings must be a LangChain Embeddings, not {type(embeddings).__name__}"
+        )
+    return FunctionEmbedder(embeddings.embed_query, embeddings.aembed_query)
 
 
 def _dump_or_none(return_val: Any) -> list[dict[str, Any]] | None:

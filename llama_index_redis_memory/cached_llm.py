@@ -76,7 +76,7 @@ from llama_index.core.llms.llm import LLM
 from redis_memory.cache import AsyncResponseCache, CachePrompt, CacheStats, ResponseCache
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
-from redis_memory.embeddings import Embedder, MiniLMEmbedder
+from redis_memory.embeddings import Embedder, FunctionEmbedder, MiniLMEmbedder
 from redis_memory.errors import ConfigurationError
 from redis_memory.ttl import TTL
 
@@ -394,21 +394,13 @@ def load_response(value: Any, kind: Literal["chat", "completion"]) -> Any:
 # -- the cache settings ------------------------------------------------------------------
 
 
-class _LlamaIndexEmbedder:
-    """A LlamaIndex ``BaseEmbedding`` as the core's :class:`Embedder` (query embeddings)."""
-
-    def __init__(self, embed_model: BaseEmbedding) -> None:
-        if not isinstance(embed_model, BaseEmbedding):
-            raise TypeError(
-                f"embed_model must be a LlamaIndex BaseEmbedding, not {type(embed_model).__name__}"
-            )
-        self.embed_model = embed_model
-
-    def embed(self, text: str) -> list[float]:
-        return self.embed_model.get_query_embedding(text)
-
-    async def aembed(self, text: str) -> list[float]:
-        return await self.embed_model.aget_query_embedding(text)
+def _embedder(embed_model: BaseEmbedding) -> FunctionEmbedder:
+    """A LlamaIndex ``BaseEmbedding`` as the core's embedder (query embeddings)."""
+    if not isinstance(embed_model, BaseEmbedding):
+        raise TypeError(
+            f"embed_model must be a LlamaIndex BaseEmbedding, not {type(embed_model).__name__}"
+        )
+    return FunctionEmbedder(embed_model.get_query_embedding, embed_model.aget_query_embedding)
 
 
 class RedisLLMCache:
@@ -462,7 +454,7 @@ class RedisLLMCache:
     ) -> None:
         embedder: Embedder | None = None
         if embed_model is not None:
-            embedder = _LlamaIndexEmbedder(embed_model)
+            embedder = _embedder(embed_model)
         elif semantic:
             embedder = MiniLMEmbedder()
         if embedder is None and distance_threshold is not None:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import FeatureUnavailableError
@@ -39,6 +39,22 @@ class Embedder(Protocol):
     async def aembed(self, text: str) -> Sequence[float]:
         """The same, for async callers."""
         ...
+
+
+class FunctionEmbedder:
+    """An :class:`Embedder` from a model's own query-embedding methods, sync and async.
+
+    How the framework packages hand their embedding models to the core, e.g.
+    ``FunctionEmbedder(embeddings.embed_query, embeddings.aembed_query)``.
+    """
+
+    def __init__(
+        self,
+        embed: Callable[[str], Sequence[float]],
+        aembed: Callable[[str], Awaitable[Sequence[float]]],
+    ) -> None:
+        self.embed = embed
+        self.aembed = aembed
 
 
 _model: Any = None
