@@ -142,17 +142,11 @@ def train_cross_encoder(examples: list[tuple[str, str, float]]) -> tuple[Any, An
 def nearest_rows(
     pairs: fv.Pairs, lookups: range, scores: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features (with the cross-encoder's score last) of each lookup's nearest candidate."""
-    rows, correct, lookup = [], [], []
-    for score, i in zip(scores, lookups, strict=True):
-        j, d = int(pairs.neighbours[i, 0]), float(pairs.distances[i, 0])
-        if d > fv.FIT_DISTANCE:
-            continue
-        runner = fv.runner_up(pairs, i, 5)
-        rows.append([*v.context_features(pairs.queries[i], pairs.stored[j], d, runner), score])
-        correct.append(j == i and pairs.duplicate[i])
-        lookup.append(i)
-    return np.array(rows), np.array(correct), np.array(lookup)
+    """fit_verifier's context rows of ``lookups``, with the cross-encoder's score last."""
+    ex = fv.context_examples(pairs, top_k=5)
+    keep = (ex.lookup >= lookups.start) & (ex.lookup < lookups.stop)
+    score = scores[ex.lookup[keep] - lookups.start]
+    return np.column_stack([ex.x[keep], score]), ex.correct[keep], ex.lookup[keep]
 
 
 def at_threshold(model: dict, x: np.ndarray, correct: np.ndarray, should_hit: int, t: float) -> str:

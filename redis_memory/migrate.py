@@ -214,6 +214,8 @@ class Migration:
 
     # -- reading the source ------------------------------------------------------------
     def _scan(self, redis_type: str) -> Iterator[list[str]]:
+        """Pages of the source's keys of one type, each key once (SCAN may repeat one)."""
+        seen: set[str] = set()
         cursor = 0
         while True:
             command = ("SCAN", cursor, "MATCH", self.pattern, "COUNT", _SCAN_COUNT)
@@ -230,7 +232,8 @@ class Migration:
                     key = _text(raw)
                 except UnicodeDecodeError:
                     continue
-                if not self._is_ours(key):
+                if not self._is_ours(key) and key not in seen:
+                    seen.add(key)
                     keys.append(key)
             if keys:
                 yield keys
@@ -238,12 +241,7 @@ class Migration:
                 return
 
     def _read_lists(self, report: MigrationReport) -> Iterator[SourceSession]:
-        seen: set[str] = set()
         for keys in self._scan("list"):
-            keys = [key for key in keys if key not in seen]
-            seen.update(keys)
-            if not keys:
-                continue
             pages = self._run(
                 Plan(
                     "reading the source",
@@ -288,12 +286,7 @@ class Migration:
 
     def _read_json_docs(self, report: MigrationReport) -> Iterator[SourceSession]:
         found: dict[str, list[tuple[float, str, str, dict[str, Any]]]] = {}
-        seen: set[str] = set()
         for keys in self._scan("ReJSON-RL"):
-            keys = [key for key in keys if key not in seen]
-            seen.update(keys)
-            if not keys:
-                continue
             docs = self._run(
                 Plan(
                     "reading the source",
