@@ -1,8 +1,13 @@
-"""LangChain faces of redis-memory-backend (chat history, caches, stores, rate limiter).
+"""LangChain faces of redis-memory-backend (chat history, caches, stores, rate limiter,
+LangGraph checkpointer).
 
 Each class here translates LangChain types to and from the framework-free core
-in :mod:`redis_memory`; every Redis command lives in the core.
+in :mod:`redis_memory`; every Redis command lives in the core. The LangGraph
+checkpointer (``RedisSaver``) is imported on first use: it needs the
+``[langgraph]`` extra.
 """
+
+from typing import Any
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
@@ -12,14 +17,36 @@ from .embeddings import MiniLMEmbeddings
 from .rate_limiter import RedisRateLimiter
 from .store import RedisByteStore, RedisStore
 
+_LANGGRAPH = ("AsyncRedisSaver", "RedisSaver", "acopy_threads", "copy_threads")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LANGGRAPH:
+        try:
+            from . import checkpoint
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("langgraph"):
+                raise
+            raise ModuleNotFoundError(
+                f"{name} needs LangGraph: pip install 'redis-memory-backend[langgraph]'",
+                name=exc.name,
+            ) from exc
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "AsyncRedisSaver",
     "MiniLMEmbeddings",
     "RedisByteStore",
     "RedisCache",
     "RedisChatMessageHistory",
     "RedisMemoryConfig",
     "RedisRateLimiter",
+    "RedisSaver",
     "RedisSemanticCache",
     "RedisStore",
     "TTLPolicy",
+    "acopy_threads",
+    "copy_threads",
 ]

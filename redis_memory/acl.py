@@ -30,10 +30,13 @@ COMMANDS: tuple[str, ...] = (
     "get", "set", "mget", "mset",
     # lists: messages, findings
     "rpush", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "lrem", "ltrim",
-    # hashes: semantic cache entries, rate limits
-    "hset", "hmget",
+    # hashes: semantic cache entries, rate limits, LangGraph checkpoints and values
+    "hset", "hmget", "hget", "hdel", "hsetnx", "hgetall", "hlen",
+    # sorted sets and sets: LangGraph checkpoint order, pending writes, runs, mirrored ids
+    "zadd", "zrem", "zrange", "zcard", "zrangebylex", "zrevrangebylex", "zremrangebylex",
+    "sadd", "sismember",
     # keys
-    "del", "unlink", "exists", "pexpire", "persist", "scan",
+    "del", "unlink", "exists", "pexpire", "persist", "scan", "pttl", "memory|usage",
     # streams: audit log, work queue
     "xadd", "xrange", "xrevrange", "xlen", "xreadgroup", "xack", "xpending", "xautoclaim",
     "xgroup|create",

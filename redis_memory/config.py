@@ -29,6 +29,7 @@ from .serialization import (
     Serializer,
     SizeLimitedSerializer,
 )
+from .ttl import KINDS as TTL_KINDS
 from .ttl import TTL, TTLPolicy
 
 EMBEDDED = "embedded"
@@ -45,9 +46,7 @@ ENV_RETRIES = "REDIS_MEMORY_RETRIES"
 ENV_REPLICA_ACKS = "REDIS_MEMORY_REPLICA_ACKS"
 ENV_REPLICA_ACK_TIMEOUT = "REDIS_MEMORY_REPLICA_ACK_TIMEOUT"
 ENV_MAX_VALUE_BYTES = "REDIS_MEMORY_MAX_VALUE_BYTES"
-ENV_TTL = {
-    kind: f"REDIS_MEMORY_TTL_{kind.upper()}" for kind in ("messages", "cache", "state", "claims")
-}
+ENV_TTL = {kind: f"REDIS_MEMORY_TTL_{kind.upper()}" for kind in TTL_KINDS}
 
 
 _SECRET_QUERY_RE = re.compile(r"((?:^|&)(?:ssl_|sentinel_)?password=)[^&]*", re.IGNORECASE)

@@ -97,26 +97,37 @@ class SessionInfo:
 
 
 # Lua, run with EVALSHA. Lists are pushed in chunks: Lua's unpack() has a limit.
-_APPEND = """
-local messages, archive = KEYS[1], KEYS[2]
-local ttl, window, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-if ARGV[5] ~= '0' then redis.call('DEL', messages) end
-if ARGV[5] == '2' then redis.call('DEL', archive) end
-local n = 0
-for i = 7, #ARGV, 1000 do
-  n = redis.call('RPUSH', messages, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+# APPEND_FUNCTION is shared: the checkpoint saver's script appends a graph's new
+# messages to the session of the same id with it, under the same rules.
+APPEND_FUNCTION = """
+local function append_messages(messages, archive, ttl, window, channel, head, mode,
+                               refresh_archive, values, first)
+  if mode ~= '0' then redis.call('DEL', messages) end
+  if mode == '2' then redis.call('DEL', archive) end
+  local n = 0
+  for i = first, #values, 1000 do
+    n = redis.call('RPUSH', messages, unpack(values, i, math.min(i + 999, #values)))
+  end
+  if window > 0 and n > window then
+    redis.call('LTRIM', messages, -window, -1)
+    n = window
+  end
+  if ttl > 0 then
+    redis.call('PEXPIRE', messages, ttl)
+    if refresh_archive == '1' then redis.call('PEXPIRE', archive, ttl) end
+  end
+  if channel ~= '' then redis.call('PUBLISH', channel, head .. n .. '}') end
+  return n
 end
-if window > 0 and n > window then
-  redis.call('LTRIM', messages, -window, -1)
-  n = window
-end
-if ttl > 0 then
-  redis.call('PEXPIRE', messages, ttl)
-  if ARGV[6] == '1' then redis.call('PEXPIRE', archive, ttl) end
-end
-if channel ~= '' then redis.call('PUBLISH', channel, ARGV[4] .. n .. '}') end
-return n
 """
+
+_APPEND = (
+    APPEND_FUNCTION
+    + """
+return append_messages(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3],
+                       ARGV[4], ARGV[5], ARGV[6], ARGV, 7)
+"""
+)
 
 # Deleting by index keeps the order of the rest: mark the element, then remove
 # exactly that mark. The mark cannot be a stored message (those are JSON objects).
@@ -290,7 +301,7 @@ class _MessageLogCore:
         return decode
 
     def _archive_key(self, session_id: str) -> str:
-        return self.keys.session(session_id) + ":archived"
+        return self.keys.session_archive(session_id)
 
     def _section_keys(self, session_id: str, section: Section) -> list[str]:
         if section == "active":
@@ -300,6 +311,28 @@ class _MessageLogCore:
         if section == "all":
             return [self._archive_key(session_id), self.keys.session_messages(session_id)]
         raise ValueError(f"section must be 'active', 'archived' or 'all', got {section!r}")
+
+    def _append_args(self, session_id: str, ids: list[Any], mode: str) -> list[Any]:
+        """The arguments of ``append_messages`` before the messages themselves.
+
+        ``mode``: ``"0"`` appends, ``"1"`` replaces the active messages, ``"2"``
+        replaces them and clears the archive.
+        """
+        channel = self.keys.session_channel(session_id) if self.publish_events else ""
+        event_head = b""
+        if channel:
+            event = {"event": "messages", "session_id": session_id, "added": len(ids)}
+            event["ids"] = ids
+            # The script appends the session's new length and the closing brace.
+            event_head = orjson.dumps(event)[:-1] + b',"count":'
+        return [
+            self._ttl.milliseconds or 0,
+            self.max_messages or 0,
+            channel,
+            event_head,
+            mode,
+            "1" if self.refresh_archive else "0",
+        ]
 
     # -- plans ----------------------------------------------------------------------
     def _plan_append(
@@ -318,22 +351,8 @@ class _MessageLogCore:
                 unlink = Plan("replacing messages", key, lambda _: 0, [("UNLINK", *doomed)])
                 return self._replicated(unlink)
             return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
-        channel = self.keys.session_channel(session_id) if self.publish_events else ""
-        event_head = b""
-        if channel:
-            event = {"event": "messages", "session_id": session_id, "added": len(encoded)}
-            event["ids"] = ids
-            # The script appends the session's new length and the closing brace.
-            event_head = orjson.dumps(event)[:-1] + b',"count":'
-        args: list[Any] = [
-            self._ttl.milliseconds or 0,
-            self.max_messages or 0,
-            channel,
-            event_head,
-            ("2" if clear_archive else "1") if replace else "0",
-            "1" if self.refresh_archive else "0",
-            *encoded,
-        ]
+        mode = ("2" if clear_archive else "1") if replace else "0"
+        args = [*self._append_args(session_id, ids, mode), *encoded]
         keys = [key, self._archive_key(session_id)]
         doing = "replacing messages" if replace else "appending messages"
         return self._replicated(Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args)))

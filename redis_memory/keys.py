@@ -32,7 +32,18 @@ MAX_PREFIX_LENGTH = 64
 _RESERVED = frozenset(":{}*?[]\\%")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*")
 
-KINDS = ("session", "cache", "state", "task", "lock", "ratelimit", "queue", "events", "audit")
+KINDS = (
+    "session",
+    "cache",
+    "state",
+    "task",
+    "lock",
+    "ratelimit",
+    "queue",
+    "events",
+    "audit",
+    "thread",
+)
 
 
 def _needs_escape(char: str) -> bool:
@@ -135,6 +146,10 @@ class KeySchema:
     def session_messages(self, session_id: str) -> str:
         return self.session(session_id) + ":messages"
 
+    def session_archive(self, session_id: str) -> str:
+        """The messages LlamaIndex's ``Memory`` archived, in the session's slot."""
+        return self.session(session_id) + ":archived"
+
     def session_meta(self, session_id: str) -> str:
         return self.session(session_id) + ":meta"
 
@@ -152,6 +167,27 @@ class KeySchema:
         stem = f"{self.prefix}:session:{{"
         if not text.startswith(stem) or "}" not in text[len(stem) :]:
             raise ValueError(f"{text!r} is not a session key under prefix {self.prefix!r}")
+        return unescape_id(text[len(stem) : text.index("}", len(stem))])
+
+    # -- LangGraph threads -------------------------------------------------
+    def thread(self, thread_id: str) -> str:
+        """The common stem of one LangGraph thread's keys (``{prefix}:thread:{<id>}``).
+
+        The hash tag is the session's, so a thread and the session of the same id
+        share a slot: one script may write both on a cluster.
+        """
+        return f"{self.prefix}:thread:{_tag(escape_id(thread_id, what='thread id'))}"
+
+    def threads_pattern(self) -> str:
+        """A ``SCAN`` pattern matching one key of each thread (its checkpoint order)."""
+        return f"{self.prefix}:thread:{{*}}:order"
+
+    def thread_id_of(self, key: str | bytes) -> str:
+        """The thread id inside a thread key built by this schema."""
+        text = key.decode("utf-8") if isinstance(key, bytes) else key
+        stem = f"{self.prefix}:thread:{{"
+        if not text.startswith(stem) or "}" not in text[len(stem) :]:
+            raise ValueError(f"{text!r} is not a thread key under prefix {self.prefix!r}")
         return unescape_id(text[len(stem) : text.index("}", len(stem))])
 
     # -- cache ------------------------------------------------------------

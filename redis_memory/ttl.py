@@ -1,7 +1,7 @@
 """How long each kind of data lives in Redis.
 
 A :class:`TTLPolicy` holds one :class:`TTL` per kind of data (messages, cache,
-state, claims). Engines set the expiry in the same round trip as the write
+state, claims, LangGraph threads). Engines set the expiry in the same round trip as the write
 (``SET ... PX`` or ``PEXPIRE`` inside the write's ``MULTI``), never as a second
 step that could fail on its own.
 
@@ -116,6 +116,9 @@ def _coerce(value: TTL | Seconds | None, default: TTL) -> TTL:
     return TTL(value, sliding=default.sliding)
 
 
+# The kinds of data a policy holds, in the order of its fields.
+KINDS = ("messages", "cache", "state", "claims", "threads")
+
 _DEFAULT_MESSAGES = TTL(30 * _DAY, sliding=True)
 _DEFAULT_CACHE = TTL(_DAY)
 _DEFAULT_CLAIMS = TTL(60)
@@ -130,31 +133,35 @@ class TTLPolicy:
 
     Defaults: messages live 30 days and every read renews them (sliding); cache
     entries live one day from when they were written; state never expires;
-    task claims expire after 60 seconds unless their owner extends them.
+    task claims expire after 60 seconds unless their owner extends them; a
+    LangGraph thread (checkpoints, writes, blobs) lives like a conversation, 30
+    days renewed by every read.
     """
 
     messages: TTL = field(default=_DEFAULT_MESSAGES)
     cache: TTL = field(default=_DEFAULT_CACHE)
     state: TTL = field(default=NEVER)
     claims: TTL = field(default=_DEFAULT_CLAIMS)
+    threads: TTL = field(default=_DEFAULT_MESSAGES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _coerce(self.messages, _DEFAULT_MESSAGES))
         object.__setattr__(self, "cache", _coerce(self.cache, _DEFAULT_CACHE))
         object.__setattr__(self, "state", _coerce(self.state, NEVER))
         object.__setattr__(self, "claims", _coerce(self.claims, _DEFAULT_CLAIMS))
+        object.__setattr__(self, "threads", _coerce(self.threads, _DEFAULT_MESSAGES))
 
     def replace(self, **changes: TTL | Seconds | None) -> Self:
         """A copy with some kinds changed: ``policy.replace(cache=3600)``."""
-        unknown = set(changes) - {"messages", "cache", "state", "claims"}
+        unknown = set(changes) - set(KINDS)
         if unknown:
             raise TypeError(
                 f"unknown kind(s) of data {sorted(unknown)}; "
-                "a TTLPolicy has messages, cache, state and claims"
+                "a TTLPolicy has messages, cache, state, claims and threads"
             )
         return replace(self, **changes)
 
     @classmethod
     def never_expire(cls) -> Self:
         """A policy under which nothing expires (data lives until deleted)."""
-        return cls(messages=NEVER, cache=NEVER, state=NEVER, claims=NEVER)
+        return cls(**dict.fromkeys(KINDS, NEVER))

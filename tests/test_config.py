@@ -89,6 +89,7 @@ def test_from_env_reads_every_setting():
             "REDIS_MEMORY_TTL_CACHE": "60:sliding",
             "REDIS_MEMORY_TTL_STATE": "86400",
             "REDIS_MEMORY_TTL_CLAIMS": "none",
+            "REDIS_MEMORY_TTL_THREADS": "7200",
             "UNRELATED": "x",
         }
     )
@@ -102,6 +103,7 @@ def test_from_env_reads_every_setting():
         cache=TTL(60, sliding=True),
         state=TTL(DAY),
         claims=TTL(None),
+        threads=TTL(7200, sliding=True),
     )
 
 

@@ -167,12 +167,13 @@ def test_policy_defaults():
     assert policy.claims == TTL(60)
     assert policy.claims.milliseconds == 60_000
     assert policy.claims.sliding is False
+    assert policy.threads == TTL(30 * 24 * 3600, sliding=True)
 
 
 def test_policy_repr():
     assert repr(TTLPolicy()) == (
         "TTLPolicy(messages=TTL(2592000, sliding=True), cache=TTL(86400), "
-        "state=TTL(None), claims=TTL(60))"
+        "state=TTL(None), claims=TTL(60), threads=TTL(2592000, sliding=True))"
     )
 
 
@@ -186,6 +187,7 @@ def test_policy_repr():
         ("cache", timedelta(hours=1), TTL(3600)),
         ("state", 60, TTL(60)),
         ("claims", 30, TTL(30)),
+        ("threads", 30, TTL(30, sliding=True)),
     ],
 )
 def test_bare_number_keeps_the_fields_default_sliding(field, value, expected):
@@ -204,7 +206,7 @@ def test_explicit_ttl_is_kept_as_given():
     assert policy.cache == TTL(60, sliding=True)
 
 
-@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims"])
+@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims", "threads"])
 def test_none_means_never(field):
     ttl = getattr(TTLPolicy(**{field: None}), field)
     assert ttl == NEVER
@@ -228,7 +230,7 @@ def test_docstring_example():
         (math.nan, ValueError, r"^a TTL must be a positive, finite number of seconds, got nan$"),
     ],
 )
-@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims"])
+@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims", "threads"])
 def test_policy_rejects_invalid_ttls(field, value, error, message):
     with pytest.raises(error, match=message):
         TTLPolicy(**{field: value})
@@ -261,17 +263,17 @@ def test_replace_rejects_unknown_kinds():
         TTLPolicy().replace(messagse=60, bogus=1)
     assert str(info.value) == (
         "unknown kind(s) of data ['bogus', 'messagse']; "
-        "a TTLPolicy has messages, cache, state and claims"
+        "a TTLPolicy has messages, cache, state, claims and threads"
     )
 
 
 def test_never_expire():
     policy = TTLPolicy.never_expire()
-    for field in ("messages", "cache", "state", "claims"):
+    for field in ("messages", "cache", "state", "claims", "threads"):
         ttl = getattr(policy, field)
         assert ttl == NEVER, field
         assert ttl.expires is False, field
-    assert policy == TTLPolicy(messages=None, cache=None, state=None, claims=None)
+    assert policy == TTLPolicy(messages=None, cache=None, state=None, claims=None, threads=None)
 
 
 def test_policy_is_frozen_and_hashable():

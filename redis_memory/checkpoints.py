@@ -1,0 +1,963 @@
+"""LangGraph threads: checkpoints, their pending writes and channel values, per thread.
+
+A thread's data lives in seven keys under ``{prefix}:thread:{<id>}``, all in the
+thread's hash slot (the same as the session of that id):
+
+=============== ====== =============================================================
+``:checkpoints`` hash   ``ns\\0id`` -> the checkpoint record (typed bytes)
+``:heads``       hash   ``ns\\0id`` -> JSON ``{"p": parent, "b": [[channel, version]...],
+                        "r": run}``: what a script needs to know of a checkpoint
+``:order``       zset   ``ns\\0id``, score 0: checkpoints in id order (ids sort by time)
+``:blobs``       hash   ``ns\\0channel\\0version`` -> a channel's value (typed bytes)
+``:writes``      zset   ``ns\\0id\\0task_path\\0task_id\\0idx\\0channel\\0type\\0data``:
+                        pending writes, in LangGraph's ``writes_sort_key`` order
+``:runs``        zset   ``run\\0ns\\0id``: which checkpoints a run made
+``:mirrored``    set    ids of the messages already copied to the session
+=============== ====== =============================================================
+
+A channel value is stored once per version, so a checkpoint stores only the
+channels that changed. Every operation is one script or one command (one round
+trip, atomic on a single server and on Cluster), and every write sets the TTL
+of all seven keys (``config.ttl.threads``). With ``keep_last=N`` a write also
+drops the checkpoints of its namespace beyond the newest N, with their writes
+and the channel values no kept checkpoint refers to.
+
+With a ``mirror`` (see :class:`MessageMirror`), a checkpoint write also appends
+the messages of the ``messages`` channel that the session of the thread's id has
+not seen yet, in the same script, with the message log's own rules (window, TTL,
+event). Which messages are new is decided by Redis (the ``:mirrored`` set), so
+the session never repeats or loses a message; this process only remembers which
+ids it already sent, so as not to send their bodies again.
+
+Records and values are typed bytes (``(type, data)``, as LangGraph's serializer
+protocol gives them): the framework package serializes, the engine stores.
+
+:class:`CheckpointLog` is the sync engine and :class:`AsyncCheckpointLog` its
+``redis.asyncio`` twin, with the same method names.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+
+from ._checks import whole
+from ._paging import each_once, each_once_async
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from .config import RedisMemoryConfig
+from .connection import AsyncClient, RedisClients, SyncClient
+from .errors import SerializationError, UnexpectedDataError
+from .history import APPEND_FUNCTION, _MessageLogCore
+from .keys import KeySchema
+
+T = TypeVar("T")
+Typed = tuple[str, bytes]
+"""A serialized value with its serializer's type name: ``("msgpack", b"...")``."""
+
+_PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored")
+
+# Shared by the scripts below. KEYS[1..7] are the thread's keys, in _PARTS order.
+_FUNCTIONS = """
+local function upper(prefix) return string.sub(prefix, 1, -2) .. '\\1' end
+local function members(key, prefix)
+  return redis.call('ZRANGEBYLEX', key, '[' .. prefix, '(' .. upper(prefix))
+end
+local function decode_head(member)
+  local raw = redis.call('HGET', KEYS[2], member)
+  if not raw then return nil end
+  local ok, head = pcall(cjson.decode, raw)
+  if ok and type(head) == 'table' then return head end
+  return false
+end
+local function expire(ttl)
+  if ttl > 0 then for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], ttl) end end
+end
+-- Drops checkpoints of one namespace with their writes, and the values that no
+-- checkpoint left in the namespace refers to (none, if a head cannot be read).
+local function drop(ns, victims)
+  local doomed = {}
+  for _, member in ipairs(victims) do
+    local head = decode_head(member)
+    if head then
+      for _, blob in ipairs(head.b or {}) do
+        doomed[ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]] = true
+      end
+      if head.r and head.r ~= '' then redis.call('ZREM', KEYS[6], head.r .. '\\0' .. member) end
+    end
+    redis.call('HDEL', KEYS[1], member)
+    redis.call('HDEL', KEYS[2], member)
+    redis.call('ZREM', KEYS[3], member)
+    redis.call('ZREMRANGEBYLEX', KEYS[5], '[' .. member .. '\\0', '(' .. member .. '\\1')
+  end
+  if next(doomed) == nil then return end
+  for _, member in ipairs(members(KEYS[3], ns .. '\\0')) do
+    local head = decode_head(member)
+    if head == false then return end
+    if head then
+      for _, blob in ipairs(head.b or {}) do
+        doomed[ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]] = nil
+      end
+    end
+  end
+  for blob in pairs(doomed) do redis.call('HDEL', KEYS[4], blob) end
+end
+local function keep_newest(ns, keep)
+  local all = members(KEYS[3], ns .. '\\0')
+  if #all <= keep then return end
+  local victims = {}
+  for i = 1, #all - keep do victims[i] = all[i] end
+  drop(ns, victims)
+end
+local function entry(member)
+  local record = redis.call('HGET', KEYS[1], member)
+  if not record then return false end
+  local raw = redis.call('HGET', KEYS[2], member)
+  local ok, head = pcall(cjson.decode, raw or '')
+  if not ok or type(head) ~= 'table' then
+    error({err = 'RMEM_DATA ' .. KEYS[2] .. ' holds an unreadable head for checkpoint '
+      .. string.gsub(member, '%z', '/')})
+  end
+  local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
+  local values = {}
+  for i, blob in ipairs(head.b or {}) do
+    values[i] = redis.call('HGET', KEYS[4], ns .. '\\0' .. blob[1] .. '\\0' .. blob[2])
+  end
+  return {member, record, raw, values, members(KEYS[5], member .. '\\0')}
+end
+"""
+
+# ARGV: ttl, keep_last, ns, member, record, head, run, n blobs, n (field, value)
+# pairs, then the mirror: '0', or '1' and the session's ttl, window, channel,
+# session id, refresh_archive, n ids, the ids, then (id, body) pairs.
+_PUT = (
+    APPEND_FUNCTION
+    + _FUNCTIONS
+    + """
+local ttl, keep, ns, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local n = tonumber(ARGV[8])
+local m = 9 + 2 * n
+local fresh, missing = {}, {}
+if ARGV[m] == '1' then
+  local count = tonumber(ARGV[m + 6])
+  local bodies = {}
+  for i = m + 7 + count, #ARGV, 2 do bodies[ARGV[i]] = ARGV[i + 1] end
+  for i = m + 7, m + 6 + count do
+    local id = ARGV[i]
+    if redis.call('SISMEMBER', KEYS[7], id) == 0 and not bodies['\\0' .. id] then
+      if bodies[id] then
+        bodies['\\0' .. id] = true
+        fresh[#fresh + 1] = id
+      else
+        missing[#missing + 1] = id
+      end
+    end
+  end
+  if #missing > 0 then return {'missing', missing} end
+  if #fresh > 0 then
+    local values = {}
+    for i, id in ipairs(fresh) do values[i] = bodies[id] end
+    redis.call('SADD', KEYS[7], unpack(fresh))
+    local channel, head = ARGV[m + 3], ''
+    if channel ~= '' then
+      local event = cjson.encode({event = 'messages', session_id = ARGV[m + 4],
+        added = #fresh, ids = fresh})
+      head = string.sub(event, 1, -2) .. ',"count":'
+    end
+    append_messages(KEYS[8], KEYS[9], tonumber(ARGV[m + 1]), tonumber(ARGV[m + 2]), channel,
+      head, '0', ARGV[m + 5], values, 1)
+  end
+end
+redis.call('HSET', KEYS[1], member, ARGV[5])
+redis.call('HSET', KEYS[2], member, ARGV[6])
+redis.call('ZADD', KEYS[3], 0, member)
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 0, ARGV[7] .. '\\0' .. member) end
+for i = 9, 8 + 2 * n, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
+if keep > 0 then keep_newest(ns, keep) end
+expire(ttl)
+return {'ok', fresh}
+"""
+)
+
+# ARGV: ttl, then per write: its prefix (up to idx), the member, '1' to replace.
+_PUT_WRITES = (
+    _FUNCTIONS
+    + """
+for i = 2, #ARGV, 3 do
+  local prefix, member = ARGV[i], ARGV[i + 1]
+  if ARGV[i + 2] == '1' then
+    redis.call('ZREMRANGEBYLEX', KEYS[5], '[' .. prefix, '(' .. upper(prefix))
+    redis.call('ZADD', KEYS[5], 0, member)
+  elseif #redis.call('ZRANGEBYLEX', KEYS[5], '[' .. prefix, '(' .. upper(prefix), 'LIMIT', 0, 1)
+      == 0 then
+    redis.call('ZADD', KEYS[5], 0, member)
+  end
+end
+expire(tonumber(ARGV[1]))
+return #ARGV
+"""
+)
+
+# ARGV: refresh ttl, ns, checkpoint id ('' for the newest).
+_GET = (
+    _FUNCTIONS
+    + """
+local member
+if ARGV[3] == '' then
+  member = redis.call('ZREVRANGEBYLEX', KEYS[3], '(' .. ARGV[2] .. '\\1',
+    '[' .. ARGV[2] .. '\\0', 'LIMIT', 0, 1)[1]
+  if not member then return false end
+else
+  member = ARGV[2] .. '\\0' .. ARGV[3]
+end
+local found = entry(member)
+if found then expire(tonumber(ARGV[1])) end
+return found
+"""
+)
+
+# ARGV: refresh ttl, highest (exclusive, as a lex bound), lowest, count.
+_PAGE = (
+    _FUNCTIONS
+    + """
+local page = redis.call('ZREVRANGEBYLEX', KEYS[3], ARGV[2], ARGV[3], 'LIMIT', 0,
+  tonumber(ARGV[4]))
+local out = {}
+for _, member in ipairs(page) do
+  local found = entry(member)
+  if found then out[#out + 1] = found end
+end
+if #page > 0 then expire(tonumber(ARGV[1])) end
+return {page[#page] or '', out}
+"""
+)
+
+# ARGV: ttl, keep (checkpoints per namespace).
+_PRUNE = (
+    _FUNCTIONS
+    + """
+local keep = tonumber(ARGV[2])
+local groups, order = {}, {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
+  if not groups[ns] then groups[ns] = {}; order[#order + 1] = ns end
+  table.insert(groups[ns], member)
+end
+local dropped = 0
+for _, ns in ipairs(order) do
+  local all = groups[ns]
+  if #all > keep then
+    local victims = {}
+    for i = 1, #all - keep do victims[i] = all[i] end
+    drop(ns, victims)
+    dropped = dropped + #victims
+  end
+end
+expire(tonumber(ARGV[1]))
+return dropped
+"""
+)
+
+# ARGV: ttl, run ids.
+_DELETE_RUNS = (
+    _FUNCTIONS
+    + """
+local groups, order, dropped = {}, {}, 0
+for i = 2, #ARGV do
+  for _, entry in ipairs(members(KEYS[6], ARGV[i] .. '\\0')) do
+    redis.call('ZREM', KEYS[6], entry)
+    local member = string.sub(entry, #ARGV[i] + 2)
+    local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
+    if not groups[ns] then groups[ns] = {}; order[#order + 1] = ns end
+    table.insert(groups[ns], member)
+  end
+end
+for _, ns in ipairs(order) do
+  drop(ns, groups[ns])
+  dropped = dropped + #groups[ns]
+end
+if dropped > 0 then expire(tonumber(ARGV[1])) end
+return dropped
+"""
+)
+
+# ARGV: ttl, then for each of the six copied keys: a count and its items
+# (field, value pairs for hashes; members for sorted sets). Existing data wins.
+_COPY_INTO = (
+    _FUNCTIONS
+    + """
+local i = 2
+for part = 1, 6 do
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  if part == 1 or part == 2 or part == 4 then
+    for j = i, i + 2 * n - 1, 2 do redis.call('HSETNX', KEYS[part], ARGV[j], ARGV[j + 1]) end
+    i = i + 2 * n
+  else
+    for j = i, i + n - 1 do redis.call('ZADD', KEYS[part], 'NX', 0, ARGV[j]) end
+    i = i + n
+  end
+end
+expire(tonumber(ARGV[1]))
+return i
+"""
+)
+
+PUT = Script(_PUT)
+PUT_WRITES = Script(_PUT_WRITES)
+GET = Script(_GET)
+PAGE = Script(_PAGE)
+PRUNE = Script(_PRUNE)
+DELETE_RUNS = Script(_DELETE_RUNS)
+COPY_INTO = Script(_COPY_INTO)
+
+# Special writes (errors, interrupts...) have negative indexes: sorting stays
+# numeric once the index is shifted and zero-padded.
+_IDX_SHIFT = 1_000_000
+_MIRROR_HINTS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWrite:
+    """One pending write of a task, as :meth:`CheckpointLog.put_writes` stored it."""
+
+    task_id: str
+    channel: str
+    value: Typed
+    task_path: str = ""
+    idx: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A checkpoint as stored: its record, the values of its channels, its pending writes.
+
+    ``values`` maps each channel of the checkpoint to its value at the version the
+    checkpoint names (a channel whose value is missing is left out); ``writes``
+    are in LangGraph's ``writes_sort_key`` order (task path, task id, index).
+    """
+
+    thread_id: str
+    namespace: str
+    checkpoint_id: str
+    parent_id: str | None
+    record: Typed
+    values: dict[str, Typed]
+    writes: list[StoredWrite]
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """What ``redis-memory threads show`` prints: counts per namespace, newest ids, TTL."""
+
+    thread_id: str
+    checkpoints: dict[str, int]
+    newest: dict[str, str]
+    writes: int
+    values: int
+    ttl_seconds: float | None
+    memory_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMirror:
+    """How to copy a graph's messages to the session of the same id.
+
+    ``to_stored`` turns one message of the channel into the message log's neutral
+    form; ``id_of`` gives its id cheaply (``None`` when it has none: the message
+    is then known by its content).
+    """
+
+    to_stored: Callable[[Any], Mapping[str, Any]]
+    id_of: Callable[[Any], str | None]
+    channel: str = "messages"
+
+
+def _text(what: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"a checkpoint's {what} must be a str, not {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError(f"a checkpoint's {what} must not contain NUL characters: {value!r}")
+    return value
+
+
+def _frame(value: Typed) -> bytes:
+    kind, data = value
+    return _text("serializer type", kind).encode() + b"\0" + bytes(data)
+
+
+def _part(raw: bytes) -> str:
+    return raw.decode("utf-8")
+
+
+class _CheckpointLogCore:
+    """What the sync and async engines share: keys, encoding, checks, plans."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        keep_last: int | None = None,
+        mirror: MessageMirror | None = None,
+        page_size: int = 20,
+    ) -> None:
+        self._clients = RedisClients.shared(url=url, client=client, config=config)
+        self.config: RedisMemoryConfig = self._clients.config
+        self.keys: KeySchema = self.config.keys
+        self.keep_last = None if keep_last is None else whole("keep_last", keep_last, 1)
+        self.mirror = mirror
+        self.page_size = whole("page_size", page_size, 1)
+        self._ttl = self.config.ttl.threads
+        # The session's rules (window, TTL, events) for mirrored messages.
+        self._messages = _MessageLogCore(config=self.config) if mirror is not None else None
+        # Per thread, the message ids this process has sent: their bodies are not
+        # sent again (Redis still decides what is new).
+        self._sent: OrderedDict[str, set[str]] = OrderedDict()
+
+    def _url(self) -> str:
+        return self._clients.masked_url()
+
+    def thread_keys(self, thread_id: str) -> list[str]:
+        """Every key of the thread, in the order the scripts take them."""
+        stem = self.keys.thread(thread_id)
+        return [f"{stem}:{part}" for part in _PARTS]
+
+    def _refresh(self) -> int:
+        return (self._ttl.milliseconds or 0) if self._ttl.refresh_on_read else 0
+
+    # -- decoding -------------------------------------------------------------------
+    def _typed(self, raw: bytes | None, key: str, what: str) -> Typed:
+        if isinstance(raw, bytes) and b"\0" in raw:
+            kind, data = raw.split(b"\0", 1)
+            return kind.decode("utf-8", "replace"), data
+        raise SerializationError(
+            f"{key} holds {str(raw)[:60]!r} for {what}, which is not a value stored by "
+            "redis-memory-backend; another program may write under this key prefix"
+        )
+
+    def _entry(self, thread_id: str, reply: list[Any]) -> StoredCheckpoint:
+        member, record, raw_head, raw_values, raw_writes = reply
+        keys = self.thread_keys(thread_id)
+        namespace, checkpoint_id = _part(member).split("\0", 1)
+        what = f"checkpoint {checkpoint_id!r} (namespace {namespace!r})"
+        try:
+            head = orjson.loads(raw_head)
+            blobs = head.get("b", [])
+            parent = head.get("p") or None
+            run = head.get("r") or None
+        except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+            raise UnexpectedDataError(f"{keys[1]} holds an unreadable head for {what}") from exc
+        values = {
+            channel: self._typed(raw, keys[3], f"channel {channel!r} of {what}")
+            for (channel, _), raw in zip(blobs, raw_values, strict=False)
+            if raw is not None
+        }
+        writes = []
+        for raw in raw_writes:
+            parts = raw.split(b"\0", 7)
+            if len(parts) != 8:
+                raise SerializationError(
+                    f"{keys[4]} holds {raw[:60]!r}, which is not a pending write of {what}"
+                )
+            _, _, path, task, idx, channel, kind, data = parts
+            writes.append(
+                StoredWrite(
+                    task_id=_part(task),
+                    channel=_part(channel),
+                    value=(_part(kind), data),
+                    task_path=_part(path),
+                    idx=int(idx) - _IDX_SHIFT,
+                )
+            )
+        return StoredCheckpoint(
+            thread_id=thread_id,
+            namespace=namespace,
+            checkpoint_id=checkpoint_id,
+            parent_id=parent,
+            record=self._typed(record, keys[0], what),
+            values=values,
+            writes=writes,
+            run_id=run,
+        )
+
+    # -- plans ----------------------------------------------------------------------
+    def _put_flow(
+        self,
+        thread_id: str,
+        namespace: str,
+        checkpoint_id: str,
+        *,
+        parent_id: str | None,
+        record: Typed,
+        versions: Mapping[str, Any],
+        values: Mapping[tuple[str, Any], Typed],
+        run_id: str | None = None,
+        messages: Sequence[Any] | None = None,
+    ) -> Generator[Plan[Any], Any, None]:
+        keys = self.thread_keys(thread_id)
+        member = f"{_text('namespace', namespace)}\0{_text('id', checkpoint_id)}"
+        refs = [[_text("channel name", ch), _text("version", str(v))] for ch, v in versions.items()]
+        head = orjson.dumps({"p": parent_id or "", "b": refs, "r": run_id or ""})
+        blobs: list[Any] = []
+        for (channel, version), value in values.items():
+            parts = (namespace, _text("channel name", channel), _text("version", str(version)))
+            blobs += ["\0".join(parts), _frame(value)]
+        args: list[Any] = [
+            self._ttl.milliseconds or 0,
+            self.keep_last or 0,
+            namespace,
+            member,
+            _frame(record),
+            head,
+            _text("run id", run_id) if run_id else "",
+            len(blobs) // 2,
+            *blobs,
+        ]
+        doing = f"saving a checkpoint of thread {thread_id!r}"
+        # Declared even when unused: a script's keys must all be in one slot.
+        session = [self.keys.session_messages(thread_id), self.keys.session_archive(thread_id)]
+        log = self._messages
+        if messages is None or self.mirror is None or log is None:
+            yield Plan(doing, keys[0], lambda r: None, script=(PUT, keys + session, [*args, "0"]))
+            return
+        mirror, sent = self.mirror, self._sent.get(thread_id, set())
+        ids: list[str] = []
+        pending: list[tuple[str, Any]] = []
+        for message in messages:
+            message_id = mirror.id_of(message)
+            stored = None
+            if message_id is None:
+                stored = mirror.to_stored(message)
+                message_id = (
+                    "content:"
+                    + orjson.dumps(
+                        {k: v for k, v in stored.items() if k != "ts"}, option=orjson.OPT_SORT_KEYS
+                    ).hex()[:64]
+                )
+            ids.append(message_id)
+            if message_id not in sent:
+                pending.append((message_id, stored if stored is not None else message))
+        by_id = dict(zip(ids, messages, strict=True))
+        for _ in range(2):
+            bodies: list[Any] = []
+            for message_id, message in pending:
+                stored = message if isinstance(message, Mapping) else mirror.to_stored(message)
+                encoded, _ = log._encode([stored])
+                bodies += [message_id, encoded[0]]
+            mirror_args = [
+                "1",
+                log._ttl.milliseconds or 0,
+                log.max_messages or 0,
+                self.keys.session_channel(thread_id) if log.publish_events else "",
+                thread_id,
+                "1" if log.refresh_archive else "0",
+                len(ids),
+                *ids,
+                *bodies,
+            ]
+            reply = yield Plan(
+                doing, keys[0], lambda r: r[0], script=(PUT, keys + session, args + mirror_args)
+            )
+            status, listed = _part(reply[0]), [_part(raw) for raw in reply[1]]
+            if status == "ok":
+                self._remember(thread_id, ids)
+                return
+            # This process thought these were sent (another wrote, or they expired).
+            pending = [(message_id, by_id[message_id]) for message_id in listed]
+        raise UnexpectedDataError(f"{keys[6]} keeps changing while {doing}; retry")
+
+    def _remember(self, thread_id: str, ids: Iterable[str]) -> None:
+        sent = self._sent.pop(thread_id, set())
+        sent.update(ids)
+        self._sent[thread_id] = sent
+        while len(self._sent) > _MIRROR_HINTS:
+            self._sent.popitem(last=False)
+
+    def _plan_put_writes(
+        self,
+        thread_id: str,
+        namespace: str,
+        checkpoint_id: str,
+        writes: Sequence[tuple[int, str, Typed]],
+        *,
+        task_id: str,
+        task_path: str = "",
+    ) -> Plan[None]:
+        keys = self.thread_keys(thread_id)
+        stem = "\0".join(
+            (
+                _text("namespace", namespace),
+                _text("id", checkpoint_id),
+                _text("task path", task_path),
+                _text("task id", task_id),
+            )
+        )
+        args: list[Any] = [self._ttl.milliseconds or 0]
+        for idx, channel, value in writes:
+            prefix = f"{stem}\0{int(idx) + _IDX_SHIFT:07d}\0".encode()
+            member = prefix + _text("channel name", channel).encode() + b"\0" + _frame(value)
+            args += [prefix, member, "1" if idx < 0 else "0"]
+        doing = f"saving pending writes of thread {thread_id!r}"
+        return Plan(doing, keys[4], lambda r: None, script=(PUT_WRITES, keys, args))
+
+    def _plan_get(
+        self, thread_id: str, namespace: str, checkpoint_id: str | None
+    ) -> Plan[StoredCheckpoint | None]:
+        keys = self.thread_keys(thread_id)
+        args = [self._refresh(), _text("namespace", namespace), _text("id", checkpoint_id or "")]
+        return Plan(
+            f"reading a checkpoint of thread {thread_id!r}",
+            keys[0],
+            lambda r: self._entry(thread_id, r[0]) if r[0] else None,
+            script=(GET, keys, args),
+        )
+
+    def _plan_page(
+        self, thread_id: str, namespace: str | None, cursor: str | None, count: int
+    ) -> Plan[tuple[str | None, list[StoredCheckpoint]]]:
+        """Checkpoints newest first, below ``cursor`` (a member), in one namespace or all."""
+        keys = self.thread_keys(thread_id)
+        if namespace is None:
+            highest, lowest = ("(" + cursor) if cursor else "+", "-"
+        else:
+            ns = _text("namespace", namespace)
+            highest = "(" + (cursor if cursor else ns + "\1")
+            lowest = "[" + ns + "\0"
+
+        def finish(replies: list[Any]) -> tuple[str | None, list[StoredCheckpoint]]:
+            last, entries = replies[0]
+            found = [self._entry(thread_id, entry) for entry in entries]
+            return (_part(last) if last else None), found
+
+        args = [self._refresh(), highest, lowest, whole("count", count, 1)]
+        doing = f"listing checkpoints of thread {thread_id!r}"
+        return Plan(doing, keys[2], finish, script=(PAGE, keys, args))
+
+    def _first_cursor(self, namespace: str | None, before: str | None) -> str | None:
+        if before is None or namespace is None:
+            return None
+        return f"{_text('namespace', namespace)}\0{_text('id', before)}"
+
+    @staticmethod
+    def _wanted(checkpoint: StoredCheckpoint, namespace: str | None, before: str | None) -> bool:
+        # Across namespaces the page walk cannot start at `before`: filter here.
+        return namespace is not None or before is None or checkpoint.checkpoint_id < before
+
+    def _plan_delete(self, thread_id: str) -> Plan[int]:
+        keys = self.thread_keys(thread_id)
+        doing = f"deleting thread {thread_id!r}"
+        return Plan(doing, keys[0], lambda r: int(r[0]), [("UNLINK", *keys)])
+
+    def _plan_prune(self, thread_id: str, keep_last: int) -> Plan[int]:
+        keys = self.thread_keys(thread_id)
+        args = [self._ttl.milliseconds or 0, whole("keep_last", keep_last, 1)]
+        doing = f"pruning thread {thread_id!r}"
+        return Plan(doing, keys[2], lambda r: int(r[0]), script=(PRUNE, keys, args))
+
+    def _plan_delete_runs(self, thread_id: str, run_ids: Sequence[str]) -> Plan[int]:
+        keys = self.thread_keys(thread_id)
+        args = [self._ttl.milliseconds or 0, *(_text("run id", run) for run in run_ids)]
+        doing = f"deleting runs of thread {thread_id!r}"
+        return Plan(doing, keys[5], lambda r: int(r[0]), script=(DELETE_RUNS, keys, args))
+
+    def _copy_flow(self, source: str, target: str) -> Generator[Plan[Any], Any, int]:
+        source_keys, target_keys = self.thread_keys(source), self.thread_keys(target)
+        commands: list[tuple[Any, ...]] = [
+            ("HGETALL", source_keys[0]),
+            ("HGETALL", source_keys[1]),
+            ("ZRANGE", source_keys[2], 0, -1),
+            ("HGETALL", source_keys[3]),
+            ("ZRANGE", source_keys[4], 0, -1),
+            ("ZRANGE", source_keys[5], 0, -1),
+        ]
+        doing = f"copying thread {source!r} to {target!r}"
+        replies = yield Plan(doing, source_keys[0], lambda r: r, commands, transaction=True)
+        if not replies[2]:
+            return 0
+        args: list[Any] = [self._ttl.milliseconds or 0]
+        for reply in replies:
+            if isinstance(reply, dict):  # a hash
+                args += [len(reply), *(item for pair in reply.items() for item in pair)]
+            else:
+                args += [len(reply), *reply]
+        yield Plan(doing, target_keys[0], lambda r: r, script=(COPY_INTO, target_keys, args))
+        return len(replies[2])
+
+    def _plan_threads(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
+        pattern = self.keys.threads_pattern()
+        command = ("SCAN", whole("cursor", cursor, 0), "MATCH", pattern, "COUNT", count)
+        whole("count", count, 1)
+
+        def finish(replies: list[Any]) -> tuple[int, list[str]]:
+            next_cursor, raw_keys = replies[0]
+            return int(next_cursor), [self.keys.thread_id_of(raw) for raw in raw_keys]
+
+        return Plan("listing threads", pattern, finish, [command])
+
+    def _plan_info(self, thread_id: str) -> Plan[ThreadInfo | None]:
+        keys = self.thread_keys(thread_id)
+        commands: list[tuple[Any, ...]] = [
+            ("ZRANGE", keys[2], 0, -1),
+            ("ZCARD", keys[4]),
+            ("HLEN", keys[3]),
+            ("PTTL", keys[2]),
+            *(("MEMORY", "USAGE", key) for key in keys),
+        ]
+
+        def finish(replies: list[Any]) -> ThreadInfo | None:
+            members = [_part(raw).split("\0", 1) for raw in replies[0]]
+            if not members:
+                return None
+            counts: dict[str, int] = {}
+            newest: dict[str, str] = {}
+            for namespace, checkpoint_id in members:
+                counts[namespace] = counts.get(namespace, 0) + 1
+                newest[namespace] = checkpoint_id
+            ttl = int(replies[3])
+            return ThreadInfo(
+                thread_id=thread_id,
+                checkpoints=counts,
+                newest=newest,
+                writes=int(replies[1]),
+                values=int(replies[2]),
+                ttl_seconds=ttl / 1000 if ttl > 0 else None,
+                memory_bytes=sum(int(n or 0) for n in replies[4:]),
+            )
+
+        return Plan(f"reading thread {thread_id!r}", keys[2], finish, commands)
+
+
+class CheckpointLog(_CheckpointLogCore):
+    """LangGraph threads in Redis, sync. :class:`AsyncCheckpointLog` mirrors it name for name.
+
+    The engine behind ``langchain_redis_memory.RedisSaver``; it stores typed
+    bytes and knows nothing of LangGraph's types.
+
+    Args:
+        url, client, config: Where the data lives (see :class:`RedisClients`).
+        keep_last: Keep at most N checkpoints per thread and namespace; each write
+            drops older ones with their writes and unreferenced values. ``None``
+            keeps all (until the thread's TTL ends).
+        mirror: Copy the ``messages`` channel's new messages to the session of the
+            thread's id (see :class:`MessageMirror`).
+        page_size: Checkpoints read per round trip when listing.
+
+    Example:
+        >>> log = CheckpointLog(url="embedded")                                # doctest: +SKIP
+        >>> log.put("t1", "", "1ef", parent_id=None, record=("json", b"{}"),
+        ...         versions={"x": 1}, values={("x", 1): ("json", b"42")})      # doctest: +SKIP
+        >>> log.get("t1").values                                               # doctest: +SKIP
+        {'x': ('json', b'42')}
+    """
+
+    def _run(self, plan: Plan[T]) -> T:
+        return execute(self._clients.sync, plan, self._url)
+
+    def put(
+        self,
+        thread_id: str,
+        namespace: str,
+        checkpoint_id: str,
+        *,
+        parent_id: str | None,
+        record: Typed,
+        versions: Mapping[str, Any],
+        values: Mapping[tuple[str, Any], Typed],
+        run_id: str | None = None,
+        messages: Sequence[Any] | None = None,
+    ) -> None:
+        """Store a checkpoint: its record, the values of the channels that changed.
+
+        ``versions`` names every channel's version in this checkpoint; ``values``
+        holds the values of new versions only, by ``(channel, version)``.
+        ``messages`` (with a mirror) is the messages channel's whole list: the
+        session gets those it lacks.
+        """
+        drive(
+            self._put_flow(
+                thread_id,
+                namespace,
+                checkpoint_id,
+                parent_id=parent_id,
+                record=record,
+                versions=versions,
+                values=values,
+                run_id=run_id,
+                messages=messages,
+            ),
+            self._run,
+        )
+
+    def put_writes(
+        self,
+        thread_id: str,
+        namespace: str,
+        checkpoint_id: str,
+        writes: Sequence[tuple[int, str, Typed]],
+        *,
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's pending writes ``(idx, channel, value)`` on a checkpoint.
+
+        A write whose ``(task_id, idx)`` is stored already is kept as it is, except
+        special writes (negative ``idx``: errors, interrupts), which replace it.
+        """
+        plan = self._plan_put_writes(
+            thread_id, namespace, checkpoint_id, writes, task_id=task_id, task_path=task_path
+        )
+        self._run(plan)
+
+    def get(
+        self, thread_id: str, namespace: str = "", checkpoint_id: str | None = None
+    ) -> StoredCheckpoint | None:
+        """A checkpoint, or the newest of the namespace, in one round trip; None if absent."""
+        return self._run(self._plan_get(thread_id, namespace, checkpoint_id))
+
+    def iter_checkpoints(
+        self, thread_id: str, namespace: str | None = "", *, before: str | None = None
+    ) -> Iterator[StoredCheckpoint]:
+        """The thread's checkpoints newest first, a page per round trip.
+
+        ``namespace=None`` walks every namespace; ``before`` keeps only ids below it.
+        """
+        cursor = self._first_cursor(namespace, before)
+        while True:
+            cursor, page = self._run(self._plan_page(thread_id, namespace, cursor, self.page_size))
+            yield from (c for c in page if self._wanted(c, namespace, before))
+            if cursor is None:
+                return
+
+    def delete_thread(self, thread_id: str) -> int:
+        """Delete every checkpoint, write and value of the thread; returns keys removed."""
+        return self._run(self._plan_delete(thread_id))
+
+    def prune(self, thread_id: str, keep_last: int = 1) -> int:
+        """Keep the newest ``keep_last`` checkpoints of each namespace; returns how many went."""
+        return self._run(self._plan_prune(thread_id, keep_last))
+
+    def delete_runs(self, thread_id: str, run_ids: Sequence[str]) -> int:
+        """Delete the thread's checkpoints made by these runs; returns how many went."""
+        return self._run(self._plan_delete_runs(thread_id, run_ids)) if run_ids else 0
+
+    def copy_thread(self, source: str, target: str) -> int:
+        """Copy every checkpoint, write and value of ``source`` into ``target``.
+
+        What ``target`` holds already stays as it is. Returns the checkpoints copied.
+        """
+        return drive(self._copy_flow(source, target), self._run)
+
+    def info(self, thread_id: str) -> ThreadInfo | None:
+        """Counts, newest ids, TTL and memory of a thread; None if it has no checkpoint."""
+        return self._run(self._plan_info(thread_id))
+
+    def threads(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        """One page of thread ids by ``SCAN``: ``(next_cursor, ids)``; 0 means done."""
+        return self._run(self._plan_threads(cursor, count))
+
+    def iter_threads(self, *, count: int = 500) -> Iterator[str]:
+        """Every thread id under the prefix, each once."""
+        return each_once(lambda cursor: self.threads(cursor=cursor, count=count))
+
+
+class AsyncCheckpointLog(_CheckpointLogCore):
+    """LangGraph threads on ``redis.asyncio``: :class:`CheckpointLog`'s twin, name for name."""
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await execute_async(self._clients.async_, plan, self._url)
+
+    async def put(
+        self,
+        thread_id: str,
+        namespace: str,
+        checkpoint_id: str,
+        *,
+        parent_id: str | None,
+        record: Typed,
+        versions: Mapping[str, Any],
+        values: Mapping[tuple[str, Any], Typed],
+        run_id: str | None = None,
+        messages: Sequence[Any] | None = None,
+    ) -> None:
+        await drive_async(
+            self._put_flow(
+                thread_id,
+                namespace,
+                checkpoint_id,
+                parent_id=parent_id,
+                record=record,
+                versions=versions,
+                values=values,
+                run_id=run_id,
+                messages=messages,
+            ),
+            self._run,
+        )
+
+    async def put_writes(
+        self,
+        thread_id: str,
+        namespace: str,
+        checkpoint_id: str,
+        writes: Sequence[tuple[int, str, Typed]],
+        *,
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        plan = self._plan_put_writes(
+            thread_id, namespace, checkpoint_id, writes, task_id=task_id, task_path=task_path
+        )
+        await self._run(plan)
+
+    async def get(
+        self, thread_id: str, namespace: str = "", checkpoint_id: str | None = None
+    ) -> StoredCheckpoint | None:
+        return await self._run(self._plan_get(thread_id, namespace, checkpoint_id))
+
+    async def iter_checkpoints(
+        self, thread_id: str, namespace: str | None = "", *, before: str | None = None
+    ) -> AsyncIterator[StoredCheckpoint]:
+        cursor = self._first_cursor(namespace, before)
+        while True:
+            plan = self._plan_page(thread_id, namespace, cursor, self.page_size)
+            cursor, page = await self._run(plan)
+            for checkpoint in page:
+                if self._wanted(checkpoint, namespace, before):
+                    yield checkpoint
+            if cursor is None:
+                return
+
+    async def delete_thread(self, thread_id: str) -> int:
+        return await self._run(self._plan_delete(thread_id))
+
+    async def prune(self, thread_id: str, keep_last: int = 1) -> int:
+        return await self._run(self._plan_prune(thread_id, keep_last))
+
+    async def delete_runs(self, thread_id: str, run_ids: Sequence[str]) -> int:
+        return await self._run(self._plan_delete_runs(thread_id, run_ids)) if run_ids else 0
+
+    async def copy_thread(self, source: str, target: str) -> int:
+        return await drive_async(self._copy_flow(source, target), self._run)
+
+    async def info(self, thread_id: str) -> ThreadInfo | None:
+        return await self._run(self._plan_info(thread_id))
+
+    async def threads(self, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        return await self._run(self._plan_threads(cursor, count))
+
+    def iter_threads(self, *, count: int = 500) -> AsyncIterator[str]:
+        return each_once_async(lambda cursor: self.threads(cursor=cursor, count=count))
