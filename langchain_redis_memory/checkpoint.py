@@ -30,6 +30,7 @@ from langgraph.checkpoint.base import (
 from redis_memory.checkpoints import (
     AsyncCheckpointLog,
     CheckpointLog,
+    Elements,
     MessageMirror,
     StoredCheckpoint,
     Typed,
@@ -41,6 +42,8 @@ from redis_memory.errors import ConfigurationError, SerializationError
 from ._messages import to_stored
 
 _STRATEGIES = ("keep_latest", "delete")
+# What LangGraph's own savers store for a channel that has a version but no value.
+EMPTY: Typed = ("empty", b"")
 
 
 def _message_id(message: Any) -> str | None:
@@ -226,7 +229,11 @@ class RedisSaver(BaseCheckpointSaver[str]):
         )
         return CheckpointTuple(
             config={"configurable": {**configurable, "checkpoint_id": stored.checkpoint_id}},
-            checkpoint={**record["checkpoint"], "channel_values": values},
+            checkpoint={
+                **record["checkpoint"],
+                "channel_versions": stored.versions,
+                "channel_values": values,
+            },
             metadata=record.get("metadata") or {},
             parent_config=parent,
             pending_writes=writes,
@@ -242,11 +249,12 @@ class RedisSaver(BaseCheckpointSaver[str]):
         thread_id, namespace = _thread(config)
         stripped = dict(checkpoint)
         channel_values = stripped.pop("channel_values", {}) or {}
+        # Kept by the engine beside the record (its scripts read them).
+        versions = stripped.pop("channel_versions", {}) or {}
         full_metadata = get_checkpoint_metadata(config, metadata)
-        dumps = self.serde.dumps_typed
         values = {
             (channel, version): (
-                dumps(channel_values[channel]) if channel in channel_values else ("empty", b"")
+                self._value(channel_values[channel]) if channel in channel_values else EMPTY
             )
             for channel, version in new_versions.items()
         }
@@ -258,13 +266,26 @@ class RedisSaver(BaseCheckpointSaver[str]):
         run_id = full_metadata.get("run_id")
         options = {
             "parent_id": get_checkpoint_id(config),
-            "record": dumps({"checkpoint": stripped, "metadata": full_metadata}),
-            "versions": checkpoint.get("channel_versions", {}),
+            "record": self.serde.dumps_typed({"checkpoint": stripped, "metadata": full_metadata}),
+            "versions": versions,
             "values": values,
             "run_id": str(run_id) if run_id is not None else None,
             "messages": messages,
         }
         return (thread_id, namespace, checkpoint["id"]), options
+
+    def _value(self, value: Any) -> Typed | Elements:
+        """A list element by element (stored once each), anything else whole."""
+        dumps = self.serde.dumps_typed
+        if type(value) is not list:
+            return dumps(value)
+        bodies = []
+        for item in value:
+            kind, data = dumps(item)
+            if kind != "msgpack":  # msgpack lists are their elements' bytes, nothing else is
+                return dumps(value)
+            bodies.append(data)
+        return Elements(bodies)
 
     def _writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]]
@@ -484,15 +505,18 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     # -- versions ---------------------------------------------------------------------
     def get_next_version(self, current: str | int | float | None, channel: None = None) -> str:
-        """The next channel version: ``"<32-digit counter>.<random>"``, as LangGraph's
-        own savers write them, so threads copied in from them keep counting up."""
+        """The next channel version: ``"<32-digit counter>.<8 hex digits>"``.
+
+        The counter is padded as LangGraph's own savers pad theirs, so versions of
+        threads copied in from them compare right; the random part keeps forks of
+        one thread from writing the same version of a channel."""
         if current is None:
             number = 0
         elif isinstance(current, int | float):
             number = int(current)
         else:
             number = int(str(current).split(".")[0])
-        return f"{number + 1:032}.{random.random():016}"  # noqa: S311 (not a secret)
+        return f"{number + 1:032}.{random.getrandbits(32):08x}"
 
     def __repr__(self) -> str:
         return (

@@ -38,6 +38,7 @@ protocol gives them): the framework package serializes, the engine stores.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import (
     AsyncIterator,
@@ -66,10 +67,14 @@ T = TypeVar("T")
 Typed = tuple[str, bytes]
 """A serialized value with its serializer's type name: ``("msgpack", b"...")``."""
 
-_PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored")
+_PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored", "elements")
 
-# Shared by the scripts below. KEYS[1..7] are the thread's keys, in _PARTS order.
+# Shared by the scripts below. KEYS[1..8] are the thread's keys, in _PARTS order.
+# A list value is stored as its elements' digests ("rmem:list\0" then 16 bytes a
+# digest); each element once per namespace in KEYS[8] (field "ns\0digest"), so a
+# conversation that grows by one message stores one message, not the whole list.
 _FUNCTIONS = """
+local LIST = 'rmem:list\\0'
 local function upper(prefix) return string.sub(prefix, 1, -2) .. '\\1' end
 local function members(key, prefix)
   return redis.call('ZRANGEBYLEX', key, '[' .. prefix, '(' .. upper(prefix))
@@ -82,10 +87,43 @@ local function decode_head(member)
   return false
 end
 local function expire(ttl)
-  if ttl > 0 then for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], ttl) end end
+  if ttl > 0 then for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], ttl) end end
 end
--- Drops checkpoints of one namespace with their writes, and the values that no
--- checkpoint left in the namespace refers to (none, if a head cannot be read).
+local function elements(ns, value)
+  local fields = {}
+  if value and string.sub(value, 1, #LIST) == LIST then
+    for i = #LIST + 1, #value, 16 do
+      fields[#fields + 1] = ns .. '\\0' .. string.sub(value, i, i + 15)
+    end
+  end
+  return fields
+end
+local function array_header(n)
+  if n < 16 then return string.char(0x90 + n) end
+  if n < 65536 then return string.char(0xdc, math.floor(n / 256), n % 256) end
+  return string.char(0xdd, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
+    math.floor(n / 256) % 256, n % 256)
+end
+-- A stored value as the serializer wrote it: a list is put back together.
+local function assemble(ns, value)
+  if not value or string.sub(value, 1, #LIST) ~= LIST then return value end
+  local fields = elements(ns, value)
+  local parts = {'msgpack\\0', array_header(#fields)}
+  for i = 1, #fields, 1000 do
+    local bodies = redis.call('HMGET', KEYS[8], unpack(fields, i, math.min(i + 999, #fields)))
+    for j, body in ipairs(bodies) do
+      if not body then
+        error({err = 'RMEM_DATA ' .. KEYS[8] .. ' lacks an element of a stored list ('
+          .. #fields .. ' elements); the thread is damaged: delete it'})
+      end
+      parts[#parts + 1] = body
+    end
+  end
+  return table.concat(parts)
+end
+-- Drops checkpoints of one namespace with their writes, and the values (and list
+-- elements) no checkpoint left in the namespace refers to (none, if a head
+-- cannot be read).
 local function drop(ns, victims)
   local doomed = {}
   for _, member in ipairs(victims) do
@@ -102,16 +140,32 @@ local function drop(ns, victims)
     redis.call('ZREMRANGEBYLEX', KEYS[5], '[' .. member .. '\\0', '(' .. member .. '\\1')
   end
   if next(doomed) == nil then return end
+  local kept = {}
   for _, member in ipairs(members(KEYS[3], ns .. '\\0')) do
     local head = decode_head(member)
     if head == false then return end
     if head then
       for _, blob in ipairs(head.b or {}) do
-        doomed[ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]] = nil
+        local field = ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]
+        doomed[field] = nil
+        kept[field] = true
       end
     end
   end
-  for blob in pairs(doomed) do redis.call('HDEL', KEYS[4], blob) end
+  local unused = {}
+  for blob in pairs(doomed) do
+    for _, field in ipairs(elements(ns, redis.call('HGET', KEYS[4], blob))) do
+      unused[field] = true
+    end
+    redis.call('HDEL', KEYS[4], blob)
+  end
+  if next(unused) == nil then return end
+  for blob in pairs(kept) do
+    for _, field in ipairs(elements(ns, redis.call('HGET', KEYS[4], blob))) do
+      unused[field] = nil
+    end
+  end
+  for field in pairs(unused) do redis.call('HDEL', KEYS[8], field) end
 end
 local function keep_newest(ns, keep)
   local all = members(KEYS[3], ns .. '\\0')
@@ -132,52 +186,66 @@ local function entry(member)
   local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
   local values = {}
   for i, blob in ipairs(head.b or {}) do
-    values[i] = redis.call('HGET', KEYS[4], ns .. '\\0' .. blob[1] .. '\\0' .. blob[2])
+    local field = ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]
+    values[i] = assemble(ns, redis.call('HGET', KEYS[4], field))
   end
   return {member, record, raw, values, members(KEYS[5], member .. '\\0')}
 end
 """
 
 # ARGV: ttl, keep_last, ns, member, record, head, run, n blobs, n (field, value)
-# pairs, then the mirror: '0', or '1' and the session's ttl, window, channel,
-# session id, refresh_archive, n ids, the ids, then (id, body) pairs.
+# pairs, n elements, n (field, body) pairs, then the mirror: '0', or '1' and the
+# session's ttl, window, channel, session id, refresh_archive, n ids, the ids,
+# then (id, body) pairs. Nothing is written while an element or a message body
+# is missing: the reply names them, and the caller sends them.
 _PUT = (
     APPEND_FUNCTION
     + _FUNCTIONS
     + """
 local ttl, keep, ns, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local n = tonumber(ARGV[8])
-local m = 9 + 2 * n
+local e = 9 + 2 * n
+local given, missing_elements = {}, {}
+for i = e + 1, e + 2 * tonumber(ARGV[e]), 2 do given[ARGV[i]] = ARGV[i + 1] end
+for i = 10, 9 + 2 * n, 2 do
+  for _, field in ipairs(elements(ns, ARGV[i])) do
+    if not given[field] and redis.call('HEXISTS', KEYS[8], field) == 0 then
+      given[field] = false
+      missing_elements[#missing_elements + 1] = string.sub(field, #ns + 2)
+    end
+  end
+end
+local m = e + 1 + 2 * tonumber(ARGV[e])
 local fresh, missing = {}, {}
+local bodies = {}
 if ARGV[m] == '1' then
   local count = tonumber(ARGV[m + 6])
-  local bodies = {}
   for i = m + 7 + count, #ARGV, 2 do bodies[ARGV[i]] = ARGV[i + 1] end
+  local seen = {}
   for i = m + 7, m + 6 + count do
     local id = ARGV[i]
-    if redis.call('SISMEMBER', KEYS[7], id) == 0 and not bodies['\\0' .. id] then
-      if bodies[id] then
-        bodies['\\0' .. id] = true
-        fresh[#fresh + 1] = id
-      else
-        missing[#missing + 1] = id
-      end
+    if not seen[id] and redis.call('SISMEMBER', KEYS[7], id) == 0 then
+      seen[id] = true
+      if bodies[id] then fresh[#fresh + 1] = id else missing[#missing + 1] = id end
     end
   end
-  if #missing > 0 then return {'missing', missing} end
-  if #fresh > 0 then
-    local values = {}
-    for i, id in ipairs(fresh) do values[i] = bodies[id] end
-    redis.call('SADD', KEYS[7], unpack(fresh))
-    local channel, head = ARGV[m + 3], ''
-    if channel ~= '' then
-      local event = cjson.encode({event = 'messages', session_id = ARGV[m + 4],
-        added = #fresh, ids = fresh})
-      head = string.sub(event, 1, -2) .. ',"count":'
-    end
-    append_messages(KEYS[8], KEYS[9], tonumber(ARGV[m + 1]), tonumber(ARGV[m + 2]), channel,
-      head, '0', ARGV[m + 5], values, 1)
+end
+if #missing > 0 or #missing_elements > 0 then return {'missing', missing, missing_elements} end
+if #fresh > 0 then
+  local values = {}
+  for i, id in ipairs(fresh) do values[i] = bodies[id] end
+  redis.call('SADD', KEYS[7], unpack(fresh))
+  local channel, head = ARGV[m + 3], ''
+  if channel ~= '' then
+    local event = cjson.encode({event = 'messages', session_id = ARGV[m + 4],
+      added = #fresh, ids = fresh})
+    head = string.sub(event, 1, -2) .. ',"count":'
   end
+  append_messages(KEYS[9], KEYS[10], tonumber(ARGV[m + 1]), tonumber(ARGV[m + 2]), channel,
+    head, '0', ARGV[m + 5], values, 1)
+end
+for field, body in pairs(given) do
+  if body then redis.call('HSET', KEYS[8], field, body) end
 end
 redis.call('HSET', KEYS[1], member, ARGV[5])
 redis.call('HSET', KEYS[2], member, ARGV[6])
@@ -186,7 +254,7 @@ if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 0, ARGV[7] .. '\\0' .. member)
 for i = 9, 8 + 2 * n, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
 if keep > 0 then keep_newest(ns, keep) end
 expire(ttl)
-return {'ok', fresh}
+return {'ok'}
 """
 )
 
@@ -292,16 +360,17 @@ return dropped
 """
 )
 
-# ARGV: ttl, then for each of the six copied keys: a count and its items
-# (field, value pairs for hashes; members for sorted sets). Existing data wins.
+# ARGV: ttl, then for each copied key (all but the mirrored ids, which belong to
+# the source's session): a count and its items (field, value pairs for hashes;
+# members for sorted sets). What the target holds already wins.
 _COPY_INTO = (
     _FUNCTIONS
     + """
 local i = 2
-for part = 1, 6 do
+for _, part in ipairs({1, 2, 3, 4, 5, 6, 8}) do
   local n = tonumber(ARGV[i])
   i = i + 1
-  if part == 1 or part == 2 or part == 4 then
+  if part == 1 or part == 2 or part == 4 or part == 8 then
     for j = i, i + 2 * n - 1, 2 do redis.call('HSETNX', KEYS[part], ARGV[j], ARGV[j + 1]) end
     i = i + 2 * n
   else
@@ -325,7 +394,30 @@ COPY_INTO = Script(_COPY_INTO)
 # Special writes (errors, interrupts...) have negative indexes: sorting stays
 # numeric once the index is shifted and zero-padded.
 _IDX_SHIFT = 1_000_000
-_MIRROR_HINTS = 1024
+_SENT_HINTS = 1024
+_LIST = b"rmem:list\0"
+
+
+def _digest(body: bytes) -> bytes:
+    return hashlib.blake2b(body, digest_size=16).digest()
+
+
+def _content_id(stored: Mapping[str, Any]) -> str:
+    """An id for a message that has none: a digest of its content (its time left out)."""
+    fields = {k: v for k, v in stored.items() if k != "ts"}
+    return "content:" + _digest(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Elements:
+    """A list value given element by element, each serialized alone (msgpack).
+
+    Stored once per element: a list that grows by one element between versions
+    costs one element, not the whole list again. Reads give back the whole list as
+    one ``("msgpack", ...)`` value, as if it had been serialized at once.
+    """
+
+    bodies: Sequence[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,9 +435,11 @@ class StoredWrite:
 class StoredCheckpoint:
     """A checkpoint as stored: its record, the values of its channels, its pending writes.
 
-    ``values`` maps each channel of the checkpoint to its value at the version the
-    checkpoint names (a channel whose value is missing is left out); ``writes``
-    are in LangGraph's ``writes_sort_key`` order (task path, task id, index).
+    ``versions`` are the channel versions given to :meth:`CheckpointLog.put`
+    (ints and strings come back as they went in); ``values`` maps each channel
+    of the checkpoint to its value at that version (a channel whose value is
+    missing is left out); ``writes`` are in LangGraph's ``writes_sort_key``
+    order (task path, task id, index).
     """
 
     thread_id: str
@@ -353,6 +447,7 @@ class StoredCheckpoint:
     checkpoint_id: str
     parent_id: str | None
     record: Typed
+    versions: dict[str, Any]
     values: dict[str, Typed]
     writes: list[StoredWrite]
     run_id: str | None = None
@@ -393,6 +488,16 @@ def _text(what: str, value: Any) -> str:
     return value
 
 
+def _version(version: Any) -> str | int:
+    # Kept as JSON in the head, where the scripts turn it into a field name as
+    # Python's str() does: ints and strings only.
+    if isinstance(version, bool) or not isinstance(version, int | str):
+        raise TypeError(
+            f"a channel version must be an int or a str, not {type(version).__name__}: {version!r}"
+        )
+    return _text("version", version) if isinstance(version, str) else version
+
+
 def _frame(value: Typed) -> bytes:
     kind, data = value
     return _text("serializer type", kind).encode() + b"\0" + bytes(data)
@@ -424,9 +529,9 @@ class _CheckpointLogCore:
         self._ttl = self.config.ttl.threads
         # The session's rules (window, TTL, events) for mirrored messages.
         self._messages = _MessageLogCore(config=self.config) if mirror is not None else None
-        # Per thread, the message ids this process has sent: their bodies are not
-        # sent again (Redis still decides what is new).
-        self._sent: OrderedDict[str, set[str]] = OrderedDict()
+        # Per thread, the message ids and list elements this process has sent:
+        # their bodies are not sent again (the script still checks Redis has them).
+        self._sent: OrderedDict[str, set[str | bytes]] = OrderedDict()
 
     def _url(self) -> str:
         return self._clients.masked_url()
@@ -457,6 +562,7 @@ class _CheckpointLogCore:
         try:
             head = orjson.loads(raw_head)
             blobs = head.get("b", [])
+            versions = dict(blobs)
             parent = head.get("p") or None
             run = head.get("r") or None
         except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
@@ -489,6 +595,7 @@ class _CheckpointLogCore:
             checkpoint_id=checkpoint_id,
             parent_id=parent,
             record=self._typed(record, keys[0], what),
+            versions=versions,
             values=values,
             writes=writes,
             run_id=run,
@@ -504,19 +611,37 @@ class _CheckpointLogCore:
         parent_id: str | None,
         record: Typed,
         versions: Mapping[str, Any],
-        values: Mapping[tuple[str, Any], Typed],
+        values: Mapping[tuple[str, Any], Typed | Elements],
         run_id: str | None = None,
         messages: Sequence[Any] | None = None,
     ) -> Generator[Plan[Any], Any, None]:
         keys = self.thread_keys(thread_id)
         member = f"{_text('namespace', namespace)}\0{_text('id', checkpoint_id)}"
-        refs = [[_text("channel name", ch), _text("version", str(v))] for ch, v in versions.items()]
+        refs = [[_text("channel name", ch), _version(v)] for ch, v in versions.items()]
         head = orjson.dumps({"p": parent_id or "", "b": refs, "r": run_id or ""})
+        sent = self._sent.get(thread_id, set())
         blobs: list[Any] = []
+        element_bodies: dict[bytes, bytes] = {}
         for (channel, version), value in values.items():
-            parts = (namespace, _text("channel name", channel), _text("version", str(version)))
-            blobs += ["\0".join(parts), _frame(value)]
-        args: list[Any] = [
+            parts = (namespace, _text("channel name", channel), str(_version(version)))
+            if isinstance(value, Elements):
+                digests = [_digest(body) for body in value.bodies]
+                element_bodies.update(zip(digests, value.bodies, strict=True))
+                blobs += ["\0".join(parts), _LIST + b"".join(digests)]
+            else:
+                blobs += ["\0".join(parts), _frame(value)]
+        mirror, log = self.mirror, self._messages
+        ids: list[str] = []
+        by_id: dict[str, Any] = {}
+        if messages is not None and mirror is not None and log is not None:
+            for message in messages:
+                message_id = mirror.id_of(message) or _content_id(mirror.to_stored(message))
+                ids.append(message_id)
+                by_id[message_id] = message
+        # Bodies this process sent before are left out; the script names any it lacks.
+        wanted_elements = [d for d in element_bodies if d not in sent]
+        wanted_messages = [i for i in ids if i not in sent]
+        head_args: list[Any] = [
             self._ttl.milliseconds or 0,
             self.keep_last or 0,
             namespace,
@@ -529,62 +654,46 @@ class _CheckpointLogCore:
         ]
         doing = f"saving a checkpoint of thread {thread_id!r}"
         # Declared even when unused: a script's keys must all be in one slot.
-        session = [self.keys.session_messages(thread_id), self.keys.session_archive(thread_id)]
-        log = self._messages
-        if messages is None or self.mirror is None or log is None:
-            yield Plan(doing, keys[0], lambda r: None, script=(PUT, keys + session, [*args, "0"]))
-            return
-        mirror, sent = self.mirror, self._sent.get(thread_id, set())
-        ids: list[str] = []
-        pending: list[tuple[str, Any]] = []
-        for message in messages:
-            message_id = mirror.id_of(message)
-            stored = None
-            if message_id is None:
-                stored = mirror.to_stored(message)
-                message_id = (
-                    "content:"
-                    + orjson.dumps(
-                        {k: v for k, v in stored.items() if k != "ts"}, option=orjson.OPT_SORT_KEYS
-                    ).hex()[:64]
-                )
-            ids.append(message_id)
-            if message_id not in sent:
-                pending.append((message_id, stored if stored is not None else message))
-        by_id = dict(zip(ids, messages, strict=True))
-        for _ in range(2):
-            bodies: list[Any] = []
-            for message_id, message in pending:
-                stored = message if isinstance(message, Mapping) else mirror.to_stored(message)
-                encoded, _ = log._encode([stored])
-                bodies += [message_id, encoded[0]]
-            mirror_args = [
-                "1",
-                log._ttl.milliseconds or 0,
-                log.max_messages or 0,
-                self.keys.session_channel(thread_id) if log.publish_events else "",
-                thread_id,
-                "1" if log.refresh_archive else "0",
-                len(ids),
-                *ids,
-                *bodies,
-            ]
-            reply = yield Plan(
-                doing, keys[0], lambda r: r[0], script=(PUT, keys + session, args + mirror_args)
-            )
-            status, listed = _part(reply[0]), [_part(raw) for raw in reply[1]]
-            if status == "ok":
-                self._remember(thread_id, ids)
+        all_keys = [
+            *keys,
+            self.keys.session_messages(thread_id),
+            self.keys.session_archive(thread_id),
+        ]
+        for _ in range(3):
+            args = [*head_args, len(wanted_elements)]
+            for digest in wanted_elements:
+                args += [namespace.encode() + b"\0" + digest, element_bodies[digest]]
+            if ids and mirror is not None and log is not None:
+                args += [
+                    "1",
+                    log._ttl.milliseconds or 0,
+                    log.max_messages or 0,
+                    self.keys.session_channel(thread_id) if log.publish_events else "",
+                    thread_id,
+                    "1" if log.refresh_archive else "0",
+                    len(ids),
+                    *ids,
+                ]
+                for message_id in wanted_messages:
+                    message = by_id[message_id]
+                    stored = message if isinstance(message, Mapping) else mirror.to_stored(message)
+                    args += [message_id, log._encode([stored])[0][0]]
+            else:
+                args.append("0")
+            reply = yield Plan(doing, keys[0], lambda r: r[0], script=(PUT, all_keys, args))
+            if _part(reply[0]) == "ok":
+                self._remember(thread_id, [*ids, *element_bodies])
                 return
-            # This process thought these were sent (another wrote, or they expired).
-            pending = [(message_id, by_id[message_id]) for message_id in listed]
-        raise UnexpectedDataError(f"{keys[6]} keeps changing while {doing}; retry")
+            # What this process had sent is gone (expired, pruned, or deleted).
+            wanted_messages = [_part(raw) for raw in reply[1]]
+            wanted_elements = list(reply[2])
+        raise UnexpectedDataError(f"{keys[0]}: the thread keeps changing while {doing}; retry")
 
-    def _remember(self, thread_id: str, ids: Iterable[str]) -> None:
-        sent = self._sent.pop(thread_id, set())
-        sent.update(ids)
-        self._sent[thread_id] = sent
-        while len(self._sent) > _MIRROR_HINTS:
+    def _remember(self, thread_id: str, sent: Iterable[str | bytes]) -> None:
+        known = self._sent.pop(thread_id, set())
+        known.update(sent)
+        self._sent[thread_id] = known
+        while len(self._sent) > _SENT_HINTS:
             self._sent.popitem(last=False)
 
     def _plan_put_writes(
@@ -683,6 +792,7 @@ class _CheckpointLogCore:
             ("HGETALL", source_keys[3]),
             ("ZRANGE", source_keys[4], 0, -1),
             ("ZRANGE", source_keys[5], 0, -1),
+            ("HGETALL", source_keys[7]),
         ]
         doing = f"copying thread {source!r} to {target!r}"
         replies = yield Plan(doing, source_keys[0], lambda r: r, commands, transaction=True)
@@ -776,14 +886,15 @@ class CheckpointLog(_CheckpointLogCore):
         parent_id: str | None,
         record: Typed,
         versions: Mapping[str, Any],
-        values: Mapping[tuple[str, Any], Typed],
+        values: Mapping[tuple[str, Any], Typed | Elements],
         run_id: str | None = None,
         messages: Sequence[Any] | None = None,
     ) -> None:
         """Store a checkpoint: its record, the values of the channels that changed.
 
         ``versions`` names every channel's version in this checkpoint; ``values``
-        holds the values of new versions only, by ``(channel, version)``.
+        holds the values of new versions only, by ``(channel, version)``: typed
+        bytes, or a list as :class:`Elements`.
         ``messages`` (with a mirror) is the messages channel's whole list: the
         session gets those it lacks.
         """
@@ -889,7 +1000,7 @@ class AsyncCheckpointLog(_CheckpointLogCore):
         parent_id: str | None,
         record: Typed,
         versions: Mapping[str, Any],
-        values: Mapping[tuple[str, Any], Typed],
+        values: Mapping[tuple[str, Any], Typed | Elements],
         run_id: str | None = None,
         messages: Sequence[Any] | None = None,
     ) -> None:
