@@ -326,7 +326,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
     @staticmethod
     def _strategy(strategy: str) -> str:
         if strategy not in _STRATEGIES:
-            raise ValueError(f"strategy must be 'keep_latest' or 'delete', got {strategy!r}")
+            raise ValueError(
+                f"prune's strategy must be 'keep_latest' or 'delete', got {strategy!r}"
+            )
         return strategy
 
     @staticmethod
@@ -543,8 +545,9 @@ def copy_threads(
 
     Every checkpoint of each thread (all namespaces), with its metadata, parent,
     channel values and pending writes, is written to ``target`` oldest first.
-    Reads use only the public ``list`` of ``source``: the peer Redis saver,
-    SQLite, Postgres and in-memory savers all work. ``thread_ids=None`` copies
+    Reads use only the public ``list`` and ``get_tuple`` of ``source``: the peer
+    Redis saver, SQLite, Postgres and in-memory savers all work. Task paths of
+    pending writes are not part of that interface, so copies have none. ``thread_ids=None`` copies
     every thread ``source.list(None)`` lists. Returns the checkpoints copied.
     """
     if thread_ids is None:
@@ -554,7 +557,10 @@ def copy_threads(
     copied = 0
     for thread_id in thread_ids:
         found = source.list({"configurable": {"thread_id": thread_id}})
-        for stored in sorted(found, key=_age):
+        for listed in sorted(found, key=_age):
+            # get_tuple, not list, gives the values as the graph saw them (some
+            # savers list messages in their serialized form).
+            stored = source.get_tuple(listed.config) or listed
             config, checkpoint, metadata, new_versions = _as_new(stored)
             saved = target.put(config, checkpoint, metadata, new_versions)
             for task_id, writes in _writes_by_task(stored):
@@ -576,7 +582,8 @@ async def acopy_threads(
     copied = 0
     for thread_id in thread_ids:
         found = [t async for t in source.alist({"configurable": {"thread_id": thread_id}})]
-        for stored in sorted(found, key=_age):
+        for listed in sorted(found, key=_age):
+            stored = await source.aget_tuple(listed.config) or listed
             config, checkpoint, metadata, new_versions = _as_new(stored)
             saved = await target.aput(config, checkpoint, metadata, new_versions)
             for task_id, writes in _writes_by_task(stored):

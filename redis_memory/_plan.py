@@ -30,6 +30,9 @@ from .sentinel import NO_PRIMARY, no_primary_reason
 
 T = TypeVar("T")
 
+# How the package's Lua scripts report damaged data: error({err = DATA_ERROR .. what}).
+DATA_ERROR = "RMEM_DATA "
+
 # redis-py's words for a pool with no free connection (blocking / non-blocking pool).
 _POOL_EXHAUSTED = frozenset({"No connection available.", "Too many connections"})
 
@@ -122,6 +125,10 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             "the configured key prefix is the one its ACL allows."
         ) from exc
     except redis.exceptions.ResponseError as exc:
+        if str(exc).startswith(DATA_ERROR):
+            # A script of this package found its own data damaged, and said where.
+            message = str(exc)[len(DATA_ERROR) :].split(" script: ", 1)[0]
+            raise UnexpectedDataError(message) from exc
         if "WRONGTYPE" in str(exc):
             raise UnexpectedDataError(
                 f"{key} holds a different type of data than redis-memory-backend writes "

@@ -3,7 +3,7 @@
 ``redis-memory serve`` runs the embedded Redis in the foreground and prints its
 URL; ``redis-memory status`` describes a Redis and this package's keys in it;
 ``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
-(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``cache``, ``state``,
+(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``threads``, ``cache``, ``state``,
 ``events``, ``migrate`` and ``calibrate`` live in ``redis_memory._cli``: thin
 layers over the engines, human tables by default and ``--json`` for scripts.
 Expected failures (bad URL, Redis down, unknown session) are one line on
@@ -31,6 +31,7 @@ from ._cli import calibrate as _calibrate_cli
 from ._cli import data as _data_cli
 from ._cli import migrate as _migrate_cli
 from ._cli import sessions as _sessions_cli
+from ._cli import threads as _threads_cli
 from .config import RedisMemoryConfig
 from .connection import RedisClients
 from .embedded import EmbeddedRedis, libssl_install_script
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     common = common_options()
     _sessions_cli.register(commands, common)
+    _threads_cli.register(commands, common)
     _data_cli.register(commands, common)
     _migrate_cli.register(commands, common)
     _calibrate_cli.register(commands, common)
