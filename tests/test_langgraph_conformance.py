@@ -8,7 +8,7 @@ in a worker thread (test code only: the saver itself is native on both sides).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -74,8 +74,8 @@ def _failures(report: Any) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def saver(config) -> Iterator[RedisSaver]:
-    yield RedisSaver(config=config)
+def saver(config) -> RedisSaver:
+    return RedisSaver(config=config)
 
 
 async def test_async_methods_pass_every_capability(saver):

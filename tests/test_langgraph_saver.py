@@ -15,8 +15,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from langchain_redis_memory import AsyncRedisSaver, RedisChatMessageHistory, RedisSaver
-from langchain_redis_memory import acopy_threads, copy_threads
+from langchain_redis_memory import (
+    AsyncRedisSaver,
+    RedisChatMessageHistory,
+    RedisSaver,
+    acopy_threads,
+    copy_threads,
+)
 from redis_memory.checkpoints import CheckpointLog
 from redis_memory.cli import main
 from redis_memory.errors import ConfigurationError, SerializationError, UnexpectedDataError
@@ -343,7 +348,8 @@ def test_threads_list_show_prune_delete(run, config):
 
     code, out, _ = run("threads list")
     assert code == 0
-    assert "cli:one" in out and "cli two" in out
+    assert "cli:one" in out
+    assert "cli two" in out
 
     code, out, _ = run("threads show", "cli:one", "--last", "3")
     assert code == 0
