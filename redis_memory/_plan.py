@@ -99,7 +99,15 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             f"{no_primary_reason(exc)}. Check the sentinels' addresses and the service "
             "name; during a failover, retry once the sentinels have promoted a replica."
         ) from exc
-    except redis.exceptions.ConnectionError as exc:
+    except (redis.exceptions.ConnectionError, redis.exceptions.RedisClusterException) as exc:
+        if (
+            isinstance(exc, redis.exceptions.RedisClusterException)
+            and not isinstance(
+                exc.__cause__ or exc.__context__, OSError | redis.exceptions.ConnectionError
+            )
+            and "cannot be connected" not in str(exc)
+        ):
+            raise
         if isinstance(exc, redis.exceptions.MaxConnectionsError) or str(exc) in _POOL_EXHAUSTED:
             # Redis is fine: every connection of the client's pool stayed busy with
             # other concurrent commands.

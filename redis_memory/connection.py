@@ -165,7 +165,12 @@ class _Connection:
         if self._sync is None:
             with self._lock:
                 if self._sync is None:
-                    self._sync = self._build(redis.Redis, _sync_retry)
+                    try:
+                        self._sync = self._build(redis.Redis, _sync_retry)
+                    except (redis.exceptions.RedisClusterException, redis.ConnectionError) as exc:
+                        # A sync cluster client connects as it is built, outside the
+                        # engines' error handling: the stand-in fails there instead.
+                        return _Unreachable(exc)  # type: ignore[return-value]
         return self._sync
 
     def async_(self) -> AsyncClient:
@@ -223,6 +228,18 @@ class _Connection:
         client = self._async_by_loop.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+class _Unreachable:
+    """In place of a cluster client none of whose nodes answered: every command
+    raises that failure as a ``ConnectionError``, which the engines report with
+    what was being done. The next call builds a client again."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise redis.ConnectionError(str(self.error)) from self.error
 
 
 def _abandon(client: AsyncClient) -> None:
