@@ -3,8 +3,9 @@
 Starts a private Redis Stack (no Redis needed on this machine), holds a
 conversation through LangChain, continues the same session through a LlamaIndex
 ``Memory``, reads it back through LangChain, and shows what Redis holds and what
-each step cost. The chat models are stand-ins that answer at once: nothing here
-calls a network.
+each step cost; then a LangGraph agent stops for a person's approval, another
+worker resumes it, and LlamaIndex reads the agent's conversation. The chat models
+are stand-ins that answer at once: nothing here calls a network.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import time
 import warnings
 from typing import Any
 
+from langchain.agents import create_agent
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
+from langchain_core.tools import tool
+from langgraph.types import Command, interrupt
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.memory import Memory
 
-from langchain_redis_memory import RedisChatMessageHistory, RedisSemanticCache
-from llama_index_redis_memory import RedisMemoryChatStore
+from langchain_redis_memory import RedisChatMessageHistory, RedisSaver, RedisSemanticCache
+from llama_index_redis_memory import RedisChatStore, RedisMemoryChatStore
 from redis_memory import EventBus, RedisMemoryConfig, TTLPolicy
 from redis_memory.coordination import Claims, Findings
 from redis_memory.embedded import EmbeddedRedis
@@ -134,7 +139,10 @@ def main() -> None:
 
         step(7, "Two agents share work: claims, findings, and each other's events")
         agents_demo(config)
-    step(8, "Stopped the embedded Redis; nothing is left running.")
+
+        step(8, "LangGraph: an agent stops for approval; another worker resumes it")
+        langgraph_demo(config)
+    step(9, "Stopped the embedded Redis; nothing is left running.")
 
 
 def agents_demo(config: RedisMemoryConfig) -> None:
@@ -161,6 +169,63 @@ def agents_demo(config: RedisMemoryConfig) -> None:
             if e.data.get("event") in ("claimed", "released")
         ]
     print(f"   a dashboard following 'tasks' saw {len(seen)} events: {seen[:3]} ...")
+
+
+@tool
+def book_trip(place: str) -> str:
+    """Book a day trip; a person approves it first."""
+    answer = interrupt({"question": f"Book the day trip to {place}?"})
+    return f"booked {place}" if answer == "yes" else f"not booked: {answer}"
+
+
+class TripPlanner(BaseChatModel):
+    """A stand-in chat model: it books the trip, then says so once the tool has answered."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "trip-planner"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> TripPlanner:
+        return self
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if messages[-1].type == "tool":
+            reply = AIMessage(f"Done: {messages[-1].content} for Saturday.")
+        else:
+            call = {"name": "book_trip", "args": {"place": "Sintra"}, "id": "call-1"}
+            reply = AIMessage("", tool_calls=[call])
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def langgraph_demo(config: RedisMemoryConfig) -> None:
+    thread = {"configurable": {"thread_id": "trip:ana"}}
+
+    def worker() -> Any:
+        # Each worker builds its own agent and saver, as another process would.
+        saver = RedisSaver(config=config, mirror_messages=True)
+        return create_agent(TripPlanner(), tools=[book_trip], checkpointer=saver)
+
+    first = worker()
+    paused = first.invoke({"messages": [("user", "Book me a day trip to Sintra.")]}, thread)
+    question = paused["__interrupt__"][0].value["question"]
+    print(f"   worker 1 ran the agent until it asked: {question!r} (saved in Redis)")
+    state = first.get_state(thread)
+    print(f"   the thread waits at {state.next}; a person answers 'yes' hours later")
+    started = time.perf_counter()
+    done = worker().invoke(Command(resume="yes"), thread)
+    took = (time.perf_counter() - started) * 1000
+    print(f"   worker 2 resumed it in {took:.1f} ms: {done['messages'][-1].content!r}")
+    checkpoints = len(list(RedisSaver(config=config).list(thread)))
+    print(f"   {checkpoints} checkpoints in Redis under {config.keys.thread('trip:ana')!r}")
+    print("   LlamaIndex reads the agent's conversation (mirror_messages=True):")
+    for message in RedisChatStore(config=config).get_messages("trip:ana"):
+        print(f"   {message.role.value:>9}: {message.content or '(calls a tool)'}")
 
 
 class SlowModel(FakeMessagesListChatModel):

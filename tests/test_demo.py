@@ -40,5 +40,15 @@ def test_demo_runs_and_prints_its_walkthrough():
     assert "a third agent finds nothing left: None" in agents
     assert agents.count("findings on") == 3
     assert "a dashboard following 'tasks' saw 3 events" in agents
+    langgraph = steps[7]
+    assert "worker 1 ran the agent until it asked: 'Book the day trip to Sintra?'" in langgraph
+    assert "worker 2 resumed it in" in langgraph
+    assert "'Done: booked Sintra for Saturday.'" in langgraph
+    # LlamaIndex reads the agent's conversation, in order, through the mirrored session.
+    read_back = langgraph.split("LlamaIndex reads the agent's conversation")[1]
+    assert read_back.index("user: Book me a day trip") < read_back.index("tool: booked Sintra")
+    assert read_back.index("tool: booked Sintra") < read_back.index(
+        "assistant: Done: booked Sintra for Saturday."
+    )
     assert "nothing is left running" in out
     assert "Warning" not in done.stderr
