@@ -109,11 +109,16 @@ class RedisSaver(BaseCheckpointSaver[str]):
         .. code-block:: python
 
             from langchain.agents import create_agent
+            from langchain_core.language_models.fake_chat_models import FakeListChatModel
             from langchain_redis_memory import RedisSaver
 
-            agent = create_agent(model, tools=[...], checkpointer=RedisSaver(url="embedded"))
-            agent.invoke({"messages": [("user", "Hi, I'm Ana")]},
-                         {"configurable": {"thread_id": "ana"}})
+            model = FakeListChatModel(responses=["Hello Ana!", "You are Ana."])
+            agent = create_agent(model, checkpointer=RedisSaver(url="embedded"))
+            ana = {"configurable": {"thread_id": "ana"}}
+            agent.invoke({"messages": [("user", "Hi, I'm Ana")]}, ana)
+            reply = agent.invoke({"messages": [("user", "Who am I?")]}, ana)
+            assert [m.content for m in reply["messages"]][-1] == "You are Ana."
+            assert len(reply["messages"]) == 4  # the first turn came back from Redis
     """
 
     def __init__(

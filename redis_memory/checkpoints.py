@@ -867,11 +867,20 @@ class CheckpointLog(_CheckpointLogCore):
         page_size: Checkpoints read per round trip when listing.
 
     Example:
-        >>> log = CheckpointLog(url="embedded")                                # doctest: +SKIP
-        >>> log.put("t1", "", "1ef", parent_id=None, record=("json", b"{}"),
-        ...         versions={"x": 1}, values={("x", 1): ("json", b"42")})      # doctest: +SKIP
-        >>> log.get("t1").values                                               # doctest: +SKIP
-        {'x': ('json', b'42')}
+        .. code-block:: python
+
+            from redis_memory.checkpoints import CheckpointLog, Elements
+
+            log = CheckpointLog(url="embedded")
+            # A list is given element by element (msgpack: 42, 43) and read back whole.
+            log.put("t1", "", "0001", parent_id=None, record=("json", b"{}"),
+                    versions={"x": 1, "log": 1},
+                    values={("x", 1): ("json", b"42"), ("log", 1): Elements([b"*", b"+"])})
+            newest = log.get("t1")
+            assert newest.values["x"] == ("json", b"42")
+            assert newest.values["log"] == ("msgpack", bytes([0x92]) + b"*+")
+            assert [c.checkpoint_id for c in log.iter_checkpoints("t1")] == ["0001"]
+            log.delete_thread("t1")
     """
 
     def _run(self, plan: Plan[T]) -> T:

@@ -4,10 +4,13 @@ message mirror, moving threads in from other savers, the CLI, and bad input."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import uuid
 from typing import Annotated, TypedDict
 
 import pytest
+from _examples import code_blocks, run_example
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -326,6 +329,30 @@ def test_a_config_without_thread_id_says_what_to_pass(config):
         saver.get_tuple({"configurable": {"thread_id": ""}})
     with pytest.raises(ValueError, match="prune"):
         saver.prune(["x"], strategy="everything")
+
+
+# -- docs and imports ------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [RedisSaver, CheckpointLog])
+def test_docstring_examples_run(cls):
+    blocks = code_blocks(cls.__doc__)
+    assert blocks
+    for block in blocks:
+        run_example(block)
+
+
+def test_without_langgraph_the_import_names_the_extra():
+    code = (
+        "import sys; sys.modules['langgraph'] = None\n"
+        "import langchain_redis_memory\n"
+        "try:\n"
+        "    langchain_redis_memory.RedisSaver\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == (
+        "RedisSaver needs LangGraph: pip install 'redis-memory-backend[langgraph]'"
+    )
 
 
 # -- the CLI -------------------------------------------------------------------------
