@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -70,6 +71,53 @@ def _thread(config: RunnableConfig | None) -> tuple[str, str]:
     if not isinstance(thread_id, str):
         thread_id = str(thread_id)  # LangGraph accepts ints and UUIDs as thread ids
     return thread_id, configurable.get("checkpoint_ns", "")
+
+
+@dataclass(slots=True)
+class _Listing:
+    """What one ``list`` call asks for; ``list`` and ``alist`` both walk by it."""
+
+    thread_id: str | None  # None: every thread
+    namespace: str | None  # None: every namespace
+    checkpoint_id: str | None
+    before: str | None
+    filter: dict[str, Any] | None
+    left: int | None
+
+    @classmethod
+    def of(
+        cls,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> _Listing:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise TypeError(f"limit must be an int or None, got {limit!r}")
+        thread_id = namespace = checkpoint_id = None
+        if config is not None:
+            thread_id = _thread(config)[0]
+            namespace = config["configurable"].get("checkpoint_ns")
+            checkpoint_id = get_checkpoint_id(config)
+        before_id = get_checkpoint_id(before) if before else None
+        return cls(thread_id, namespace, checkpoint_id, before_id, filter, limit)
+
+    @property
+    def done(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+    def take(self, found: CheckpointTuple) -> bool:
+        """Whether ``found`` is listed; each one listed counts against the limit."""
+        if (
+            self.checkpoint_id
+            and found.config["configurable"]["checkpoint_id"] != self.checkpoint_id
+        ):
+            return False
+        if self.filter and any(found.metadata.get(k) != v for k, v in self.filter.items()):
+            return False
+        if self.left is not None:
+            self.left -= 1
+        return True
 
 
 class RedisSaver(BaseCheckpointSaver[str]):
@@ -321,26 +369,12 @@ class RedisSaver(BaseCheckpointSaver[str]):
         }
 
     @staticmethod
-    def _matches(
-        found: CheckpointTuple, wanted_id: str | None, filter: dict[str, Any] | None
-    ) -> bool:
-        if wanted_id and found.config["configurable"]["checkpoint_id"] != wanted_id:
-            return False
-        return not filter or all(found.metadata.get(k) == v for k, v in filter.items())
-
-    @staticmethod
     def _strategy(strategy: str) -> str:
         if strategy not in _STRATEGIES:
             raise ValueError(
                 f"prune's strategy must be 'keep_latest' or 'delete', got {strategy!r}"
             )
         return strategy
-
-    @staticmethod
-    def _limit(limit: int | None) -> int | None:
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise TypeError(f"limit must be an int or None, got {limit!r}")
-        return limit
 
     # -- sync -------------------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -359,27 +393,17 @@ class RedisSaver(BaseCheckpointSaver[str]):
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first: of one thread (and namespace, if the config names
         one), or of every thread when ``config`` is None; ``filter`` matches metadata."""
-        limit = self._limit(limit)
-        if limit is not None and limit <= 0:
+        ask = _Listing.of(config, filter, before, limit)
+        if ask.done:
             return
-        before_id = get_checkpoint_id(before) if before else None
-        if config is None:
-            threads: Iterator[tuple[str, str | None]] = (
-                (thread_id, None) for thread_id in self._log.iter_threads()
-            )
-            wanted_id = None
-        else:
-            threads = iter([(_thread(config)[0], config["configurable"].get("checkpoint_ns"))])
-            wanted_id = get_checkpoint_id(config)
-        for thread_id, namespace in threads:
-            for stored in self._log.iter_checkpoints(thread_id, namespace, before=before_id):
+        threads = self._log.iter_threads() if ask.thread_id is None else [ask.thread_id]
+        for thread_id in threads:
+            for stored in self._log.iter_checkpoints(thread_id, ask.namespace, before=ask.before):
                 found = self._tuple(stored)
-                if self._matches(found, wanted_id, filter):
+                if ask.take(found):
                     yield found
-                    if limit is not None:
-                        limit -= 1
-                        if limit == 0:
-                            return
+                    if ask.done:
+                        return
 
     def put(
         self,
@@ -447,25 +471,25 @@ class RedisSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        limit = self._limit(limit)
-        if limit is not None and limit <= 0:
+        ask = _Listing.of(config, filter, before, limit)
+        if ask.done:
             return
-        before_id = get_checkpoint_id(before) if before else None
-        if config is None:
-            threads = [(thread_id, None) async for thread_id in self._alog.iter_threads()]
-            wanted_id = None
-        else:
-            threads = [(_thread(config)[0], config["configurable"].get("checkpoint_ns"))]
-            wanted_id = get_checkpoint_id(config)
-        for thread_id, namespace in threads:
-            async for stored in self._alog.iter_checkpoints(thread_id, namespace, before=before_id):
+        async for thread_id in self._athreads(ask.thread_id):
+            async for stored in self._alog.iter_checkpoints(
+                thread_id, ask.namespace, before=ask.before
+            ):
                 found = self._tuple(stored)
-                if self._matches(found, wanted_id, filter):
+                if ask.take(found):
                     yield found
-                    if limit is not None:
-                        limit -= 1
-                        if limit == 0:
-                            return
+                    if ask.done:
+                        return
+
+    async def _athreads(self, thread_id: str | None) -> AsyncIterator[str]:
+        if thread_id is not None:
+            yield thread_id
+            return
+        async for found in self._alog.iter_threads():
+            yield found
 
     async def aput(
         self,

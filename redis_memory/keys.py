@@ -163,10 +163,13 @@ class KeySchema:
 
     def session_id_of(self, key: str | bytes) -> str:
         """The session id inside a session key built by this schema."""
+        return self._tagged_id("session", key)
+
+    def _tagged_id(self, kind: str, key: str | bytes) -> str:
         text = key.decode("utf-8") if isinstance(key, bytes) else key
-        stem = f"{self.prefix}:session:{{"
+        stem = f"{self.prefix}:{kind}:{{"
         if not text.startswith(stem) or "}" not in text[len(stem) :]:
-            raise ValueError(f"{text!r} is not a session key under prefix {self.prefix!r}")
+            raise ValueError(f"{text!r} is not a {kind} key under prefix {self.prefix!r}")
         return unescape_id(text[len(stem) : text.index("}", len(stem))])
 
     # -- LangGraph threads -------------------------------------------------
@@ -184,11 +187,7 @@ class KeySchema:
 
     def thread_id_of(self, key: str | bytes) -> str:
         """The thread id inside a thread key built by this schema."""
-        text = key.decode("utf-8") if isinstance(key, bytes) else key
-        stem = f"{self.prefix}:thread:{{"
-        if not text.startswith(stem) or "}" not in text[len(stem) :]:
-            raise ValueError(f"{text!r} is not a thread key under prefix {self.prefix!r}")
-        return unescape_id(text[len(stem) : text.index("}", len(stem))])
+        return self._tagged_id("thread", key)
 
     # -- cache ------------------------------------------------------------
     def cache_exact(self, llm_hash: str, prompt_hash: str, *, cache: str = "default") -> str:
