@@ -29,9 +29,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 import logging
 import threading
 import time
@@ -43,6 +41,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from ._plan import Plan, drive, drive_async, execute, execute_async
+from ._search import digest, index_exists_is_fine, search_results
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
@@ -132,17 +131,9 @@ class CacheStats:
         }
 
 
-def _digest(*parts: str) -> str:
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(part.encode("utf-8", "surrogatepass"))
-        hasher.update(b"\x00")
-    return hasher.hexdigest()[:32]
-
-
 # An application asks few models, each with the same (often long) llm string on
 # every call: its digest is computed once.
-_llm_digest = functools.lru_cache(maxsize=256)(_digest)
+_llm_digest = functools.lru_cache(maxsize=256)(digest)
 
 
 def _vector_bytes(vector: Sequence[float], dimensions: int | None) -> bytes:
@@ -266,13 +257,13 @@ class _ResponseCacheCore:
         return _llm_digest(llm)
 
     def _exact_key(self, prompt: CachePrompt, llm_hash: str) -> str:
-        return self.keys.cache_exact(llm_hash, _digest(prompt.text), cache=self.name)
+        return self.keys.cache_exact(llm_hash, digest(prompt.text), cache=self.name)
 
     def _entry_prefix(self) -> str:
         return self.keys.cache_semantic_prefix(self.name)
 
     def _entry_key(self, prompt: CachePrompt, llm_hash: str) -> str:
-        return f"{self._entry_prefix()}:{llm_hash}:{_digest(prompt.context, prompt.query)}"
+        return f"{self._entry_prefix()}:{llm_hash}:{digest(prompt.context, prompt.query)}"
 
     @property
     def index_name(self) -> str:
@@ -314,7 +305,7 @@ class _ResponseCacheCore:
     ) -> Plan[list[_Candidate]]:
         k = self.verifier.top_k if self.verifier is not None else 1
         query = (
-            f"(@llm:{{{llm_hash}}} @ctx:{{{_digest(prompt.context)}}})"
+            f"(@llm:{{{llm_hash}}} @ctx:{{{digest(prompt.context)}}})"
             f"=>[KNN {k} @vector $vector AS distance]"
         )
         command = (
@@ -333,7 +324,7 @@ class _ResponseCacheCore:
                     response=found.get(b"response", b""),
                     distance=float(found.get(b"distance", b"2")),
                 )
-                for found in _search_results(replies[0])
+                for found in search_results(replies[0])
             ]
 
         return Plan("searching the semantic cache", self.index_name, finish, [command])
@@ -348,7 +339,7 @@ class _ResponseCacheCore:
             entry = self._entry_key(prompt, llm_hash)
             fields = {
                 "llm": llm_hash,
-                "ctx": _digest(prompt.context),
+                "ctx": digest(prompt.context),
                 "query": prompt.query,
                 "response": value,
                 "vector": vector,
@@ -629,7 +620,7 @@ class ResponseCache(_ResponseCacheFlows):
                     self._search_is_missing()
                     return False
                 index = SearchIndex(self._schema(dimensions), redis_client=self._clients.sync)
-                with _index_exists_is_fine():
+                with index_exists_is_fine():
                     index.create(overwrite=False)
                 self._index_ready, self._dimensions = True, dimensions
         return self._index_ready
@@ -724,7 +715,7 @@ class AsyncResponseCache(_ResponseCacheFlows):
             self._search_is_missing()
             return False
         index = AsyncSearchIndex(self._schema(dimensions), redis_client=self._clients.async_)
-        with _index_exists_is_fine():
+        with index_exists_is_fine():
             await index.create(overwrite=False)
         self._index_ready, self._dimensions = True, dimensions
         return True
@@ -805,24 +796,6 @@ def list_caches(
                 counts["exact" if tier == "llm" else "semantic"] += 1
         if cursor == 0:
             return dict(sorted(found.items()))
-
-
-@contextlib.contextmanager
-def _index_exists_is_fine() -> Iterator[None]:
-    # Another thread or process created it between redisvl's check and create.
-    try:
-        yield
-    except Exception as exc:
-        if "already exists" not in str(exc):
-            raise
-
-
-def _search_results(reply: Any) -> list[dict[bytes, Any]]:
-    """The returned fields of each FT.SEARCH result, from a RESP2 list or a parsed dict."""
-    if isinstance(reply, dict):  # redis-py parses FT.SEARCH into a dict (RESP3 shape)
-        return [dict(result.get(b"extra_attributes", {})) for result in reply[b"results"]]
-    # RESP2: [total, key, [field, value, ...], key, [...], ...]
-    return [dict(zip(fields[::2], fields[1::2], strict=False)) for fields in reply[2::2]]
 
 
 def _resolve_verifier(verifier: Any, embedder: Embedder | None, threshold: float | None) -> Any:

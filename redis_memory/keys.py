@@ -43,6 +43,7 @@ KINDS = (
     "events",
     "audit",
     "thread",
+    "mem",
 )
 
 
