@@ -45,6 +45,10 @@ PEERS = (
     "llama-index-core",
     "llama-index-storage-chat-store-redis",
     "redisvl",
+    "langgraph",
+    "langgraph-checkpoint",
+    "langgraph-checkpoint-redis",
+    "langgraph-checkpoint-sqlite",
 )
 
 
@@ -403,7 +407,10 @@ def write_report(
     foot: list[dict[str, Any]],
     header: dict[str, str],
     out: Path,
+    checkpointers: dict[str, Any] | None = None,
 ) -> None:
+    import checkpointers as cp
+
     lines = [
         "# Benchmarks: redis-memory-backend vs the floor and the peers",
         "",
@@ -429,10 +436,12 @@ def write_report(
         "## Targets",
         "",
         *targets(results, conc, foot),
+        *(cp.target_rows(checkpointers) if checkpointers else []),
         "",
         "## Latency",
         *case_table(results),
         "",
+        *(cp.report(checkpointers) if checkpointers else []),
         "## Concurrency (asyncio tasks appending one message each time)",
         "",
         "| sessions | tasks | implementation | throughput | p50 | p99 |",
@@ -521,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results")
     parser.add_argument("--no-footprint", action="store_true")
     parser.add_argument("--no-concurrency", action="store_true")
+    parser.add_argument("--no-checkpointers", action="store_true")
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
 
@@ -552,6 +562,14 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         runner.close()
+        checkpointers = None
+        if not args.no_checkpointers and (not args.only or "checkpointers" in args.only):
+            from checkpointers import run_checkpointers, summary
+
+            checkpointers = run_checkpointers(
+                ctx.url, ctx.client, 2 if args.quick else max(reps, 10), args.quick
+            )
+            print("\n".join(summary(checkpointers)), flush=True)
         conc = []
         if not args.no_concurrency and (not args.only or "concurrency" in args.only):
             conc = run_concurrency(ctx, 1 if args.quick else 3, args.quick)
@@ -575,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
         args.out.mkdir(parents=True, exist_ok=True)
-        write_report(results, conc, foot, header, args.out / "latest.md")
+        write_report(results, conc, foot, header, args.out / "latest.md", checkpointers)
         charts(results, conc, args.out)
         print(f"wrote {args.out / 'latest.md'} in {time.perf_counter() - started:.0f} s")
     finally:
