@@ -35,6 +35,7 @@ from redis_memory.checkpoints import (
     MessageMirror,
     StoredCheckpoint,
     Typed,
+    msgpack_elements,
 )
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
@@ -330,14 +331,18 @@ class RedisSaver(BaseCheckpointSaver[str]):
     def _value(self, value: Any) -> Typed | Elements:
         """A list element by element (stored once each), anything else whole."""
         dumps = self.serde.dumps_typed
-        if type(value) is not list:
-            return dumps(value)
-        bodies = []
-        for item in value:
-            kind, data = dumps(item)
-            if kind != "msgpack":  # msgpack lists are their elements' bytes, nothing else is
-                return dumps(value)
-            bodies.append(data)
+        whole = dumps(value)
+        if type(value) is not list or whole[0] != "msgpack":
+            return whole
+        # One call serializes the list; its elements are cut out of the bytes.
+        bodies = msgpack_elements(whole[1])
+        if bodies is None:  # elements that are maps or lists: one call each
+            bodies = []
+            for item in value:
+                kind, data = dumps(item)
+                if kind != "msgpack":
+                    return whole
+                bodies.append(data)
         return Elements(bodies)
 
     def _writes(

@@ -75,6 +75,15 @@ _PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored"
 # conversation that grows by one message stores one message, not the whole list.
 _FUNCTIONS = """
 local LIST = 'rmem:list\\0'
+-- The thread's generation (a field of KEYS[2]): it changes whenever list
+-- elements are deleted, and is gone with the thread, so a writer that saw it
+-- may trust the elements and message ids it wrote in that generation.
+local GEN = '\\0generation'
+local state = {dropped = false}
+local function new_generation()
+  local now = redis.call('TIME')
+  redis.call('HSET', KEYS[2], GEN, now[1] .. '.' .. now[2])
+end
 local function upper(prefix) return string.sub(prefix, 1, -2) .. '\\1' end
 local function members(key, prefix)
   return redis.call('ZRANGEBYLEX', key, '[' .. prefix, '(' .. upper(prefix))
@@ -165,7 +174,10 @@ local function drop(ns, victims)
       unused[field] = nil
     end
   end
+  if next(unused) == nil then return end
   for field in pairs(unused) do redis.call('HDEL', KEYS[8], field) end
+  new_generation()
+  state.dropped = true
 end
 local function keep_newest(ns, keep)
   local all = members(KEYS[3], ns .. '\\0')
@@ -193,68 +205,53 @@ local function entry(member)
 end
 """
 
-# ARGV: ttl, keep_last, ns, member, record, head, run, n blobs, n (field, value)
+# ARGV: ttl, keep_last, ns, member, record, head, run, the generation the caller
+# trusts ('' if it sends every element and message), n blobs, n (field, value)
 # pairs, n elements, n (field, body) pairs, then the mirror: '0', or '1' and the
-# session's ttl, window, channel, session id, refresh_archive, n ids, the ids,
-# then (id, body) pairs. Nothing is written while an element or a message body
-# is missing: the reply names them, and the caller sends them.
+# session's ttl, window, channel, session id, refresh_archive, then (id, body)
+# pairs of messages the session may lack. A caller whose generation is not the
+# thread's gets 'stale' and nothing is written: it sends everything again.
 _PUT = (
     APPEND_FUNCTION
     + _FUNCTIONS
     + """
 local ttl, keep, ns, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local n = tonumber(ARGV[8])
-local e = 9 + 2 * n
-local given, missing_elements = {}, {}
-for i = e + 1, e + 2 * tonumber(ARGV[e]), 2 do given[ARGV[i]] = ARGV[i + 1] end
-for i = 10, 9 + 2 * n, 2 do
-  for _, field in ipairs(elements(ns, ARGV[i])) do
-    if not given[field] and redis.call('HEXISTS', KEYS[8], field) == 0 then
-      given[field] = false
-      missing_elements[#missing_elements + 1] = string.sub(field, #ns + 2)
-    end
-  end
+local generation = redis.call('HGET', KEYS[2], GEN)
+if ARGV[8] ~= '' and ARGV[8] ~= generation then return {'stale'} end
+if not generation then new_generation() end
+local n = tonumber(ARGV[9])
+local e = 10 + 2 * n
+for i = e + 1, e + 2 * tonumber(ARGV[e]), 2 do
+  redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1])
 end
 local m = e + 1 + 2 * tonumber(ARGV[e])
-local fresh, missing = {}, {}
-local bodies = {}
 if ARGV[m] == '1' then
-  local count = tonumber(ARGV[m + 6])
-  for i = m + 7 + count, #ARGV, 2 do bodies[ARGV[i]] = ARGV[i + 1] end
-  local seen = {}
-  for i = m + 7, m + 6 + count do
-    local id = ARGV[i]
-    if not seen[id] and redis.call('SISMEMBER', KEYS[7], id) == 0 then
-      seen[id] = true
-      if bodies[id] then fresh[#fresh + 1] = id else missing[#missing + 1] = id end
+  local fresh, values = {}, {}
+  for i = m + 6, #ARGV, 2 do
+    if redis.call('SADD', KEYS[7], ARGV[i]) == 1 then
+      fresh[#fresh + 1] = ARGV[i]
+      values[#values + 1] = ARGV[i + 1]
     end
   end
-end
-if #missing > 0 or #missing_elements > 0 then return {'missing', missing, missing_elements} end
-if #fresh > 0 then
-  local values = {}
-  for i, id in ipairs(fresh) do values[i] = bodies[id] end
-  redis.call('SADD', KEYS[7], unpack(fresh))
-  local channel, head = ARGV[m + 3], ''
-  if channel ~= '' then
-    local event = cjson.encode({event = 'messages', session_id = ARGV[m + 4],
-      added = #fresh, ids = fresh})
-    head = string.sub(event, 1, -2) .. ',"count":'
+  if #fresh > 0 then
+    local channel, head = ARGV[m + 3], ''
+    if channel ~= '' then
+      local event = cjson.encode({event = 'messages', session_id = ARGV[m + 4],
+        added = #fresh, ids = fresh})
+      head = string.sub(event, 1, -2) .. ',"count":'
+    end
+    append_messages(KEYS[9], KEYS[10], tonumber(ARGV[m + 1]), tonumber(ARGV[m + 2]),
+      channel, head, '0', ARGV[m + 5], values, 1)
   end
-  append_messages(KEYS[9], KEYS[10], tonumber(ARGV[m + 1]), tonumber(ARGV[m + 2]), channel,
-    head, '0', ARGV[m + 5], values, 1)
-end
-for field, body in pairs(given) do
-  if body then redis.call('HSET', KEYS[8], field, body) end
 end
 redis.call('HSET', KEYS[1], member, ARGV[5])
 redis.call('HSET', KEYS[2], member, ARGV[6])
 redis.call('ZADD', KEYS[3], 0, member)
 if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 0, ARGV[7] .. '\\0' .. member) end
-for i = 9, 8 + 2 * n, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
+for i = 10, 9 + 2 * n, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
 if keep > 0 then keep_newest(ns, keep) end
 expire(ttl)
-return {'ok'}
+return {'ok', redis.call('HGET', KEYS[2], GEN), state.dropped and 1 or 0}
 """
 )
 
@@ -420,6 +417,52 @@ class Elements:
     bodies: Sequence[bytes]
 
 
+# Sizes of the msgpack objects a list of messages holds: ext types (LangGraph's
+# serializer writes a message as one), strings, bins, numbers, nil, booleans.
+_FIXED = {0xC0: 1, 0xC2: 1, 0xC3: 1, 0xCA: 5, 0xCB: 9, 0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9}
+_FIXED |= {0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9, 0xD4: 3, 0xD5: 4, 0xD6: 6, 0xD7: 10, 0xD8: 18}
+# marker: (bytes of the length, bytes before the data besides the length)
+_SIZED = {0xC4: (1, 0), 0xC5: (2, 0), 0xC6: (4, 0), 0xC7: (1, 1), 0xC8: (2, 1), 0xC9: (4, 1)}
+_SIZED |= {0xD9: (1, 0), 0xDA: (2, 0), 0xDB: (4, 0)}
+
+
+def msgpack_elements(data: bytes) -> list[bytes] | None:
+    """The elements of a msgpack array, each as its own msgpack bytes.
+
+    None when the data is not an array, or holds a map or an array (whose size
+    would need a full parse): the caller then serializes the elements one by one.
+    """
+    if not data:
+        return None
+    first = data[0]
+    if 0x90 <= first <= 0x9F:
+        count, at = first & 0x0F, 1
+    elif first in (0xDC, 0xDD):
+        width = 2 if first == 0xDC else 4
+        count, at = int.from_bytes(data[1 : 1 + width], "big"), 1 + width
+    else:
+        return None
+    parts = []
+    for _ in range(count):
+        if at >= len(data):
+            return None
+        marker = data[at]
+        if marker <= 0x7F or marker >= 0xE0:
+            size = 1
+        elif 0xA0 <= marker <= 0xBF:
+            size = 1 + (marker & 0x1F)
+        elif marker in _FIXED:
+            size = _FIXED[marker]
+        elif marker in _SIZED:
+            width, extra = _SIZED[marker]
+            size = 1 + width + extra + int.from_bytes(data[at + 1 : at + 1 + width], "big")
+        else:
+            return None
+        parts.append(data[at : at + size])
+        at += size
+    return parts if at == len(data) else None
+
+
 @dataclass(frozen=True, slots=True)
 class StoredWrite:
     """One pending write of a task, as :meth:`CheckpointLog.put_writes` stored it."""
@@ -529,9 +572,10 @@ class _CheckpointLogCore:
         self._ttl = self.config.ttl.threads
         # The session's rules (window, TTL, events) for mirrored messages.
         self._messages = _MessageLogCore(config=self.config) if mirror is not None else None
-        # Per thread, the message ids and list elements this process has sent:
-        # their bodies are not sent again (the script still checks Redis has them).
-        self._sent: OrderedDict[str, set[str | bytes]] = OrderedDict()
+        # Per thread, the generation this process last wrote and the message ids
+        # and list elements it wrote in it: those are not sent again while the
+        # thread's generation stays the same (the script checks it).
+        self._sent: OrderedDict[str, tuple[str, frozenset[str | bytes]]] = OrderedDict()
 
     def _url(self) -> str:
         return self._clients.masked_url()
@@ -619,7 +663,6 @@ class _CheckpointLogCore:
         member = f"{_text('namespace', namespace)}\0{_text('id', checkpoint_id)}"
         refs = [[_text("channel name", ch), _version(v)] for ch, v in versions.items()]
         head = orjson.dumps({"p": parent_id or "", "b": refs, "r": run_id or ""})
-        sent = self._sent.get(thread_id, set())
         blobs: list[Any] = []
         element_bodies: dict[bytes, bytes] = {}
         for (channel, version), value in values.items():
@@ -631,16 +674,12 @@ class _CheckpointLogCore:
             else:
                 blobs += ["\0".join(parts), _frame(value)]
         mirror, log = self.mirror, self._messages
-        ids: list[str] = []
         by_id: dict[str, Any] = {}
         if messages is not None and mirror is not None and log is not None:
             for message in messages:
-                message_id = mirror.id_of(message) or _content_id(mirror.to_stored(message))
-                ids.append(message_id)
-                by_id[message_id] = message
-        # Bodies this process sent before are left out; the script names any it lacks.
-        wanted_elements = [d for d in element_bodies if d not in sent]
-        wanted_messages = [i for i in ids if i not in sent]
+                by_id.setdefault(
+                    mirror.id_of(message) or _content_id(mirror.to_stored(message)), message
+                )
         head_args: list[Any] = [
             self._ttl.milliseconds or 0,
             self.keep_last or 0,
@@ -649,8 +688,6 @@ class _CheckpointLogCore:
             _frame(record),
             head,
             _text("run id", run_id) if run_id else "",
-            len(blobs) // 2,
-            *blobs,
         ]
         doing = f"saving a checkpoint of thread {thread_id!r}"
         # Declared even when unused: a script's keys must all be in one slot.
@@ -659,11 +696,14 @@ class _CheckpointLogCore:
             self.keys.session_messages(thread_id),
             self.keys.session_archive(thread_id),
         ]
-        for _ in range(3):
-            args = [*head_args, len(wanted_elements)]
-            for digest in wanted_elements:
+        generation, known = self._sent.get(thread_id, ("", frozenset()))
+        for _ in range(2):
+            args = [*head_args, generation, len(blobs) // 2, *blobs]
+            elements = [d for d in element_bodies if d not in known]
+            args.append(len(elements))
+            for digest in elements:
                 args += [namespace.encode() + b"\0" + digest, element_bodies[digest]]
-            if ids and mirror is not None and log is not None:
+            if by_id and mirror is not None and log is not None:
                 args += [
                     "1",
                     log._ttl.milliseconds or 0,
@@ -671,28 +711,36 @@ class _CheckpointLogCore:
                     self.keys.session_channel(thread_id) if log.publish_events else "",
                     thread_id,
                     "1" if log.refresh_archive else "0",
-                    len(ids),
-                    *ids,
                 ]
-                for message_id in wanted_messages:
-                    message = by_id[message_id]
-                    stored = message if isinstance(message, Mapping) else mirror.to_stored(message)
-                    args += [message_id, log._encode([stored])[0][0]]
+                for message_id, message in by_id.items():
+                    if message_id not in known:
+                        stored = (
+                            message if isinstance(message, Mapping) else mirror.to_stored(message)
+                        )
+                        args += [message_id, log._encode([stored])[0][0]]
             else:
                 args.append("0")
             reply = yield Plan(doing, keys[0], lambda r: r[0], script=(PUT, all_keys, args))
             if _part(reply[0]) == "ok":
-                self._remember(thread_id, [*ids, *element_bodies])
+                if int(reply[2]):  # elements were deleted: trust nothing sent before
+                    self._sent.pop(thread_id, None)
+                else:
+                    self._remember(thread_id, _part(reply[1]), known, [*by_id, *element_bodies])
                 return
-            # What this process had sent is gone (expired, pruned, or deleted).
-            wanted_messages = [_part(raw) for raw in reply[1]]
-            wanted_elements = list(reply[2])
+            # The thread changed since this process last wrote it: send everything.
+            self._sent.pop(thread_id, None)
+            generation, known = "", frozenset()
         raise UnexpectedDataError(f"{keys[0]}: the thread keeps changing while {doing}; retry")
 
-    def _remember(self, thread_id: str, sent: Iterable[str | bytes]) -> None:
-        known = self._sent.pop(thread_id, set())
-        known.update(sent)
-        self._sent[thread_id] = known
+    def _remember(
+        self,
+        thread_id: str,
+        generation: str,
+        known: Iterable[str | bytes],
+        sent: Iterable[str | bytes],
+    ) -> None:
+        self._sent.pop(thread_id, None)
+        self._sent[thread_id] = (generation, frozenset(known).union(sent))
         while len(self._sent) > _SENT_HINTS:
             self._sent.popitem(last=False)
 

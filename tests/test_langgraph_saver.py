@@ -9,8 +9,11 @@ import sys
 import uuid
 from typing import Annotated, TypedDict
 
+import ormsgpack
 import pytest
 from _examples import code_blocks, run_example
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -25,7 +28,7 @@ from langchain_redis_memory import (
     acopy_threads,
     copy_threads,
 )
-from redis_memory.checkpoints import CheckpointLog
+from redis_memory.checkpoints import CheckpointLog, msgpack_elements
 from redis_memory.cli import main
 from redis_memory.errors import ConfigurationError, SerializationError, UnexpectedDataError
 
@@ -395,3 +398,35 @@ def test_threads_list_show_prune_delete(run, config):
     assert code == 0
     assert "deleted thread 'cli two' (4 checkpoints)" in out
     assert saver.get_tuple({"configurable": {"thread_id": "cli two"}}) is None
+
+
+# -- list elements ---------------------------------------------------------------------
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=300),
+    st.binary(max_size=300),
+)
+
+
+@given(st.lists(_scalars, max_size=40))
+def test_msgpack_elements_cut_an_array_into_its_elements(values):
+    data = ormsgpack.packb(values)
+    parts = msgpack_elements(data)
+    assert parts is not None
+    assert [ormsgpack.unpackb(part) for part in parts] == values
+    assert b"".join(parts) == data[len(data) - sum(map(len, parts)) :]
+
+
+def test_msgpack_elements_leave_nested_and_foreign_data_to_the_caller():
+    assert msgpack_elements(ormsgpack.packb([{"a": 1}])) is None
+    assert msgpack_elements(ormsgpack.packb([[1]])) is None
+    assert msgpack_elements(ormsgpack.packb({"a": 1})) is None
+    assert msgpack_elements(ormsgpack.packb([1, 2])[:-1]) is None
+    assert msgpack_elements(b"") is None
+    messages = [HumanMessage("hi", id="1"), AIMessage("hello", id="2")]
+    kind, data = JsonPlusSerializer().dumps_typed(messages)
+    assert kind == "msgpack"
+    assert len(msgpack_elements(data)) == 2
