@@ -198,8 +198,18 @@ local function entry(member)
   local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
   local values = {}
   for i, blob in ipairs(head.b or {}) do
-    local field = ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]
-    values[i] = assemble(ns, redis.call('HGET', KEYS[4], field))
+    local value = redis.call('HGET', KEYS[4], ns .. '\\0' .. blob[1] .. '\\0' .. blob[2])
+    if value and string.sub(value, 1, #LIST) == LIST then
+      -- The newest list of a channel is also kept whole: no assembly for it.
+      local whole = redis.call('HGET', KEYS[4], '\\1' .. ns .. '\\0' .. blob[1])
+      local version = blob[2] .. '\\0'
+      if whole and string.sub(whole, 1, #version) == version then
+        value = string.sub(whole, #version + 1)
+      else
+        value = assemble(ns, value)
+      end
+    end
+    values[i] = value
   end
   return {member, record, raw, values, members(KEYS[5], member .. '\\0')}
 end
@@ -395,6 +405,14 @@ _SENT_HINTS = 1024
 _LIST = b"rmem:list\0"
 
 
+def _array_header(count: int) -> bytes:
+    if count < 16:
+        return bytes([0x90 | count])
+    if count < 65536:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
 def _digest(body: bytes) -> bytes:
     return hashlib.blake2b(body, digest_size=16).digest()
 
@@ -538,6 +556,9 @@ def _version(version: Any) -> str | int:
         raise TypeError(
             f"a channel version must be an int or a str, not {type(version).__name__}: {version!r}"
         )
+    if isinstance(version, int) and abs(version) >= 10**14:
+        # Lua writes larger numbers in exponent form: the field names would differ.
+        raise ValueError(f"an int channel version must be below 10**14, got {version}; use a str")
     return _text("version", version) if isinstance(version, str) else version
 
 
@@ -671,6 +692,9 @@ class _CheckpointLogCore:
                 digests = [_digest(body) for body in value.bodies]
                 element_bodies.update(zip(digests, value.bodies, strict=True))
                 blobs += ["\0".join(parts), _LIST + b"".join(digests)]
+                # The newest version of the list, whole, for the reads that want it.
+                whole = b"msgpack\0" + _array_header(len(value.bodies)) + b"".join(value.bodies)
+                blobs += ["\1" + "\0".join(parts[:2]), parts[2].encode() + b"\0" + whole]
             else:
                 blobs += ["\0".join(parts), _frame(value)]
         mirror, log = self.mirror, self._messages
