@@ -44,7 +44,7 @@ import orjson
 
 from ._checks import whole
 from ._paging import each_once, each_once_async
-from ._plan import Plan, drive, drive_async, execute, execute_async
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from ._search import digest, index_exists_is_fine, search_results
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -64,13 +64,32 @@ _COMPARE = {"$gt": op.gt, "$gte": op.ge, "$lt": op.lt, "$lte": op.le}
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words RediSearch drops from a query; a query made only of them matches nothing.
 _RRF_K = 60
-_RETURN = ("ns", "key", "value", "tags", "created", "updated")
+_RETURN = ("ns", "key", "value", "tags", "created", "updated", "sliding")
+_RETURN_FIELDS = tuple(field.encode() for field in _RETURN)
+
+# An item with a sliding TTL keeps its lifetime in its "sliding" field; reads renew it.
+_REFRESH_FUNCTION = """
+local function refresh(key)
+  local ttl = tonumber(redis.call('HGET', key, 'sliding') or '0')
+  if ttl and ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+"""
+GET = Script(
+    _REFRESH_FUNCTION
+    + """
+local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] == '1' and values[1] then refresh(KEYS[1]) end
+return values
+"""
+)
+REFRESH = Script(_REFRESH_FUNCTION + "refresh(KEYS[1])\nreturn 1\n")
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryItem:
     """One item: where it lives, its value, its tags and times; ``score`` when searched.
 
+    ``sliding_ttl`` is the lifetime (seconds) every read renews, if the item has one.
     ``score`` is higher for a better match: ``1 - cosine distance / 2`` for vector
     search, BM25 relative to the best hit for text, reciprocal-rank fusion relative
     to the best for hybrid, each blended with recency when asked.
@@ -83,6 +102,7 @@ class MemoryItem:
     updated_at: float
     tags: tuple[str, ...] = ()
     score: float | None = None
+    sliding_ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +113,7 @@ class _Put:
     tags: tuple[str, ...]
     text: str
     embed: bool
+    ttl: TTL
 
 
 def _labels(namespace: Any, what: str = "namespace") -> Namespace:
@@ -166,7 +187,6 @@ class _MemoryStoreCore:
         filter_fields: Mapping[str, FieldKind] | None = None,
         vector_algorithm: Literal["hnsw", "flat"] = "hnsw",
         ttl: TTL | Seconds | None = None,
-        refresh_on_read: bool = False,
         dedupe_distance: float | None = None,
         search: bool = True,
     ) -> None:
@@ -195,10 +215,7 @@ class _MemoryStoreCore:
         if vector_algorithm not in ("hnsw", "flat"):
             raise ValueError(f"vector_algorithm is 'hnsw' or 'flat', got {vector_algorithm!r}")
         self.vector_algorithm = vector_algorithm
-        self.ttl = TTL.of(ttl) if not isinstance(ttl, TTL) else ttl
-        if refresh_on_read and not self.ttl.expires:
-            raise ValueError("refresh_on_read needs a ttl: items that never expire need no refresh")
-        self.refresh_on_read = bool(refresh_on_read)
+        self.ttl = self._ttl_of(ttl, self.config.ttl.memories)
         if dedupe_distance is not None and not 0 <= dedupe_distance < 2:
             raise ValueError(
                 f"dedupe_distance is a cosine distance in [0, 2), got {dedupe_distance}"
@@ -211,6 +228,13 @@ class _MemoryStoreCore:
 
     def _url(self) -> str:
         return self._clients.masked_url()
+
+    @staticmethod
+    def _ttl_of(ttl: TTL | Seconds | None, default: TTL) -> TTL:
+        # None: the default; a number keeps the default's sliding (as TTLPolicy does).
+        if ttl is None:
+            return default
+        return ttl if isinstance(ttl, TTL) else TTL(ttl, sliding=default.sliding)
 
     # -- keys -------------------------------------------------------------------------
     def key_of(self, namespace: Sequence[str], key: str) -> str:
@@ -245,6 +269,7 @@ class _MemoryStoreCore:
         value: Mapping[str, Any],
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
+        ttl: TTL | Seconds | None = None,
     ) -> _Put:
         labels = _labels(namespace)
         if not isinstance(value, Mapping):
@@ -255,7 +280,8 @@ class _MemoryStoreCore:
         fields = self.text_fields if index is None or index is True else index
         text = "" if index is False else text_of(dict(value), fields)
         embed = self.embedder is not None and index is not False and bool(text)
-        return _Put(labels, key, dict(value), tuple(dict.fromkeys(tags)), text, embed)
+        lifetime = self._ttl_of(ttl, self.ttl)
+        return _Put(labels, key, dict(value), tuple(dict.fromkeys(tags)), text, embed, lifetime)
 
     def _dumps(self, value: dict[str, Any], where: str) -> bytes:
         try:
@@ -284,6 +310,7 @@ class _MemoryStoreCore:
                 updated_at=float(raw[b"updated"]),
                 tags=tags,
                 score=score,
+                sliding_ttl=int(raw.get(b"sliding") or 0) / 1000 or None,
             )
         except (KeyError, ValueError, TypeError, SerializationError) as exc:
             name = key.decode() if isinstance(key, bytes) else key
@@ -297,17 +324,21 @@ class _MemoryStoreCore:
         self, namespace: Sequence[str], key: str, refresh: bool
     ) -> Plan[MemoryItem | None]:
         name = self.key_of(namespace, key)
-        commands: list[tuple[Any, ...]] = [("HMGET", name, *_RETURN)]
-        if refresh and self.refresh_on_read:
-            commands.append(("PEXPIRE", name, self.ttl.milliseconds))
 
         def finish(replies: list[Any]) -> MemoryItem | None:
             values = replies[0]
             if values[0] is None:
                 return None
-            return self._item(dict(zip((f.encode() for f in _RETURN), values, strict=True)), name)
+            return self._item(dict(zip(_RETURN_FIELDS, values, strict=True)), name)
 
-        return Plan("reading a memory", name, finish, commands)
+        args = ["1" if refresh else "0", *_RETURN]
+        return Plan("reading a memory", name, finish, script=(GET, [name], args))
+
+    def _plan_refresh(self, items: Sequence[MemoryItem]) -> Plan[None]:
+        keys = [self.key_of(item.namespace, item.key) for item in items if item.sliding_ttl]
+        # EVAL, not EVALSHA: a pipeline cannot load a missing script half-way.
+        commands = [("EVAL", REFRESH.source, 1, key) for key in keys]
+        return Plan("renewing memories", self._stem, lambda _: None, commands)
 
     def _plan_put(self, item: _Put, vector: bytes | None, now: float) -> Plan[None]:
         name = self.key_of(item.namespace, item.key)
@@ -337,9 +368,12 @@ class _MemoryStoreCore:
             fields["vec"] = vector
         if stale:
             commands.append(("HDEL", name, *stale))
+        fields["sliding"] = item.ttl.milliseconds if item.ttl.refresh_on_read else 0
         commands.append(("HSET", name, *(x for pair in fields.items() for x in pair)))
-        if self.ttl.expires:
-            commands.append(("PEXPIRE", name, self.ttl.milliseconds))
+        if item.ttl.expires:
+            commands.append(("PEXPIRE", name, item.ttl.milliseconds))
+        else:
+            commands.append(("PERSIST", name))
         return Plan("saving a memory", name, lambda _: None, commands, transaction=True)
 
     def _plan_delete(self, namespace: Sequence[str], key: str) -> Plan[bool]:
@@ -363,7 +397,7 @@ class _MemoryStoreCore:
 
         def finish(replies: list[Any]) -> list[MemoryItem]:
             return [
-                self._item(dict(zip((f.encode() for f in _RETURN), values, strict=True)), key)
+                self._item(dict(zip(_RETURN_FIELDS, values, strict=True)), key)
                 for key, values in zip(keys, replies, strict=True)
                 if values[0] is not None
             ]
@@ -461,6 +495,35 @@ class _MemoryStoreCore:
         return found
 
     def _search_flow(
+        self,
+        namespace_prefix: Sequence[str],
+        query: str | None,
+        *,
+        mode: SearchMode | None,
+        tags: Sequence[str],
+        filter: Mapping[str, Any] | None,
+        limit: int,
+        offset: int,
+        recency_weight: float,
+        half_life: float,
+        refresh: bool = True,
+    ) -> Generator[Any, Any, list[MemoryItem]]:
+        found = yield from self._found_flow(
+            namespace_prefix,
+            query,
+            mode=mode,
+            tags=tags,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            recency_weight=recency_weight,
+            half_life=half_life,
+        )
+        if refresh and any(item.sliding_ttl for item in found):
+            yield self._plan_refresh(found)
+        return found
+
+    def _found_flow(
         self,
         namespace_prefix: Sequence[str],
         query: str | None,
@@ -581,10 +644,11 @@ class _MemoryStoreCore:
         value: Mapping[str, Any],
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
+        ttl: TTL | Seconds | None = None,
     ) -> Generator[Any, Any, str]:
         labels = _labels(namespace)
         content = digest(orjson.dumps(dict(value), option=orjson.OPT_SORT_KEYS).decode())
-        item = self._prepared(labels, content, value, tags, index)
+        item = self._prepared(labels, content, value, tags, index, ttl)
         vector = None
         if item.embed:
             vector = self._vector((yield _Embed(item.text)))
@@ -605,8 +669,9 @@ class _MemoryStoreCore:
         value: Mapping[str, Any],
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
+        ttl: TTL | Seconds | None = None,
     ) -> Generator[Any, Any, None]:
-        item = self._prepared(namespace, key, value, tags, index)
+        item = self._prepared(namespace, key, value, tags, index, ttl)
         vector = self._vector((yield _Embed(item.text))) if item.embed else None
         yield self._plan_put(item, vector, time.time())
 
@@ -816,9 +881,9 @@ class MemoryStore(_MemoryStoreCore):
             ``{"status": "tag", "priority": "numeric"}``; other fields are
             filtered after the search.
         vector_algorithm: ``"hnsw"`` (default) or ``"flat"`` (exact, for small stores).
-        ttl: Each item's lifetime (seconds, a ``timedelta`` or a :class:`TTL`);
-            None: items stay until deleted.
-        refresh_on_read: ``get`` renews an item's TTL.
+        ttl: Each item's lifetime (seconds, a ``timedelta`` or a :class:`TTL`;
+            ``TTL(seconds, sliding=True)`` renews it on every read); None: the
+            policy's, ``config.ttl.memories`` (never expires by default).
         dedupe_distance: With an embedder, :meth:`add` updates the nearest item of
             the namespace when it is within this cosine distance.
         search: False for a store that only gets, puts, lists and deletes (on a
@@ -862,12 +927,15 @@ class MemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
+        ttl: TTL | Seconds | None = None,
     ) -> None:
         """Store an item (replacing the one at that key, whose created time stays).
 
         ``index=False`` stores it unindexed for search; a list of fields indexes those.
+        ``ttl``: this item's lifetime (seconds, a ``timedelta``, or a :class:`TTL`,
+        ``TTL(3600, sliding=True)`` to renew it on every read); None: the store's.
         """
-        drive(self._put_flow(namespace, key, value, tags, index), self._step)
+        drive(self._put_flow(namespace, key, value, tags, index, ttl), self._step)
 
     def add(
         self,
@@ -876,16 +944,17 @@ class MemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
+        ttl: TTL | Seconds | None = None,
     ) -> str:
         """Store an item under a key made from its content; returns the key.
 
         The same content twice is one item; with ``dedupe_distance``, an item close
         enough in meaning to one of the namespace updates that one.
         """
-        return drive(self._add_flow(namespace, value, tags, index), self._step)
+        return drive(self._add_flow(namespace, value, tags, index, ttl), self._step)
 
     def get(self, namespace: Sequence[str], key: str, *, refresh: bool = True) -> MemoryItem | None:
-        """An item, or None; renews its TTL when the store has ``refresh_on_read``."""
+        """An item, or None; ``refresh`` renews its TTL when it is sliding (same round trip)."""
         return self._step(self._plan_get(namespace, key, refresh))
 
     def delete(self, namespace: Sequence[str], key: str) -> bool:
@@ -904,6 +973,7 @@ class MemoryStore(_MemoryStoreCore):
         offset: int = 0,
         recency_weight: float = 0.0,
         half_life: float = 30 * 24 * 3600,
+        refresh: bool = True,
     ) -> list[MemoryItem]:
         """Items under ``namespace_prefix``, best match first.
 
@@ -912,7 +982,8 @@ class MemoryStore(_MemoryStoreCore):
         first, from a ``SCAN`` of the prefix (works on any Redis). ``tags``: items
         having all of them. ``filter``: ``{"field": value}`` or ``{"field":
         {"$gte": 3}}``. ``recency_weight`` blends in how recently an item was
-        updated (halving every ``half_life`` seconds).
+        updated (halving every ``half_life`` seconds). ``refresh``: renew the
+        sliding TTL of the items found (one more round trip, only when any has one).
         """
         flow = self._search_flow(
             namespace_prefix,
@@ -924,6 +995,7 @@ class MemoryStore(_MemoryStoreCore):
             offset=offset,
             recency_weight=recency_weight,
             half_life=half_life,
+            refresh=refresh,
         )
         return drive(flow, self._step)
 
@@ -977,8 +1049,9 @@ class AsyncMemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
+        ttl: TTL | Seconds | None = None,
     ) -> None:
-        await drive_async(self._put_flow(namespace, key, value, tags, index), self._step)
+        await drive_async(self._put_flow(namespace, key, value, tags, index, ttl), self._step)
 
     async def add(
         self,
@@ -987,8 +1060,9 @@ class AsyncMemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
+        ttl: TTL | Seconds | None = None,
     ) -> str:
-        return await drive_async(self._add_flow(namespace, value, tags, index), self._step)
+        return await drive_async(self._add_flow(namespace, value, tags, index, ttl), self._step)
 
     async def get(
         self, namespace: Sequence[str], key: str, *, refresh: bool = True
@@ -1010,6 +1084,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         offset: int = 0,
         recency_weight: float = 0.0,
         half_life: float = 30 * 24 * 3600,
+        refresh: bool = True,
     ) -> list[MemoryItem]:
         flow = self._search_flow(
             namespace_prefix,
@@ -1021,6 +1096,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
             offset=offset,
             recency_weight=recency_weight,
             half_life=half_life,
+            refresh=refresh,
         )
         return await drive_async(flow, self._step)
 

@@ -1,9 +1,9 @@
 """How long each kind of data lives in Redis.
 
 A :class:`TTLPolicy` holds one :class:`TTL` per kind of data (messages, cache,
-state, claims, LangGraph threads). Engines set the expiry in the same round trip as the write
-(``SET ... PX`` or ``PEXPIRE`` inside the write's ``MULTI``), never as a second
-step that could fail on its own.
+state, claims, LangGraph threads, long-term memories). Engines set the expiry in
+the same round trip as the write (``SET ... PX`` or ``PEXPIRE`` inside the
+write's ``MULTI``), never as a second step that could fail on its own.
 
 Example:
     >>> from datetime import timedelta
@@ -117,7 +117,7 @@ def _coerce(value: TTL | Seconds | None, default: TTL) -> TTL:
 
 
 # The kinds of data a policy holds, in the order of its fields.
-KINDS = ("messages", "cache", "state", "claims", "threads")
+KINDS = ("messages", "cache", "state", "claims", "threads", "memories")
 
 _DEFAULT_MESSAGES = TTL(30 * _DAY, sliding=True)
 _DEFAULT_CACHE = TTL(_DAY)
@@ -135,7 +135,7 @@ class TTLPolicy:
     entries live one day from when they were written; state never expires;
     task claims expire after 60 seconds unless their owner extends them; a
     LangGraph thread (checkpoints, writes, blobs) lives like a conversation, 30
-    days renewed by every read.
+    days renewed by every read; long-term memories never expire.
     """
 
     messages: TTL = field(default=_DEFAULT_MESSAGES)
@@ -143,6 +143,7 @@ class TTLPolicy:
     state: TTL = field(default=NEVER)
     claims: TTL = field(default=_DEFAULT_CLAIMS)
     threads: TTL = field(default=_DEFAULT_MESSAGES)
+    memories: TTL = field(default=NEVER)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _coerce(self.messages, _DEFAULT_MESSAGES))
@@ -150,6 +151,7 @@ class TTLPolicy:
         object.__setattr__(self, "state", _coerce(self.state, NEVER))
         object.__setattr__(self, "claims", _coerce(self.claims, _DEFAULT_CLAIMS))
         object.__setattr__(self, "threads", _coerce(self.threads, _DEFAULT_MESSAGES))
+        object.__setattr__(self, "memories", _coerce(self.memories, NEVER))
 
     def replace(self, **changes: TTL | Seconds | None) -> Self:
         """A copy with some kinds changed: ``policy.replace(cache=3600)``."""
@@ -157,7 +159,7 @@ class TTLPolicy:
         if unknown:
             raise TypeError(
                 f"unknown kind(s) of data {sorted(unknown)}; "
-                "a TTLPolicy has messages, cache, state, claims and threads"
+                "a TTLPolicy has messages, cache, state, claims, threads and memories"
             )
         return replace(self, **changes)
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from redis_memory import TTL
 from redis_memory.embeddings import MiniLMEmbedder
 from redis_memory.errors import SearchModuleMissingError, SerializationError
 from redis_memory.memory import AsyncMemoryStore, MemoryStore, query_words, text_of
@@ -139,14 +140,27 @@ def test_recency_weight_prefers_what_was_updated_last(config):
     assert store.search(("u",), "coffee", recency_weight=0.9, half_life=0.01)[0].key == "new"
 
 
-def test_ttl_and_refresh_on_read(config, redis_client):
-    store = MemoryStore("ttl", config=config, ttl=60, refresh_on_read=True, search=False)
+def test_ttl_per_store_and_per_item_and_sliding_refresh(config, redis_client):
+    store = MemoryStore("ttl", config=config, ttl=TTL(60, sliding=True), search=False)
     store.put(("u",), "k", {"v": 1})
-    key = store.key_of(("u",), "k")
+    store.put(("u",), "fixed", {"v": 2}, ttl=TTL(30))
+    store.put(("u",), "forever", {"v": 3}, ttl=TTL(None))
+    key, fixed, forever = (store.key_of(("u",), k) for k in ("k", "fixed", "forever"))
     assert 0 < redis_client.pttl(key) <= 60_000
-    redis_client.pexpire(key, 5_000)
-    store.get(("u",), "k")
+    assert 0 < redis_client.pttl(fixed) <= 30_000
+    assert redis_client.pttl(forever) == -1
+    for name in (key, fixed):
+        redis_client.pexpire(name, 5_000)
+    assert store.get(("u",), "k").sliding_ttl == 60
     assert redis_client.pttl(key) > 5_000
+    store.get(("u",), "fixed")
+    assert redis_client.pttl(fixed) <= 5_000
+    redis_client.pexpire(key, 5_000)
+    assert {item.key for item in store.search(("u",))} == {"k", "fixed", "forever"}
+    assert redis_client.pttl(key) > 5_000
+    redis_client.pexpire(key, 5_000)
+    store.search(("u",), refresh=False)
+    assert redis_client.pttl(key) <= 5_000
 
 
 def test_text_of_and_query_words():

@@ -173,7 +173,8 @@ def test_policy_defaults():
 def test_policy_repr():
     assert repr(TTLPolicy()) == (
         "TTLPolicy(messages=TTL(2592000, sliding=True), cache=TTL(86400), "
-        "state=TTL(None), claims=TTL(60), threads=TTL(2592000, sliding=True))"
+        "state=TTL(None), claims=TTL(60), threads=TTL(2592000, sliding=True), "
+        "memories=TTL(None))"
     )
 
 
@@ -206,7 +207,9 @@ def test_explicit_ttl_is_kept_as_given():
     assert policy.cache == TTL(60, sliding=True)
 
 
-@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims", "threads"])
+@pytest.mark.parametrize(
+    "field", ["messages", "cache", "state", "claims", "threads", "memories"]
+)
 def test_none_means_never(field):
     ttl = getattr(TTLPolicy(**{field: None}), field)
     assert ttl == NEVER
@@ -230,7 +233,9 @@ def test_docstring_example():
         (math.nan, ValueError, r"^a TTL must be a positive, finite number of seconds, got nan$"),
     ],
 )
-@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims", "threads"])
+@pytest.mark.parametrize(
+    "field", ["messages", "cache", "state", "claims", "threads", "memories"]
+)
 def test_policy_rejects_invalid_ttls(field, value, error, message):
     with pytest.raises(error, match=message):
         TTLPolicy(**{field: value})
@@ -263,17 +268,19 @@ def test_replace_rejects_unknown_kinds():
         TTLPolicy().replace(messagse=60, bogus=1)
     assert str(info.value) == (
         "unknown kind(s) of data ['bogus', 'messagse']; "
-        "a TTLPolicy has messages, cache, state, claims and threads"
+        "a TTLPolicy has messages, cache, state, claims, threads and memories"
     )
 
 
 def test_never_expire():
     policy = TTLPolicy.never_expire()
-    for field in ("messages", "cache", "state", "claims", "threads"):
+    for field in ("messages", "cache", "state", "claims", "threads", "memories"):
         ttl = getattr(policy, field)
         assert ttl == NEVER, field
         assert ttl.expires is False, field
-    assert policy == TTLPolicy(messages=None, cache=None, state=None, claims=None, threads=None)
+    assert policy == TTLPolicy(
+        messages=None, cache=None, state=None, claims=None, threads=None, memories=None
+    )
 
 
 def test_policy_is_frozen_and_hashable():
