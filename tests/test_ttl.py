@@ -207,9 +207,7 @@ def test_explicit_ttl_is_kept_as_given():
     assert policy.cache == TTL(60, sliding=True)
 
 
-@pytest.mark.parametrize(
-    "field", ["messages", "cache", "state", "claims", "threads", "memories"]
-)
+@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims", "threads", "memories"])
 def test_none_means_never(field):
     ttl = getattr(TTLPolicy(**{field: None}), field)
     assert ttl == NEVER
@@ -233,9 +231,7 @@ def test_docstring_example():
         (math.nan, ValueError, r"^a TTL must be a positive, finite number of seconds, got nan$"),
     ],
 )
-@pytest.mark.parametrize(
-    "field", ["messages", "cache", "state", "claims", "threads", "memories"]
-)
+@pytest.mark.parametrize("field", ["messages", "cache", "state", "claims", "threads", "memories"])
 def test_policy_rejects_invalid_ttls(field, value, error, message):
     with pytest.raises(error, match=message):
         TTLPolicy(**{field: value})
