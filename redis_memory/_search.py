@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
-from typing import Any
+import re
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Reciprocal-rank fusion's constant: ranks far down a list still count a little.
+_RRF_K = 60
 
 
 def digest(*parts: str) -> str:
@@ -34,3 +40,56 @@ def search_results(reply: Any) -> list[dict[bytes, Any]]:
         return [dict(result.get(b"extra_attributes", {})) for result in reply[b"results"]]
     # RESP2: [total, key, [field, value, ...], key, [...], ...]
     return [dict(zip(fields[::2], fields[1::2], strict=False)) for fields in reply[2::2]]
+
+
+def scored_results(reply: Any) -> list[tuple[dict[bytes, Any], Any, float]]:
+    """``(fields, key, score)`` of each result of an FT.SEARCH ... WITHSCORES."""
+    if isinstance(reply, dict):
+        return [
+            (dict(r.get(b"extra_attributes", {})), r.get(b"id"), float(r[b"score"]))
+            for r in reply[b"results"]
+        ]
+    # RESP2: [total, key, score, [field, value, ...], key, score, [...], ...]
+    found = []
+    for i in range(1, len(reply), 3):
+        fields = reply[i + 2]
+        found.append(
+            (dict(zip(fields[::2], fields[1::2], strict=False)), reply[i], float(reply[i + 1]))
+        )
+    return found
+
+
+def query_words(text: str) -> list[str]:
+    """The words of a query, as the full-text search sees them (nothing else reaches it)."""
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def text_query(words: list[str]) -> str:
+    """A full-text clause matching any of ``words`` in the ``text`` field."""
+    return "@text:(" + "|".join(words) + ")"
+
+
+def relative(found: list[tuple[T, float]], mode: str) -> list[tuple[T, float]]:
+    """Text scores relative to the best (vector scores are already in [0, 1])."""
+    if mode == "vector" or not found:
+        return found
+    best = max(score for _, score in found) or 1.0
+    return [(item, score / best) for item, score in found]
+
+
+def fuse(
+    lists: list[list[tuple[T, float]]], identity: Callable[[T], Hashable]
+) -> list[tuple[T, float]]:
+    """Reciprocal-rank fusion of the vector and text results, relative to the best."""
+    scores: dict[Hashable, float] = {}
+    items: dict[Hashable, T] = {}
+    for found in lists:
+        for rank, (item, _) in enumerate(found):
+            name = identity(item)
+            scores[name] = scores.get(name, 0.0) + 1.0 / (_RRF_K + rank + 1)
+            items.setdefault(name, item)
+    if not scores:
+        return []
+    best = max(scores.values())
+    ranked = sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+    return [(items[name], score / best) for name, score in ranked]

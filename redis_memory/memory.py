@@ -45,7 +45,16 @@ import orjson
 from ._checks import whole
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, drive, drive_async, execute, execute_async
-from ._search import digest, index_exists_is_fine, search_results
+from ._search import (
+    digest,
+    fuse,
+    index_exists_is_fine,
+    query_words,
+    relative,
+    scored_results,
+    search_results,
+    text_query,
+)
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
@@ -61,9 +70,6 @@ FieldKind = Literal["tag", "numeric"]
 
 _OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in")
 _COMPARE = {"$gt": op.gt, "$gte": op.ge, "$lt": op.lt, "$lte": op.le}
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words RediSearch drops from a query; a query made only of them matches nothing.
-_RRF_K = 60
 _RETURN = ("ns", "key", "value", "tags", "created", "updated", "sliding")
 _RETURN_FIELDS = tuple(field.encode() for field in _RETURN)
 
@@ -164,11 +170,6 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for item in value for s in _strings(item)]
     return []
-
-
-def query_words(text: str) -> list[str]:
-    """The words of a query, as the full-text search sees them (nothing else reaches it)."""
-    return [word.lower() for word in _WORD.findall(text)]
 
 
 class _MemoryStoreCore:
@@ -451,9 +452,8 @@ class _MemoryStoreCore:
                     "DIALECT", 2,
                 )
             )  # fmt: skip
-        if mode in ("text", "hybrid"):
-            text = "(" + "|".join(words) + ")" if words else ""
-            query = f"@text:{text} {where}" if where != "*" else f"@text:{text}"
+        if mode in ("text", "hybrid") and words:
+            query = text_query(words) + ("" if where == "*" else " " + where)
             commands.append(
                 (
                     "FT.SEARCH", self.index_name, query,
@@ -468,7 +468,9 @@ class _MemoryStoreCore:
             lists = []
             for command, reply in zip(commands, replies, strict=True):
                 if "WITHSCORES" in command:
-                    lists.append(self._scored(reply))
+                    lists.append(
+                        [(self._item(raw, key), score) for raw, key, score in scored_results(reply)]
+                    )
                 else:
                     lists.append(
                         [
@@ -479,20 +481,6 @@ class _MemoryStoreCore:
             return lists
 
         return Plan("searching memories", self.index_name, finish, commands)
-
-    def _scored(self, reply: Any) -> list[tuple[MemoryItem, float]]:
-        # WITHSCORES, RESP2: [total, key, score, [fields...], key, score, [fields...], ...]
-        if isinstance(reply, dict):
-            return [
-                (self._item(dict(r.get(b"extra_attributes", {})), r.get(b"id")), float(r[b"score"]))
-                for r in reply[b"results"]
-            ]
-        found = []
-        for i in range(1, len(reply), 3):
-            fields = reply[i + 2]
-            raw = dict(zip(fields[::2], fields[1::2], strict=False))
-            found.append((self._item(raw, reply[i]), float(reply[i + 1])))
-        return found
 
     def _search_flow(
         self,
@@ -560,7 +548,7 @@ class _MemoryStoreCore:
         count = wanted * (4 if rest else 2 if mode == "hybrid" else 1)
         while True:
             lists = yield self._plan_search(mode, words, vector, where, count)
-            merged = _fuse(lists) if mode == "hybrid" else _relative(lists[0], mode)
+            merged = fuse(lists, _identity) if mode == "hybrid" else relative(lists[0], mode)
             kept = [(item, score) for item, score in merged if _matches(item.value, rest)]
             exhausted = all(len(found) < count for found in lists)
             if len(kept) >= wanted or exhausted or count >= 10_000:
@@ -752,6 +740,10 @@ class _MemoryStoreCore:
         )
 
 
+def _identity(item: MemoryItem) -> tuple[Namespace, str]:
+    return item.namespace, item.key
+
+
 @dataclass(frozen=True, slots=True)
 class _Embed:
     text: str
@@ -839,31 +831,6 @@ def _matches(value: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
                 if not ok:
                     return False
     return True
-
-
-def _relative(
-    found: list[tuple[MemoryItem, float]], mode: SearchMode
-) -> list[tuple[MemoryItem, float]]:
-    if mode == "vector" or not found:
-        return found
-    best = max(score for _, score in found) or 1.0
-    return [(item, score / best) for item, score in found]
-
-
-def _fuse(lists: list[list[tuple[MemoryItem, float]]]) -> list[tuple[MemoryItem, float]]:
-    """Reciprocal-rank fusion of the vector and text results, relative to the best."""
-    scores: dict[tuple[Namespace, str], float] = {}
-    items: dict[tuple[Namespace, str], MemoryItem] = {}
-    for found in lists:
-        for rank, (item, _) in enumerate(found):
-            name = (item.namespace, item.key)
-            scores[name] = scores.get(name, 0.0) + 1.0 / (_RRF_K + rank + 1)
-            items.setdefault(name, item)
-    if not scores:
-        return []
-    best = max(scores.values())
-    ranked = sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
-    return [(items[name], score / best) for name, score in ranked]
 
 
 class MemoryStore(_MemoryStoreCore):
