@@ -31,7 +31,7 @@ COMMANDS: tuple[str, ...] = (
     # lists: messages, findings
     "rpush", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "lrem", "ltrim",
     # hashes: semantic cache entries, rate limits, LangGraph checkpoints and values
-    "hset", "hmget", "hget", "hdel", "hsetnx", "hgetall", "hlen", "hexists",
+    "hset", "hmget", "hget", "hdel", "hsetnx", "hgetall", "hlen", "hexists", "hincrby",
     # sorted sets and sets: LangGraph checkpoint order, pending writes, runs, mirrored ids
     "zadd", "zrem", "zrange", "zcard", "zrangebylex", "zrevrangebylex", "zremrangebylex",
     "sadd", "sismember",

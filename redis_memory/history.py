@@ -30,21 +30,34 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import repeat
 from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
 
+import numpy as np
 import orjson
 
 from ._checks import whole
 from ._paging import each_once, each_once_async
-from ._plan import Plan, Script, execute, execute_async
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._search import (
+    digest,
+    fuse,
+    index_exists_is_fine,
+    query_words,
+    relative,
+    scored_results,
+    search_results,
+    text_query,
+)
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
+from .embeddings import Embedder
 from .errors import ReplicaAckError, SerializationError, ValueTooLargeError
 from .keys import KeySchema
 from .serialization import fast_dumps, fast_loads
+from .server import require_search
 
 Section = Literal["active", "archived", "all"]
 T = TypeVar("T")
@@ -121,11 +134,77 @@ local function append_messages(messages, archive, ttl, window, channel, head, mo
 end
 """
 
+# A searchable log also keeps each appended message as a hash of its text, role
+# and position (``...:m:<position>``, counted in the session's meta hash), which
+# the message index covers. Shared with the checkpoint saver's mirror.
+INDEX_FUNCTION = """
+local function unindex(meta, stem)
+  local last = tonumber(redis.call('HGET', meta, 'seq') or '0')
+  for i = 1, last do redis.call('UNLINK', stem .. ':m:' .. i) end
+  redis.call('UNLINK', meta)
+end
+local function index_messages(meta, stem, ttl, session, sidd, user, values, first, vectors)
+  local count = #values - first + 1
+  if count <= 0 then return end
+  local position = redis.call('HINCRBY', meta, 'seq', count) - count
+  if ttl > 0 then redis.call('PEXPIRE', meta, ttl) end
+  for i = first, #values do
+    position = position + 1
+    local text, role, ts = '', '', 0
+    local ok, message = pcall(cjson.decode, values[i])
+    if ok and type(message) == 'table' then
+      if type(message.role) == 'string' then role = message.role end
+      if type(message.ts) == 'number' then ts = message.ts end
+      if type(message.content) == 'string' then
+        text = message.content
+      elseif type(message.content) == 'table' then
+        local parts = {}
+        for _, block in ipairs(message.content) do
+          if type(block) == 'table' and type(block.text) == 'string' then
+            parts[#parts + 1] = block.text
+          end
+        end
+        text = table.concat(parts, ' ')
+      end
+    end
+    local key = stem .. ':m:' .. position
+    redis.call('HSET', key, 'session', session, 'sidd', sidd, 'user', user, 'role', role,
+      'text', text, 'pos', position, 'ts', ts)
+    if vectors and #vectors[i - first + 1] > 0 then
+      redis.call('HSET', key, 'vec', vectors[i - first + 1])
+    end
+    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  end
+end
+"""
+
+# KEYS: messages, archive, meta. ARGV: ttl, window, channel, event head, mode,
+# refresh_archive, the session stem ('' when the log is not searchable), the
+# session id, its digest, the user's digest, n vectors, the vectors (empty for
+# a message without text), then the messages.
 _APPEND = (
     APPEND_FUNCTION
+    + INDEX_FUNCTION
     + """
-return append_messages(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3],
-                       ARGV[4], ARGV[5], ARGV[6], ARGV, 7)
+local stem, vectors = ARGV[7], {}
+local first = 12 + tonumber(ARGV[11])
+for i = 12, first - 1 do vectors[#vectors + 1] = ARGV[i] end
+if stem ~= '' and ARGV[5] ~= '0' then unindex(KEYS[3], stem) end
+local n = append_messages(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3],
+                          ARGV[4], ARGV[5], ARGV[6], ARGV, first)
+if stem ~= '' then
+  index_messages(KEYS[3], stem, tonumber(ARGV[1]), ARGV[8], ARGV[9], ARGV[10], ARGV, first,
+    #vectors > 0 and vectors or nil)
+end
+return n
+"""
+)
+
+_CLEAR_INDEXED = (
+    INDEX_FUNCTION
+    + """
+unindex(KEYS[1], ARGV[1])
+return redis.call('UNLINK', unpack(KEYS, 2))
 """
 )
 
@@ -157,6 +236,7 @@ _TOMBSTONE = b"\x00rmem:deleted\x00"
 _has = dict.__contains__
 
 APPEND = Script(_APPEND)
+CLEAR_INDEXED = Script(_CLEAR_INDEXED)
 DELETE_AT = Script(_DELETE_AT)
 ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
 
@@ -191,6 +271,9 @@ class _MessageLogCore:
         max_messages: int | None = None,
         publish_events: bool = True,
         refresh_archive: bool = False,
+        searchable: bool = False,
+        embedder: Embedder | None = None,
+        dims: int | None = None,
     ) -> None:
         self._clients = RedisClients.shared(url=url, client=client, config=config)
         self.config: RedisMemoryConfig = self._clients.config
@@ -204,6 +287,16 @@ class _MessageLogCore:
         self._loads = fast_loads(self._serializer)
         self._dumps = fast_dumps(self._serializer)
         self._ttl = self.config.ttl.messages
+        self.searchable = bool(searchable)
+        if embedder is not None and not self.searchable:
+            raise ValueError("an embedder is for searching messages: pass searchable=True too")
+        self.embedder = embedder
+        self.dims = dims if dims is not None else getattr(embedder, "dimensions", None)
+        if embedder is not None and self.dims is None:
+            raise ValueError("a searchable log with an embedder needs dims= (384 for MiniLM)")
+        self.index_name = f"{self.keys.prefix}:session:messages-idx"
+        if self.searchable:
+            self._create_index()
 
     def _url(self) -> str:
         return self._clients.masked_url()
@@ -312,7 +405,14 @@ class _MessageLogCore:
             return [self._archive_key(session_id), self.keys.session_messages(session_id)]
         raise ValueError(f"section must be 'active', 'archived' or 'all', got {section!r}")
 
-    def _append_args(self, session_id: str, ids: list[Any], mode: str) -> list[Any]:
+    def _append_args(
+        self,
+        session_id: str,
+        ids: list[Any],
+        mode: str,
+        user_id: str | None = None,
+        vectors: Sequence[bytes] | None = None,
+    ) -> list[Any]:
         """The arguments of ``append_messages`` before the messages themselves.
 
         ``mode``: ``"0"`` appends, ``"1"`` replaces the active messages, ``"2"``
@@ -325,6 +425,18 @@ class _MessageLogCore:
             event["ids"] = ids
             # The script appends the session's new length and the closing brace.
             event_head = orjson.dumps(event)[:-1] + b',"count":'
+        index: list[Any] = ["", "", "", "", 0]
+        if self.searchable:
+            user = digest(_user(user_id)) if user_id is not None else ""
+            stem = self.keys.session(session_id)
+            index = [
+                stem,
+                session_id,
+                digest(session_id),
+                user,
+                len(vectors or ()),
+                *(vectors or ()),
+            ]
         return [
             self._ttl.milliseconds or 0,
             self.max_messages or 0,
@@ -332,6 +444,7 @@ class _MessageLogCore:
             event_head,
             mode,
             "1" if self.refresh_archive else "0",
+            *index,
         ]
 
     # -- plans ----------------------------------------------------------------------
@@ -342,18 +455,21 @@ class _MessageLogCore:
         *,
         replace: bool,
         clear_archive: bool = False,
+        user_id: str | None = None,
+        vectors: Sequence[bytes] | None = None,
     ) -> Plan[int]:
         key = self.keys.session_messages(session_id)
         encoded, ids = self._encode(messages)
         if not encoded:
             if replace:
-                doomed = [key, self._archive_key(session_id)] if clear_archive else [key]
-                unlink = Plan("replacing messages", key, lambda _: 0, [("UNLINK", *doomed)])
-                return self._replicated(unlink)
+                section: Section = "all" if clear_archive else "active"
+                cleared = self._plan_clear(session_id, section)
+                cleared.finish = lambda _: 0
+                return self._replicated(cleared)
             return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
         mode = ("2" if clear_archive else "1") if replace else "0"
-        args = [*self._append_args(session_id, ids, mode), *encoded]
-        keys = [key, self._archive_key(session_id)]
+        args = [*self._append_args(session_id, ids, mode, user_id, vectors), *encoded]
+        keys = [key, self._archive_key(session_id), self.keys.session_meta(session_id)]
         doing = "replacing messages" if replace else "appending messages"
         return self._replicated(Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args)))
 
@@ -510,6 +626,11 @@ class _MessageLogCore:
 
     def _plan_clear(self, session_id: str, section: Section) -> Plan[int]:
         keys = self._section_keys(session_id, section)
+        if self.searchable and section != "archived":
+            # The search copy of the messages goes with them.
+            meta, stem = self.keys.session_meta(session_id), self.keys.session(session_id)
+            script = (CLEAR_INDEXED, [meta, *keys], [stem])
+            return Plan("clearing a session", keys[-1], lambda r: int(r[0]), script=script)
         return Plan("clearing a session", keys[-1], lambda r: int(r[0]), [("UNLINK", *keys)])
 
     def _plan_sessions(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
@@ -523,6 +644,173 @@ class _MessageLogCore:
             return int(next_cursor), list(ids)
 
         return Plan("listing sessions", pattern, finish, [command])
+
+    # -- searching messages -------------------------------------------------------------
+    def _create_index(self) -> None:
+        from redisvl.index import SearchIndex
+        from redisvl.schema import IndexSchema
+
+        require_search(self._clients.sync, "searching messages (searchable=True)")
+        fields: list[dict[str, Any]] = [
+            {"name": "sidd", "type": "tag"},
+            {"name": "user", "type": "tag"},
+            {"name": "text", "type": "text"},
+            {"name": "pos", "type": "numeric"},
+        ]
+        if self.dims is not None:
+            attrs = {"dims": self.dims, "distance_metric": "cosine", "algorithm": "hnsw"}
+            fields.append(
+                {"name": "vec", "type": "vector", "attrs": {**attrs, "datatype": "float32"}}
+            )
+        schema = {
+            "index": {
+                "name": self.index_name,
+                "prefix": f"{self.keys.prefix}:session:",
+                "storage_type": "hash",
+            },
+            "fields": fields,
+        }
+        index = SearchIndex(IndexSchema.from_dict(schema), redis_client=self._clients.sync)
+        if not index.exists():
+            with index_exists_is_fine():
+                index.create(overwrite=False)
+
+    def _texts(self, messages: Sequence[Mapping[str, Any]]) -> list[str] | None:
+        """The text of each message to embed, or None when nothing is embedded."""
+        if self.embedder is None:
+            return None
+        if isinstance(messages, Mapping | str | bytes) or not isinstance(messages, Sequence):
+            return None  # _encode names the mistake
+        return [message_text(m) if isinstance(m, Mapping) else "" for m in messages]
+
+    def _vector(self, vector: Sequence[float]) -> bytes:
+        data = np.asarray(vector, dtype=np.float32)
+        if data.shape != (self.dims,):
+            raise ValueError(
+                f"the embedder gave {data.size} dimensions; the log was built for dims={self.dims}"
+            )
+        return data.tobytes()
+
+    def _search_flow(
+        self,
+        query: str,
+        session_id: str | None,
+        user_id: str | None,
+        mode: Literal["vector", "text", "hybrid"] | None,
+        limit: int,
+    ) -> Generator[Any, Any, list[MessageHit]]:
+        if not self.searchable:
+            raise ValueError(
+                "this message log keeps no search copy: build it with searchable=True (on a "
+                "Redis with the Search module) to search messages"
+            )
+        whole("limit", limit, 1)
+        mode = mode or ("hybrid" if self.embedder is not None else "text")
+        if mode not in ("vector", "text", "hybrid"):
+            raise ValueError(f"mode is 'vector', 'text' or 'hybrid', got {mode!r}")
+        if mode != "text" and self.embedder is None:
+            raise ValueError(f"{mode} search needs an embedder; build the log with embedder=")
+        clauses = []
+        if session_id is not None:
+            self.keys.session(session_id)
+            clauses.append(f"@sidd:{{{digest(session_id)}}}")
+        if user_id is not None:
+            clauses.append(f"@user:{{{digest(_user(user_id))}}}")
+        where = " ".join(clauses) or "*"
+        words = query_words(query)
+        commands: list[tuple[Any, ...]] = []
+        if mode != "text":
+            vector = self._vector((yield _EmbedQuery(query)))
+            commands.append(
+                (
+                    "FT.SEARCH", self.index_name, f"({where})=>[KNN {limit} @vec $vector AS dist]",
+                    "PARAMS", 2, "vector", vector,
+                    "RETURN", 6, *_HIT_FIELDS, "dist",
+                    "SORTBY", "dist", "ASC", "LIMIT", 0, limit, "DIALECT", 2,
+                )
+            )  # fmt: skip
+        if mode != "vector" and words:
+            text = text_query(words) + ("" if where == "*" else " " + where)
+            commands.append(
+                (
+                    "FT.SEARCH", self.index_name, text, "SCORER", "BM25", "WITHSCORES",
+                    "RETURN", 5, *_HIT_FIELDS, "LIMIT", 0, limit, "DIALECT", 2,
+                )
+            )  # fmt: skip
+        if not commands:
+            return []
+
+        def finish(replies: list[Any]) -> list[list[tuple[MessageHit, float]]]:
+            lists = []
+            for command, reply in zip(commands, replies, strict=True):
+                if "WITHSCORES" in command:
+                    lists.append([(_hit(raw), score) for raw, _, score in scored_results(reply)])
+                else:
+                    lists.append(
+                        [(_hit(raw), 1 - float(raw[b"dist"]) / 2) for raw in search_results(reply)]
+                    )
+            return lists
+
+        lists = yield Plan("searching messages", self.index_name, finish, commands)
+        if len(lists) == 2:
+            ranked = fuse(lists, lambda hit: (hit.session_id, hit.position))
+        else:
+            ranked = relative(lists[0], "vector" if mode == "vector" else "text")
+        return [replace(hit, score=score) for hit, score in ranked[:limit]]
+
+
+_HIT_FIELDS = ("session", "pos", "role", "text", "ts")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    """A message found by :meth:`MessageLog.search_messages`.
+
+    ``position`` counts the session's appends from 1 (windows and trims do not
+    renumber it); ``score`` is higher for a better match.
+    """
+
+    session_id: str
+    position: int
+    role: str
+    text: str
+    ts: float | None
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _EmbedQuery:
+    text: str
+
+
+def _hit(raw: Mapping[bytes, Any]) -> MessageHit:
+    return MessageHit(
+        session_id=raw[b"session"].decode(),
+        position=int(raw[b"pos"]),
+        role=raw[b"role"].decode(),
+        text=raw[b"text"].decode(),
+        ts=float(raw[b"ts"]) or None,
+    )
+
+
+def _user(user_id: str) -> str:
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError(f"a user id is a non-empty str, got {user_id!r}")
+    return user_id
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a stored message: its content, or the text of its content blocks."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            block["text"]
+            for block in content
+            if isinstance(block, Mapping) and isinstance(block.get("text"), str)
+        )
+    return ""
 
 
 class MessageLog(_MessageLogCore):
@@ -550,9 +838,54 @@ class MessageLog(_MessageLogCore):
     def _run(self, plan: Plan[T]) -> T:
         return execute(self._clients.sync, plan, self._url)
 
-    def append(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
-        """Append messages in order, atomically; returns the session's new length."""
-        return self._run(self._plan_append(session_id, messages, replace=False))
+    def _vectors(self, messages: Sequence[Mapping[str, Any]]) -> list[bytes] | None:
+        texts = self._texts(messages)
+        if texts is None:
+            return None
+        assert self.embedder is not None
+        return [self._vector(self.embedder.embed(t)) if t else b"" for t in texts]
+
+    def append(
+        self,
+        session_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        user_id: str | None = None,
+    ) -> int:
+        """Append messages in order, atomically; returns the session's new length.
+
+        In a searchable log, ``user_id`` lets :meth:`search_messages` find them
+        among all of that user's sessions.
+        """
+        vectors = self._vectors(messages)
+        plan = self._plan_append(
+            session_id, messages, replace=False, user_id=user_id, vectors=vectors
+        )
+        return self._run(plan)
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        mode: Literal["vector", "text", "hybrid"] | None = None,
+        limit: int = 10,
+    ) -> list[MessageHit]:
+        """Messages matching ``query``, best first: of one session, of a user's
+        sessions, or of all (a searchable log only).
+
+        ``mode``: ``"text"`` (BM25 over each message's text; the default without
+        an embedder), ``"vector"`` or ``"hybrid"`` (the default with one).
+        """
+
+        def step(item: Any) -> Any:
+            if isinstance(item, _EmbedQuery):
+                assert self.embedder is not None
+                return self.embedder.embed(item.text)
+            return self._run(item)
+
+        return drive(self._search_flow(query, session_id, user_id, mode, limit), step)
 
     def replace(
         self,
@@ -560,14 +893,22 @@ class MessageLog(_MessageLogCore):
         messages: Sequence[Mapping[str, Any]],
         *,
         clear_archive: bool = False,
+        user_id: str | None = None,
     ) -> int:
         """Replace all active messages of the session at once; returns the new length.
 
         With ``clear_archive``, the archived messages go in the same atomic step.
         """
-        return self._run(
-            self._plan_append(session_id, messages, replace=True, clear_archive=clear_archive)
+        vectors = self._vectors(messages)
+        plan = self._plan_append(
+            session_id,
+            messages,
+            replace=True,
+            clear_archive=clear_archive,
+            user_id=user_id,
+            vectors=vectors,
         )
+        return self._run(plan)
 
     def take(self, session_id: str) -> list[StoredMessage]:
         """Delete the whole session (archive included) and return its active messages."""
@@ -644,8 +985,43 @@ class AsyncMessageLog(_MessageLogCore):
     async def _run(self, plan: Plan[T]) -> T:
         return await execute_async(self._clients.async_, plan, self._url)
 
-    async def append(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
-        return await self._run(self._plan_append(session_id, messages, replace=False))
+    async def _vectors(self, messages: Sequence[Mapping[str, Any]]) -> list[bytes] | None:
+        texts = self._texts(messages)
+        if texts is None:
+            return None
+        assert self.embedder is not None
+        return [self._vector(await self.embedder.aembed(t)) if t else b"" for t in texts]
+
+    async def append(
+        self,
+        session_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        user_id: str | None = None,
+    ) -> int:
+        vectors = await self._vectors(messages)
+        plan = self._plan_append(
+            session_id, messages, replace=False, user_id=user_id, vectors=vectors
+        )
+        return await self._run(plan)
+
+    async def search_messages(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        mode: Literal["vector", "text", "hybrid"] | None = None,
+        limit: int = 10,
+    ) -> list[MessageHit]:
+        async def step(item: Any) -> Any:
+            if isinstance(item, _EmbedQuery):
+                assert self.embedder is not None
+                return await self.embedder.aembed(item.text)
+            return await self._run(item)
+
+        flow = self._search_flow(query, session_id, user_id, mode, limit)
+        return await drive_async(flow, step)
 
     async def replace(
         self,
@@ -653,10 +1029,18 @@ class AsyncMessageLog(_MessageLogCore):
         messages: Sequence[Mapping[str, Any]],
         *,
         clear_archive: bool = False,
+        user_id: str | None = None,
     ) -> int:
-        return await self._run(
-            self._plan_append(session_id, messages, replace=True, clear_archive=clear_archive)
+        vectors = await self._vectors(messages)
+        plan = self._plan_append(
+            session_id,
+            messages,
+            replace=True,
+            clear_archive=clear_archive,
+            user_id=user_id,
+            vectors=vectors,
         )
+        return await self._run(plan)
 
     async def take(self, session_id: str) -> list[StoredMessage]:
         return await self._run(self._plan_take(session_id))
