@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
 from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.embeddings import Embeddings
 from langchain_core.messages import BaseMessage
 
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
-from redis_memory.history import AsyncMessageLog, MessageLog
+from redis_memory.history import AsyncMessageLog, MessageHit, MessageLog
 
 from ._messages import from_stored, to_stored
+from .cache import _embedder
 
 
 class RedisChatMessageHistory(BaseChatMessageHistory):
@@ -31,6 +34,12 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
             sync or async) or ``config=`` (a :class:`RedisMemoryConfig` with the
             prefix and TTL policy). None of them: the environment decides.
         max_messages: Keep only the newest N messages (a window); None keeps all.
+        user_id: Whose session this is: :meth:`search_messages` can then search all
+            of the user's sessions.
+        searchable: Keep a search copy of each message (in the append's own round
+            trip; needs the Search module, checked now) for :meth:`search_messages`.
+        embeddings: A LangChain ``Embeddings`` for searching by meaning too
+            (``dims`` when it has no ``dimensions`` attribute).
 
     Example:
         .. code-block:: python
@@ -61,12 +70,26 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
         max_messages: int | None = None,
+        user_id: str | None = None,
+        searchable: bool = False,
+        embeddings: Embeddings | None = None,
+        dims: int | None = None,
     ) -> None:
-        options = {"url": url, "client": client, "config": config, "max_messages": max_messages}
+        options: dict[str, Any] = {
+            "url": url,
+            "client": client,
+            "config": config,
+            "max_messages": max_messages,
+        }
+        if searchable or embeddings is not None:
+            embedder = None if embeddings is None else _embedder(embeddings)
+            dims = dims if dims is not None else getattr(embeddings, "dimensions", None)
+            options.update(searchable=True, embedder=embedder, dims=dims)
         self._log = MessageLog(**options)
         self._alog = AsyncMessageLog(**options)
         self._log.keys.session(session_id)  # a bad id fails here, not at first use
         self.session_id = session_id
+        self.user_id = user_id
 
     @property
     def key(self) -> str:
@@ -87,10 +110,44 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages atomically, in one round trip."""
-        self._log.append(self.session_id, [to_stored(m) for m in messages])
+        self._log.append(self.session_id, [to_stored(m) for m in messages], user_id=self.user_id)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
-        await self._alog.append(self.session_id, [to_stored(m) for m in messages])
+        await self._alog.append(
+            self.session_id, [to_stored(m) for m in messages], user_id=self.user_id
+        )
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        scope: Literal["session", "user"] = "session",
+        limit: int = 10,
+        mode: Literal["vector", "text", "hybrid"] | None = None,
+    ) -> list[MessageHit]:
+        """Past messages matching ``query``, best first, each naming its session,
+        position, role, text and score: of this session, or (``scope="user"``) of
+        every session of this ``user_id``. Needs ``searchable=True``."""
+        return self._log.search_messages(query, **self._scope(scope), limit=limit, mode=mode)
+
+    async def asearch_messages(
+        self,
+        query: str,
+        *,
+        scope: Literal["session", "user"] = "session",
+        limit: int = 10,
+        mode: Literal["vector", "text", "hybrid"] | None = None,
+    ) -> list[MessageHit]:
+        return await self._alog.search_messages(query, **self._scope(scope), limit=limit, mode=mode)
+
+    def _scope(self, scope: str) -> dict[str, str]:
+        if scope == "session":
+            return {"session_id": self.session_id}
+        if scope == "user":
+            if self.user_id is None:
+                raise ValueError("scope='user' needs the history's user_id")
+            return {"user_id": self.user_id}
+        raise ValueError(f"scope is 'session' or 'user', got {scope!r}")
 
     def clear(self) -> None:
         """Delete the session's messages."""

@@ -15,8 +15,9 @@ translate LlamaIndex types (see :mod:`llama_index_redis_memory._messages`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.storage.chat_store.base import BaseChatStore
@@ -25,9 +26,10 @@ from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, Messag
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.errors import SerializationError
-from redis_memory.history import AsyncMessageLog, MessageLog, Section, StoredMessage
+from redis_memory.history import AsyncMessageLog, MessageHit, MessageLog, Section, StoredMessage
 
 from ._messages import from_stored, to_stored
+from .cached_llm import _embedder
 
 
 def _encode(messages: Iterable[ChatMessage]) -> list[dict[str, Any]]:
@@ -124,6 +126,8 @@ class RedisChatStore(BaseChatStore):
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
         max_messages: int | None = None,
+        searchable: bool = False,
+        embed_model: BaseEmbedding | None = None,
     ) -> None:
         super().__init__()
         options: dict[str, Any] = {
@@ -132,6 +136,10 @@ class RedisChatStore(BaseChatStore):
             "config": config,
             "max_messages": max_messages,
         }
+        if searchable or embed_model is not None:
+            embedder = None if embed_model is None else _embedder(embed_model)
+            dims = None if embed_model is None else len(embed_model.get_query_embedding("dims"))
+            options.update(searchable=True, embedder=embedder, dims=dims)
         self._log = MessageLog(**options)
         self._alog = AsyncMessageLog(**options)
 
@@ -143,6 +151,29 @@ class RedisChatStore(BaseChatStore):
     def config(self) -> RedisMemoryConfig:
         """Where the messages live: prefix, TTL policy, connection settings."""
         return self._log.config
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        key: str | None = None,
+        limit: int = 10,
+        mode: Literal["vector", "text", "hybrid"] | None = None,
+    ) -> list[MessageHit]:
+        """Past messages matching ``query``, best first (of one key, or of all), each
+        naming its key (``session_id``), position, role, text and score. Needs
+        ``searchable=True`` (or ``embed_model=`` to search by meaning too)."""
+        return self._log.search_messages(query, session_id=key, limit=limit, mode=mode)
+
+    async def asearch_messages(
+        self,
+        query: str,
+        *,
+        key: str | None = None,
+        limit: int = 10,
+        mode: Literal["vector", "text", "hybrid"] | None = None,
+    ) -> list[MessageHit]:
+        return await self._alog.search_messages(query, session_id=key, limit=limit, mode=mode)
 
     # -- sync ---------------------------------------------------------------------
     def set_messages(self, key: str, messages: list[ChatMessage]) -> None:

@@ -81,3 +81,53 @@ async def test_async_twin(config, minilm):
 def test_a_log_that_is_not_searchable_says_how_to_make_it(config):
     with pytest.raises(ValueError, match="searchable=True"):
         MessageLog(config=config).search_messages("x")
+
+
+def test_langchain_history_searches_its_session_or_its_users_sessions(config):
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from langchain_redis_memory import RedisChatMessageHistory
+
+    first = RedisChatMessageHistory("ana:1", config=config, user_id="ana", searchable=True)
+    first.add_messages([HumanMessage("I am allergic to peanuts"), AIMessage("Noted.")])
+    second = RedisChatMessageHistory("ana:2", config=config, user_id="ana", searchable=True)
+    second.add_messages([HumanMessage("Suggest a snack")])
+    bob = RedisChatMessageHistory("bob:1", config=config, user_id="bob", searchable=True)
+    bob.add_messages([HumanMessage("peanuts are my favourite")])
+    assert second.search_messages("peanuts") == []
+    [hit] = second.search_messages("peanuts", scope="user")
+    assert (hit.session_id, hit.position, hit.role, hit.text) == (
+        "ana:1",
+        1,
+        "user",
+        "I am allergic to peanuts",
+    )
+    with pytest.raises(ValueError, match="user_id"):
+        RedisChatMessageHistory("x", config=config, searchable=True).search_messages(
+            "y", scope="user"
+        )
+
+
+async def test_langchain_history_async_search_by_meaning(config):
+    from langchain_core.messages import HumanMessage
+
+    from langchain_redis_memory import MiniLMEmbeddings, RedisChatMessageHistory
+
+    history = RedisChatMessageHistory("s", config=config, embeddings=MiniLMEmbeddings(), dims=384)
+    await history.aadd_messages([HumanMessage("My dog Rex loves the beach")])
+    [hit] = await history.asearch_messages("pets", mode="vector", limit=1)
+    assert hit.text == "My dog Rex loves the beach"
+
+
+def test_llama_index_chat_store_searches_its_keys(config):
+    from llama_index.core.llms import ChatMessage
+
+    from llama_index_redis_memory import MiniLMEmbedding, RedisChatStore
+
+    store = RedisChatStore(config=config, embed_model=MiniLMEmbedding())
+    store.set_messages("trip", [ChatMessage(role="user", content="Book a train to Porto")])
+    store.add_message("chores", ChatMessage(role="user", content="Buy milk and eggs"))
+    [hit] = store.search_messages("railway journey", mode="vector", limit=1)
+    assert (hit.session_id, hit.role, hit.text) == ("trip", "user", "Book a train to Porto")
+    assert [h.session_id for h in store.search_messages("milk", key="chores")] == ["chores"]
+    assert store.search_messages("milk", key="trip", mode="text") == []
