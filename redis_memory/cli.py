@@ -3,7 +3,7 @@
 ``redis-memory serve`` runs the embedded Redis in the foreground and prints its
 URL; ``redis-memory status`` describes a Redis and this package's keys in it;
 ``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
-(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``threads``, ``cache``, ``state``,
+(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``threads``, ``memories``, ``cache``, ``state``,
 ``events``, ``migrate`` and ``calibrate`` live in ``redis_memory._cli``: thin
 layers over the engines, human tables by default and ``--json`` for scripts.
 Expected failures (bad URL, Redis down, unknown session) are one line on
@@ -29,6 +29,7 @@ from . import __version__
 from ._cli import CommandError, common_options
 from ._cli import calibrate as _calibrate_cli
 from ._cli import data as _data_cli
+from ._cli import memories as _memories_cli
 from ._cli import migrate as _migrate_cli
 from ._cli import sessions as _sessions_cli
 from ._cli import threads as _threads_cli
@@ -121,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     _sessions_cli.register(commands, common)
     _threads_cli.register(commands, common)
     _data_cli.register(commands, common)
+    _memories_cli.register(commands, common)
     _migrate_cli.register(commands, common)
     _calibrate_cli.register(commands, common)
     return parser

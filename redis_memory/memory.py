@@ -341,7 +341,9 @@ class _MemoryStoreCore:
         commands = [("EVAL", REFRESH.source, 1, key) for key in keys]
         return Plan("renewing memories", self._stem, lambda _: None, commands)
 
-    def _plan_put(self, item: _Put, vector: bytes | None, now: float) -> Plan[None]:
+    def _plan_put(
+        self, item: _Put, vector: bytes | None, now: float, created_at: float | None = None
+    ) -> Plan[None]:
         name = self.key_of(item.namespace, item.key)
         fields: dict[str, Any] = {
             "ns": orjson.dumps(list(item.namespace)),
@@ -361,7 +363,13 @@ class _MemoryStoreCore:
         for field, kind in self.filter_fields.items():
             if field in item.value:
                 fields["f_" + field] = _filter_value(field, kind, item.value[field])
-        commands: list[tuple[Any, ...]] = [("HSETNX", name, "created", repr(now))]
+        # An item keeps the time it was first stored, unless one is given (an import).
+        first: tuple[Any, ...] = (
+            ("HSETNX", name, "created", repr(now))
+            if created_at is None
+            else ("HSET", name, "created", repr(float(created_at)))
+        )
+        commands: list[tuple[Any, ...]] = [first]
         stale = [f"f_{field}" for field in self.filter_fields if field not in item.value]
         if vector is None:
             stale.append("vec")
@@ -658,10 +666,11 @@ class _MemoryStoreCore:
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
         ttl: TTL | Seconds | None = None,
+        created_at: float | None = None,
     ) -> Generator[Any, Any, None]:
         item = self._prepared(namespace, key, value, tags, index, ttl)
         vector = self._vector((yield _Embed(item.text))) if item.embed else None
-        yield self._plan_put(item, vector, time.time())
+        yield self._plan_put(item, vector, time.time(), created_at)
 
     def _namespaces_flow(
         self,
@@ -895,14 +904,17 @@ class MemoryStore(_MemoryStoreCore):
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
         ttl: TTL | Seconds | None = None,
+        created_at: float | None = None,
     ) -> None:
         """Store an item (replacing the one at that key, whose created time stays).
 
         ``index=False`` stores it unindexed for search; a list of fields indexes those.
         ``ttl``: this item's lifetime (seconds, a ``timedelta``, or a :class:`TTL`,
         ``TTL(3600, sliding=True)`` to renew it on every read); None: the store's.
+        ``created_at`` (seconds since the epoch) restores an item's first time, as
+        an import does.
         """
-        drive(self._put_flow(namespace, key, value, tags, index, ttl), self._step)
+        drive(self._put_flow(namespace, key, value, tags, index, ttl, created_at), self._step)
 
     def add(
         self,
@@ -1017,8 +1029,11 @@ class AsyncMemoryStore(_MemoryStoreCore):
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
         ttl: TTL | Seconds | None = None,
+        created_at: float | None = None,
     ) -> None:
-        await drive_async(self._put_flow(namespace, key, value, tags, index, ttl), self._step)
+        await drive_async(
+            self._put_flow(namespace, key, value, tags, index, ttl, created_at), self._step
+        )
 
     async def add(
         self,
