@@ -3,9 +3,10 @@
 ``redis-memory serve`` runs the embedded Redis in the foreground and prints its
 URL; ``redis-memory status`` describes a Redis and this package's keys in it;
 ``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
-(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``threads``, ``memories``, ``cache``, ``state``,
-``events``, ``migrate`` and ``calibrate`` live in ``redis_memory._cli``: thin
-layers over the engines, human tables by default and ``--json`` for scripts.
+(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``threads``,
+``memories``, ``cache``, ``state``, ``events``, ``migrate`` and ``calibrate`` live
+in ``redis_memory._cli``: thin layers over the engines, human tables by default
+and ``--json`` for scripts.
 Expected failures (bad URL, Redis down, unknown session) are one line on
 stderr and exit status 1.
 """
