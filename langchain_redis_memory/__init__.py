@@ -3,10 +3,11 @@ LangGraph checkpointer).
 
 Each class here translates LangChain types to and from the framework-free core
 in :mod:`redis_memory`; every Redis command lives in the core. The LangGraph
-checkpointer (``RedisSaver``) is imported on first use: it needs the
-``[langgraph]`` extra.
+checkpointer (``RedisSaver``) and long-term memory store (``RedisLongTermStore``)
+are imported on first use: they need the ``[langgraph]`` extra.
 """
 
+import importlib
 from typing import Any
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
@@ -17,13 +18,19 @@ from .embeddings import MiniLMEmbeddings
 from .rate_limiter import RedisRateLimiter
 from .store import RedisByteStore, RedisStore
 
-_LANGGRAPH = ("AsyncRedisSaver", "RedisSaver", "acopy_threads", "copy_threads")
+_LANGGRAPH = {
+    "AsyncRedisSaver": "checkpoint",
+    "RedisSaver": "checkpoint",
+    "acopy_threads": "checkpoint",
+    "copy_threads": "checkpoint",
+    "RedisLongTermStore": "long_term",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LANGGRAPH:
         try:
-            from . import checkpoint
+            module = importlib.import_module(f".{_LANGGRAPH[name]}", __name__)
         except ModuleNotFoundError as exc:
             if exc.name is None or not exc.name.startswith("langgraph"):
                 raise
@@ -31,7 +38,7 @@ def __getattr__(name: str) -> Any:
                 f"{name} needs LangGraph: pip install 'redis-memory-backend[langgraph]'",
                 name=exc.name,
             ) from exc
-        return getattr(checkpoint, name)
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -41,6 +48,7 @@ __all__ = [
     "RedisByteStore",
     "RedisCache",
     "RedisChatMessageHistory",
+    "RedisLongTermStore",
     "RedisMemoryConfig",
     "RedisRateLimiter",
     "RedisSaver",
