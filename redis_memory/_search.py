@@ -11,6 +11,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _WORD = re.compile(r"\w+", re.UNICODE)
+# RediSearch's default stop words, left out of every query: the index drops them
+# anyway, and two in a row in a union crash Redis Stack 7.4's Search module (or
+# make the union match nothing).
+# fmt: off
+STOPWORDS = frozenset((
+    "a", "is", "the", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in",
+    "into", "it", "no", "not", "of", "on", "or", "such", "that", "their", "then", "there",
+    "these", "they", "this", "to", "was", "will", "with",
+))
+# fmt: on
 # Reciprocal-rank fusion's constant: ranks far down a list still count a little.
 _RRF_K = 60
 
@@ -61,7 +71,8 @@ def scored_results(reply: Any) -> list[tuple[dict[bytes, Any], Any, float]]:
 
 def query_words(text: str) -> list[str]:
     """The words of a query, as the full-text search sees them (nothing else reaches it)."""
-    return [word.lower() for word in _WORD.findall(text)]
+    words = (word.lower() for word in _WORD.findall(text))
+    return [word for word in words if word not in STOPWORDS]
 
 
 def text_query(words: list[str]) -> str:

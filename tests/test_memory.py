@@ -7,6 +7,7 @@ import time
 import pytest
 
 from redis_memory import TTL
+from redis_memory.embedded import EmbeddedRedis
 from redis_memory.embeddings import MiniLMEmbedder
 from redis_memory.errors import SearchModuleMissingError, SerializationError
 from redis_memory.memory import AsyncMemoryStore, MemoryStore, query_words, text_of
@@ -187,3 +188,17 @@ def test_search_on_a_server_without_search_says_so_once_at_construction(redis_ur
         pytest.skip("the cluster pass has a server without Search")
     with pytest.raises(SearchModuleMissingError, match="memory store 'x'"):
         MemoryStore("x", url=redis_url)
+
+
+@pytest.mark.search
+def test_questions_full_of_stop_words_are_searched_safely(prefix):
+    # Two stop words in a row in a query union crashed Redis Stack 7.4's Search
+    # module (the whole server): a private server, so a regression kills only it.
+    with EmbeddedRedis() as server:
+        store = MemoryStore("stop", url=server.url)
+        store.put(("u",), "k", {"text": "The train to Porto leaves at nine"})
+        for question in ("is there a train?", "you is there train", "is it the one?", "the a"):
+            store.search(("u",), question, mode="text")
+        assert [hit.key for hit in store.search(("u",), "is there a train?")] == ["k"]
+        assert server.client().ping()
+    assert query_words("Is there a TRAIN to the sea?") == ["train", "sea"]
