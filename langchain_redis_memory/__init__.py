@@ -15,6 +15,7 @@ from redis_memory import RedisMemoryConfig, TTLPolicy
 from .cache import RedisCache, RedisSemanticCache
 from .chat_history import RedisChatMessageHistory
 from .embeddings import MiniLMEmbeddings
+from .memory_tools import RedisMemoryRetriever, memory_tools
 from .rate_limiter import RedisRateLimiter
 from .store import RedisByteStore, RedisStore
 
@@ -50,6 +51,7 @@ __all__ = [
     "RedisChatMessageHistory",
     "RedisLongTermStore",
     "RedisMemoryConfig",
+    "RedisMemoryRetriever",
     "RedisRateLimiter",
     "RedisSaver",
     "RedisSemanticCache",
@@ -57,4 +59,5 @@ __all__ = [
     "TTLPolicy",
     "acopy_threads",
     "copy_threads",
+    "memory_tools",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.embeddings import Embeddings
 
-from redis_memory.embeddings import MiniLMEmbedder
+from redis_memory.embeddings import MINILM_DIMENSIONS, MiniLMEmbedder
 
 
 class MiniLMEmbeddings(Embeddings):
@@ -18,6 +18,8 @@ class MiniLMEmbeddings(Embeddings):
             vector = MiniLMEmbeddings().embed_query("How do I learn Redis?")
             assert len(vector) == 384
     """
+
+    dimensions = MINILM_DIMENSIONS
 
     def __init__(self) -> None:
         self._model = MiniLMEmbedder()

@@ -36,7 +36,7 @@ from langgraph.store.base import (
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import FunctionEmbedder
-from redis_memory.memory import AsyncMemoryStore, MemoryItem, MemoryStore
+from redis_memory.memory import MemoryItem, memory_twins
 from redis_memory.ttl import TTL
 
 # The field paths the engine reads: "$", or names joined by dots, each maybe with "[*]".
@@ -311,8 +311,7 @@ class RedisLongTermStore(BaseStore):
                 self._lifetime(default)  # a bad default fails here
             ttl = dict(ttl)  # type: ignore[assignment]
         self.ttl_config = ttl
-        self.memory = MemoryStore(name, search=search, **options)
-        self.amemory = AsyncMemoryStore(name, search=search, **options)
+        self.memory, self.amemory = memory_twins(None, name, search=search, **options)
         self._mode = "vector" if self.embeddings is not None else "text"
 
     @property

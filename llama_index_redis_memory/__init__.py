@@ -24,6 +24,7 @@ from .cached_llm import RedisCachedLLM, RedisLLMCache
 from .chat_store import RedisChatStore, RedisMemoryChatStore
 from .embeddings import MiniLMEmbedding
 from .kvstore import RedisKVStore
+from .memory_block import RedisMemoryBlock, RedisMemoryRetriever
 
 __all__ = [
     "MiniLMEmbedding",
@@ -31,7 +32,9 @@ __all__ = [
     "RedisChatStore",
     "RedisKVStore",
     "RedisLLMCache",
+    "RedisMemoryBlock",
     "RedisMemoryChatStore",
     "RedisMemoryConfig",
+    "RedisMemoryRetriever",
     "TTLPolicy",
 ]

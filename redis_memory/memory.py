@@ -64,6 +64,7 @@ from .server import require_search
 from .ttl import TTL, Seconds
 
 T = TypeVar("T")
+S = TypeVar("S", bound="_MemoryStoreCore")
 Namespace = tuple[str, ...]
 SearchMode = Literal["vector", "text", "hybrid"]
 FieldKind = Literal["tag", "numeric"]
@@ -110,6 +111,12 @@ class MemoryItem:
     score: float | None = None
     sliding_ttl: float | None = None
 
+    def text(self, key: str = "text", fields: Sequence[str] | None = None) -> str:
+        """The item's text: its ``key`` field when that is a string, else the
+        strings at ``fields`` (every string of the value when None)."""
+        found = self.value.get(key)
+        return found if isinstance(found, str) else text_of(self.value, fields)
+
 
 @dataclass(frozen=True, slots=True)
 class _Put:
@@ -120,6 +127,11 @@ class _Put:
     text: str
     embed: bool
     ttl: TTL
+
+
+def as_namespace(namespace: Any) -> Namespace:
+    """A namespace checked: a tuple of non-empty strings (``TypeError``/``ValueError`` else)."""
+    return _labels(namespace)
 
 
 def _labels(namespace: Any, what: str = "namespace") -> Namespace:
@@ -201,10 +213,8 @@ class _MemoryStoreCore:
             whole("dims", dims, 1)
         self.dims = dims if dims is not None else getattr(embedder, "dimensions", None)
         if embedder is not None and self.dims is None:
-            raise ValueError(
-                "a memory store with an embedder needs its dimensions: pass dims= "
-                "(384 for all-MiniLM-L6-v2)"
-            )
+            # One embedding tells the model's dimensions (dims= saves it).
+            self.dims = len(embedder.embed("dimensions"))
         self.text_fields = None if text_fields is None else list(text_fields)
         self.filter_fields = dict(filter_fields or {})
         for field, kind in self.filter_fields.items():
@@ -694,6 +704,13 @@ class _MemoryStoreCore:
                 break
         return sorted(seen)[offset : offset + limit]
 
+    def _twin(self, cls: type[S]) -> S:
+        # The twins hold nothing but their shared core's state (settings, the
+        # shared clients): the other twin is that state under the other class.
+        twin = object.__new__(cls)
+        twin.__dict__.update(vars(self))
+        return twin
+
     # -- the index --------------------------------------------------------------------
     def _create_index(self) -> None:
         from redisvl.index import SearchIndex
@@ -840,6 +857,25 @@ def _matches(value: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
                 if not ok:
                     return False
     return True
+
+
+def memory_twins(
+    store: MemoryStore | AsyncMemoryStore | None = None, /, name: str = "default", **options: Any
+) -> tuple[MemoryStore, AsyncMemoryStore]:
+    """A sync store and its async twin: of ``store``, or built from ``options``
+    (``url``/``client``/``config``, ``embedder``, ``dims``...), with one check for
+    Search. The framework faces, which serve both kinds of caller, take theirs here."""
+    if store is None:
+        sync = MemoryStore(name, **options)
+        return sync, sync._twin(AsyncMemoryStore)
+    if any(value is not None for value in options.values()):
+        given = ", ".join(sorted(k for k, v in options.items() if v is not None))
+        raise ValueError(f"pass either store= or the options to build one ({given}), not both")
+    if isinstance(store, MemoryStore):
+        return store, store._twin(AsyncMemoryStore)
+    if isinstance(store, AsyncMemoryStore):
+        return store._twin(MemoryStore), store
+    raise TypeError(f"store is a MemoryStore or an AsyncMemoryStore, not {type(store).__name__}")
 
 
 class MemoryStore(_MemoryStoreCore):
