@@ -212,8 +212,10 @@ class RedisLongTermStore(BaseStore):
     Args:
         url, client, config: Where the data lives: a Redis URL (``"embedded"`` for a
             private Redis Stack), your redis-py client, or a ``RedisMemoryConfig``.
-        name: The store's name: its keys and its index are its own. A store with a
-            different ``index`` (dims) needs a different name.
+        name: The store's name: its keys and its index are its own. ``"default"``,
+            as for ``memory_tools``, ``RedisMemoryRetriever`` and LlamaIndex's
+            ``RedisMemoryBlock``: what an agent remembers here, the other frameworks
+            find. A store with a different ``index`` (dims) needs another name.
         index: LangGraph's ``IndexConfig``: ``{"dims": 384, "embed": embeddings,
             "fields": ["text"]}``; ``embed`` is a LangChain ``Embeddings``, a
             function of a list of texts returning vectors, or an async one.
@@ -288,7 +290,7 @@ class RedisLongTermStore(BaseStore):
         url: str | None = None,
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
-        name: str = "langgraph",
+        name: str = "default",
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         search: bool = True,
