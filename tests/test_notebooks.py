@@ -20,6 +20,7 @@ EXPECTED = [
     "02_llamaindex.ipynb",
     "03_agents.ipynb",
     "04_semantic_cache_quality.ipynb",
+    "05_long_term_memory.ipynb",
 ]
 # Outputs of one machine's run that would leak its layout into the committed files.
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
@@ -97,3 +98,14 @@ def test_the_quality_notebook_draws_its_plot():
         if "image/png" in output.get("data", {})
     ]
     assert len(images) == 1
+
+
+def test_the_memory_notebook_remembers_ana_across_sessions_and_frameworks():
+    notebook = nbformat.read(NOTEBOOKS / "05_long_term_memory.ipynb", as_version=4)
+    text = "\n".join(_texts(notebook))
+    assert "ana@ana-friday: 'Which snacks should I avoid?'" in text
+    assert "I am allergic to peanuts" in text.split("ana@ana-friday", 1)[1]
+    bob = text.split("bob@bob-friday: 'Which snacks should I avoid?'", 1)[1]
+    assert bob.startswith("\n   -> From what I remember: No memories found.")
+    llama_index = text.split("[system]", 1)[1]
+    assert "I am allergic to peanuts" in llama_index
