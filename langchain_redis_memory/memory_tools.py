@@ -165,15 +165,7 @@ class RedisMemoryRetriever(BaseRetriever):
 
     def _document(self, item: MemoryItem) -> Document:
         text = item.text(self.text_key, self._store.text_fields)
-        metadata = {field: v for field, v in item.value.items() if field != self.text_key}
-        metadata.update(
-            namespace=item.namespace,
-            key=item.key,
-            score=item.score,
-            tags=list(item.tags),
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-        )
+        metadata = {**item.metadata(self.text_key), "namespace": item.namespace}
         return Document(page_content=text, metadata=metadata)
 
     def _get_relevant_documents(

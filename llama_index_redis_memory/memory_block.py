@@ -347,14 +347,8 @@ class RedisMemoryRetriever(BaseRetriever):
         }
 
     def _node(self, item: MemoryItem) -> NodeWithScore:
-        metadata = {field: v for field, v in item.value.items() if field != self.text_key}
-        metadata.update(
-            namespace=list(item.namespace),
-            key=item.key,
-            tags=list(item.tags),
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-        )
+        metadata = item.metadata(self.text_key)
+        del metadata["score"]  # the node's score says it
         node = TextNode(
             id_=json.dumps([*item.namespace, item.key], ensure_ascii=False),
             text=item.text(self.text_key, self._store.text_fields),

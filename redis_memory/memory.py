@@ -117,6 +117,20 @@ class MemoryItem:
         found = self.value.get(key)
         return found if isinstance(found, str) else text_of(self.value, fields)
 
+    def metadata(self, text_key: str = "text") -> dict[str, Any]:
+        """What a retriever shows beside the text: the value's other fields, then
+        the item's own (namespace, key, score, tags, times), which win on a clash."""
+        fields = {name: v for name, v in self.value.items() if name != text_key}
+        fields.update(
+            namespace=list(self.namespace),
+            key=self.key,
+            score=self.score,
+            tags=list(self.tags),
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+        return fields
+
 
 @dataclass(frozen=True, slots=True)
 class _Put:
