@@ -408,8 +408,10 @@ def write_report(
     header: dict[str, str],
     out: Path,
     checkpointers: dict[str, Any] | None = None,
+    memory: dict[str, Any] | None = None,
 ) -> None:
     import checkpointers as cp
+    import memory as mem
 
     lines = [
         "# Benchmarks: redis-memory-backend vs the floor and the peers",
@@ -437,11 +439,13 @@ def write_report(
         "",
         *targets(results, conc, foot),
         *(cp.target_rows(checkpointers) if checkpointers else []),
+        *(mem.target_rows(memory) if memory else []),
         "",
         "## Latency",
         *case_table(results),
         "",
         *(cp.report(checkpointers) if checkpointers else []),
+        *(mem.report(memory) if memory else []),
         "## Concurrency (asyncio tasks appending one message each time)",
         "",
         "| sessions | tasks | implementation | throughput | p50 | p99 |",
@@ -531,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-footprint", action="store_true")
     parser.add_argument("--no-concurrency", action="store_true")
     parser.add_argument("--no-checkpointers", action="store_true")
+    parser.add_argument("--no-memory", action="store_true", help="skip long-term memory")
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
 
@@ -570,6 +575,13 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.url, ctx.client, 2 if args.quick else max(reps, 10), args.quick
             )
             print("\n".join(summary(checkpointers)), flush=True)
+        memory = None
+        if not args.no_memory and (not args.only or "memory" in args.only):
+            from memory import run_memory
+            from memory import summary as memory_summary
+
+            memory = run_memory(ctx.url, ctx.client, args.quick)
+            print("\n".join(memory_summary(memory)), flush=True)
         conc = []
         if not args.no_concurrency and (not args.only or "concurrency" in args.only):
             conc = run_concurrency(ctx, 1 if args.quick else 3, args.quick)
@@ -593,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
         args.out.mkdir(parents=True, exist_ok=True)
-        write_report(results, conc, foot, header, args.out / "latest.md", checkpointers)
+        write_report(results, conc, foot, header, args.out / "latest.md", checkpointers, memory)
         charts(results, conc, args.out)
         print(f"wrote {args.out / 'latest.md'} in {time.perf_counter() - started:.0f} s")
     finally:

@@ -75,9 +75,21 @@ def query_words(text: str) -> list[str]:
     return [word for word in words if word not in STOPWORDS]
 
 
-def text_query(words: list[str]) -> str:
-    """A full-text clause matching any of ``words`` in the ``text`` field."""
-    return "@text:(" + "|".join(words) + ")"
+# BM25 normalised by document length ranks short memories and messages better.
+SCORER = "BM25STD"
+
+
+def text_query(words: list[str], where: str = "*") -> str:
+    """A full-text query matching any of ``words`` in the ``text`` field, within
+    the filter ``where``.
+
+    Each word is its own branch with the filter repeated: a filter beside one
+    union of the words makes RediSearch 2.10 score the union by a single word,
+    which leaves the results nearly unranked.
+    """
+    if where == "*":
+        return "@text:(" + "|".join(words) + ")"
+    return "|".join(f"(@text:{word} {where})" for word in words)
 
 
 def relative(found: list[tuple[T, float]], mode: str) -> list[tuple[T, float]]:

@@ -42,6 +42,7 @@ from ._checks import whole
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from ._search import (
+    SCORER,
     digest,
     fuse,
     index_exists_is_fine,
@@ -730,10 +731,10 @@ class _MessageLogCore:
                 )
             )  # fmt: skip
         if mode != "vector" and words:
-            text = text_query(words) + ("" if where == "*" else " " + where)
+            text = text_query(words, where)
             commands.append(
                 (
-                    "FT.SEARCH", self.index_name, text, "SCORER", "BM25", "WITHSCORES",
+                    "FT.SEARCH", self.index_name, text, "SCORER", SCORER, "WITHSCORES",
                     "RETURN", 5, *_HIT_FIELDS, "LIMIT", 0, limit, "DIALECT", 2,
                 )
             )  # fmt: skip

@@ -46,6 +46,7 @@ from ._checks import whole
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from ._search import (
+    SCORER,
     digest,
     fuse,
     index_exists_is_fine,
@@ -485,11 +486,11 @@ class _MemoryStoreCore:
                 )
             )  # fmt: skip
         if mode in ("text", "hybrid") and words:
-            query = text_query(words) + ("" if where == "*" else " " + where)
+            query = text_query(words, where)
             commands.append(
                 (
                     "FT.SEARCH", self.index_name, query,
-                    "SCORER", "BM25", "WITHSCORES",
+                    "SCORER", SCORER, "WITHSCORES",
                     "RETURN", len(_RETURN), *_RETURN,
                     "LIMIT", 0, count,
                     "DIALECT", 2,
