@@ -85,7 +85,7 @@ class RedisMemoryRetriever(BaseRetriever):
             (any LangChain ``Embeddings``; without one, search is full-text) and
             ``dims`` (asked of the model once when not given), under ``name``.
         k: How many documents to return.
-        mode: ``"vector"``, ``"text"`` or ``"hybrid"``; default: hybrid with an
+        mode: ``"vector"``, ``"text"`` or ``"hybrid"``; default: vector with an
             embedder, text without.
         filter: Conditions on value fields, e.g. ``{"kind": "fact"}`` or
             ``{"priority": {"$gte": 3}}``.
@@ -238,7 +238,7 @@ def memory_tools(
         store, url, client, config, embeddings, dims, name: As for
             :class:`RedisMemoryRetriever`.
         k: How many memories ``search_memory`` returns by default.
-        mode: The search mode (default: hybrid with embeddings, text without).
+        mode: The search mode (default: vector with embeddings, text without).
 
     Example:
         .. code-block:: python

@@ -98,7 +98,7 @@ class RedisMemoryBlock(BaseMemoryBlock[str]):
             LlamaIndex ``BaseEmbedding``; without one, search is full-text) and
             ``dims`` (asked of the model once when not given), under ``store_name``.
         similarity_top_k: How many memories to bring back.
-        mode: ``"vector"``, ``"text"`` or ``"hybrid"``; default: hybrid with an
+        mode: ``"vector"``, ``"text"`` or ``"hybrid"``; default: vector with an
             embedder, text without.
         min_score: Leave out matches scoring below this. Only vector scores are
             absolute (``1 - cosine distance / 2``); text and hybrid scores are relative

@@ -706,7 +706,7 @@ class _MessageLogCore:
                 "Redis with the Search module) to search messages"
             )
         whole("limit", limit, 1)
-        mode = mode or ("hybrid" if self.embedder is not None else "text")
+        mode = mode or ("vector" if self.embedder is not None else "text")
         if mode not in ("vector", "text", "hybrid"):
             raise ValueError(f"mode is 'vector', 'text' or 'hybrid', got {mode!r}")
         if mode != "text" and self.embedder is None:
@@ -877,7 +877,7 @@ class MessageLog(_MessageLogCore):
         sessions, or of all (a searchable log only).
 
         ``mode``: ``"text"`` (BM25 over each message's text; the default without
-        an embedder), ``"vector"`` or ``"hybrid"`` (the default with one).
+        an embedder), ``"vector"`` (the default with one) or ``"hybrid"``.
         """
 
         def step(item: Any) -> Any:
