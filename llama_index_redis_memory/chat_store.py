@@ -138,7 +138,7 @@ class RedisChatStore(BaseChatStore):
         }
         if searchable or embed_model is not None:
             embedder = None if embed_model is None else _embedder(embed_model)
-            dims = None if embed_model is None else len(embed_model.get_query_embedding("dims"))
+            dims = getattr(embed_model, "dimensions", None)
             options.update(searchable=True, embedder=embedder, dims=dims)
         self._log = MessageLog(**options)
         self._alog = AsyncMessageLog(**options)

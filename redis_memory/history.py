@@ -294,7 +294,8 @@ class _MessageLogCore:
         self.embedder = embedder
         self.dims = dims if dims is not None else getattr(embedder, "dimensions", None)
         if embedder is not None and self.dims is None:
-            raise ValueError("a searchable log with an embedder needs dims= (384 for MiniLM)")
+            # One embedding tells the model's dimensions (dims= saves it), as MemoryStore does.
+            self.dims = len(embedder.embed("dimensions"))
         self.index_name = f"{self.keys.prefix}:session:messages-idx"
         if self.searchable:
             self._create_index()
