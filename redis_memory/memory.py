@@ -733,7 +733,11 @@ class _MemoryStoreCore:
         from redisvl.index import SearchIndex
 
         with self._index_lock:
-            require_search(self._clients.sync, f"memory store {self.name!r} (search)")
+            require_search(
+                self._clients.sync,
+                f"memory store {self.name!r} (search; build it with search=False to only "
+                "get, put, list and delete)",
+            )
             index = SearchIndex(self._schema(), redis_client=self._clients.sync)
             if not index.exists():
                 with index_exists_is_fine():
