@@ -3,7 +3,8 @@
 ``redis-memory serve`` runs the embedded Redis in the foreground and prints its
 URL; ``redis-memory status`` describes a Redis and this package's keys in it;
 ``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
-(libssl 1.1) into ``~/.cache/redis-memory``. ``sessions``, ``threads``,
+(libssl 1.1) into ``~/.cache/redis-memory`` (or ``REDIS_MEMORY_LIBSSL_DIR``), which
+the embedded server otherwise does on its first start. ``sessions``, ``threads``,
 ``memories``, ``cache``, ``state``, ``events``, ``migrate`` and ``calibrate`` live
 in ``redis_memory._cli``: thin layers over the engines, human tables by default
 and ``--json`` for scripts.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -36,7 +36,14 @@ from ._cli import sessions as _sessions_cli
 from ._cli import threads as _threads_cli
 from .config import RedisMemoryConfig
 from .connection import RedisClients
-from .embedded import EmbeddedRedis, libssl_install_script
+from .embedded import (
+    ENV_LIBSSL,
+    EmbeddedRedis,
+    default_libssl_dir,
+    libssl_dirs,
+    libssl_install_script,
+    libssl_roots,
+)
 from .errors import RedisMemoryError
 from .server import status
 
@@ -90,9 +97,20 @@ def _status(args: argparse.Namespace) -> int:
 def _setup(args: argparse.Namespace) -> int:
     target = Path(args.dest).expanduser()
     done = subprocess.run(["bash", str(libssl_install_script()), str(target)], check=False)
-    if done.returncode == 0:
+    if done.returncode != 0:
+        return done.returncode
+    if not libssl_dirs([target]):
+        # The script also succeeds, fetching nothing, when the system has libssl 1.1.
+        print("This system has libssl 1.1 already; the embedded Redis Stack runs as it is.")
+    elif target.resolve() in {root.resolve() for root in libssl_roots()}:
         print(f"libssl 1.1 is in {target}; the embedded Redis Stack will find it.")
-    return done.returncode
+    else:
+        # Only the default folders (or REDIS_MEMORY_LIBSSL_DIR) are searched.
+        print(
+            f"libssl 1.1 is in {target}; set {ENV_LIBSSL}={target} so that the embedded "
+            "Redis Stack finds it."
+        )
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,9 +132,15 @@ def _parser() -> argparse.ArgumentParser:
     stat.add_argument("--json", action="store_true", help="print JSON for scripts")
     stat.set_defaults(run=_status)
 
-    setup = commands.add_parser("setup", help="fetch libssl 1.1 for the embedded Redis Stack")
-    default_dest = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    setup.add_argument("--dest", default=str(default_dest / "redis-memory" / "libssl1.1"))
+    setup = commands.add_parser(
+        "setup",
+        help="fetch libssl 1.1 for the embedded Redis Stack (its first start does it too)",
+    )
+    setup.add_argument(
+        "--dest",
+        default=str(default_libssl_dir()),
+        help=f"folder to put it in (default: {ENV_LIBSSL}, else ~/.cache/redis-memory/libssl1.1)",
+    )
     setup.set_defaults(run=_setup)
 
     common = common_options()

