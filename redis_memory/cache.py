@@ -16,8 +16,20 @@ which must match exactly: a paraphrase in another conversation never hits.
 A cache never breaks the LLM call: when Redis is down or slow, a lookup is a
 miss and an update is dropped after a short timeout (50 ms by default), with a
 warning logged once per outage and the ``errors`` counter raised. A stored
-value that is not this cache's data is a miss too. Counters are in
-:attr:`ResponseCache.stats`.
+value that is not this cache's data is a miss too. The exact tier works
+whatever happens to the semantic one: an embedding model that fails, or a
+vector index that disappeared (``FLUSHALL``, a restart without persistence,
+recreated on the next call), costs the semantic tier only. Explicit acts
+(``clear``, ``count_entries``, ``drop``, ``create_index``, ``warm_up``) use the
+connection's normal timeouts and retries and raise their errors.
+
+What cannot work is said at construction, never as an outage: a semantic tier
+on a Redis without the Search module (a Redis Cluster included) is a
+:class:`~redis_memory.errors.SearchModuleMissingError`, unless
+``semantic="exact-only"`` asks for exact matches only. Recent query embeddings
+are kept in process (``embedding_cache``, 1024 by default), so a repeated
+paraphrase, and the update after a semantic miss, cost no second embedding.
+Counters are in :attr:`ResponseCache.stats`.
 
 Example:
     >>> from redis_memory.cache import ResponseCache
@@ -29,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
@@ -39,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import numpy as np
+import redis
 
 from ._plan import Plan, drive, drive_async, execute, execute_async
 from ._search import digest, index_exists_is_fine, search_results
@@ -47,13 +61,14 @@ from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
 from .errors import (
     ConfigurationError,
+    RedisUnavailableError,
     SearchModuleMissingError,
     SerializationError,
     ValueTooLargeError,
 )
 from .keys import unescape_id
 from .serialization import check_value_size, fast_loads
-from .server import search_missing
+from .server import amodules, has_search, search_missing
 from .ttl import TTL
 
 log = logging.getLogger("redis_memory.cache")
@@ -63,7 +78,8 @@ Algorithm = Literal["flat", "hnsw"]
 
 DEFAULT_TIMEOUT = 0.05
 DEFAULT_DISTANCE_THRESHOLD = 0.1
-_PENDING_EMBEDDINGS = 1024
+DEFAULT_EMBEDDING_CACHE = 1024
+Semantic = bool | Literal["exact-only"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +109,25 @@ class CachePrompt:
 
 @dataclass(slots=True)
 class CacheStats:
-    """Counters since the cache object was built; read them at any time."""
+    """Counters since the cache object was built; read them at any time.
 
+    ``semantic`` says what the semantic tier is: ``"on"``, ``"off"`` (no
+    embedder: an exact cache), ``"exact-only"`` (asked for), or ``"no Search
+    module"`` (found out after construction: exact matches only).
+    ``embeddings`` counts embeddings computed, ``embedding_reuses`` those taken
+    from the in-process cache of recent queries; ``semantic_errors`` counts
+    calls whose semantic tier failed while the exact tier answered.
+    """
+
+    semantic: str = "off"
     exact_hits: int = 0
     semantic_hits: int = 0
     misses: int = 0
     updates: int = 0
     errors: int = 0
+    semantic_errors: int = 0
     embeddings: int = 0
+    embedding_reuses: int = 0
     lookup_seconds: float = 0.0
     embedding_seconds: float = 0.0
 
@@ -112,9 +139,10 @@ class CacheStats:
     def lookups(self) -> int:
         return self.hits + self.misses
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str]:
         lookups = self.lookups
         return {
+            "semantic": self.semantic,
             "lookups": lookups,
             "hits": self.hits,
             "exact_hits": self.exact_hits,
@@ -123,7 +151,9 @@ class CacheStats:
             "hit_rate": self.hits / lookups if lookups else 0.0,
             "updates": self.updates,
             "errors": self.errors,
+            "semantic_errors": self.semantic_errors,
             "embeddings": self.embeddings,
+            "embedding_reuses": self.embedding_reuses,
             "mean_lookup_ms": 1000 * self.lookup_seconds / lookups if lookups else 0.0,
             "mean_embedding_ms": (
                 1000 * self.embedding_seconds / self.embeddings if self.embeddings else 0.0
@@ -154,8 +184,10 @@ class _Candidate:
 
 @dataclass(slots=True)
 class _Outage:
-    """Logs one warning per outage, not one per call."""
+    """Logs one warning per outage, not one per call, and one when it ends."""
 
+    failing: str
+    recovering: str
     down: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -163,18 +195,65 @@ class _Outage:
         with self.lock:
             first, self.down = not self.down, True
         if first:
-            log.warning(
-                "LLM cache: Redis failed while %s (%s); the cache is bypassed (misses, "
-                "updates dropped) until Redis answers again",
-                doing,
-                exc,
-            )
+            log.warning(self.failing, doing, exc)
 
     def recovered(self) -> None:
         if self.down:
             with self.lock:
                 self.down = False
-            log.warning("LLM cache: Redis answers again; caching resumed")
+            log.warning(self.recovering)
+
+
+class _RecentEmbeddings:
+    """The embeddings of the most recent query texts, least recently used out first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> bytes | None:
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+            return vector
+
+    def put(self, text: str, vector: bytes) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._vectors[text] = vector
+            self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+
+@dataclass(slots=True)
+class _CacheState:
+    """What a cache and its twin of the other kind share: counters, outages, index, embeddings."""
+
+    stats: CacheStats
+    recent: _RecentEmbeddings
+    outage: _Outage = field(
+        default_factory=lambda: _Outage(
+            "LLM cache: Redis failed while %s (%s); the cache is bypassed (misses, updates "
+            "dropped) until Redis answers again",
+            "LLM cache: Redis answers again; caching resumed",
+        )
+    )
+    semantic_outage: _Outage = field(
+        default_factory=lambda: _Outage(
+            "LLM cache: the semantic tier failed while %s (%s); exact matches are still "
+            "served and stored, and the semantic tier is tried again on every call",
+            "LLM cache: the semantic tier works again",
+        )
+    )
+    index_ready: bool = False
+    dimensions: int | None = None
+    # None: not known yet (Redis did not answer at construction).
+    has_search: bool | None = None
+    index_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _ResponseCacheCore:
@@ -193,9 +272,38 @@ class _ResponseCacheCore:
         algorithm: Algorithm = "flat",
         ttl: TTL | float | Literal["policy"] | None = "policy",
         timeout: float = DEFAULT_TIMEOUT,
+        semantic: Semantic = True,
+        embedding_cache: int = DEFAULT_EMBEDDING_CACHE,
+        _state: _CacheState | None = None,
     ) -> None:
+        self._options: dict[str, Any] = {
+            "url": url,
+            "client": client,
+            "config": config,
+            "embedder": embedder,
+            "distance_threshold": distance_threshold,
+            "verifier": verifier,
+            "algorithm": algorithm,
+            "ttl": ttl,
+            "timeout": timeout,
+            "semantic": semantic,
+            "embedding_cache": embedding_cache,
+        }
         if not isinstance(name, str) or not name:
             raise ConfigurationError("a cache name is a non-empty str")
+        if semantic not in (True, False, "exact-only"):
+            raise ConfigurationError(f"semantic is True, False or 'exact-only', got {semantic!r}")
+        if semantic is not True:
+            embedder = None
+        if (
+            isinstance(embedding_cache, bool)
+            or not isinstance(embedding_cache, int)
+            or (embedding_cache < 0)
+        ):
+            raise ConfigurationError(
+                "embedding_cache is how many recent query embeddings to keep (0: none), "
+                f"got {embedding_cache!r}"
+            )
         if algorithm not in ("flat", "hnsw"):
             raise ConfigurationError(f"algorithm is 'flat' or 'hnsw', got {algorithm!r}")
         if embedder is not None and not isinstance(embedder, Embedder):
@@ -212,10 +320,12 @@ class _ResponseCacheCore:
         if embedder is not None and shared.is_cluster:
             raise SearchModuleMissingError(
                 "the semantic tier of the LLM cache needs the Redis Search module, which an "
-                "open-source Redis Cluster lacks. Leave out embedder= to cache exact matches "
-                "on the cluster, or give the semantic cache a Redis with Search (Redis 8, "
-                "Redis Stack, Redis Cloud) as url= or client="
+                "open-source Redis Cluster lacks. Pass semantic='exact-only' to cache exact "
+                "matches only on the cluster, or give the semantic cache a Redis with Search "
+                "(Redis 8, Redis Stack, Redis Cloud) as url= or client="
             )
+        # Explicit acts (clear, count, drop, create the index) wait and retry as usual.
+        self._admin = shared
         base = shared.config
         # The cache's own short timeouts and no retries: a slow Redis must cost
         # the LLM call at most `timeout`, then the call goes on uncached.
@@ -235,21 +345,23 @@ class _ResponseCacheCore:
             raise ConfigurationError(
                 f"distance_threshold is a cosine distance in (0, 2], got {distance_threshold!r}"
             )
-        self.stats = CacheStats()
-        self._outage = _Outage()
         self._serializer = base.checked_serializer
         self._loads = fast_loads(self._serializer)
-        self._pending: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
-        self._pending_lock = threading.Lock()
-        self._index_ready = False
-        self._index_lock = threading.Lock()
-        self._no_search = False
-        self._dimensions: int | None = None
+        if _state is None:
+            label = "on" if embedder is not None else "exact-only" if semantic else "off"
+            _state = _CacheState(CacheStats(semantic=label), _RecentEmbeddings(embedding_cache))
+        self._state = _state
+
+    @property
+    def stats(self) -> CacheStats:
+        """Hits, misses, errors, embeddings and latency since this cache was built."""
+        return self._state.stats
 
     # -- names ------------------------------------------------------------------------
     @property
     def semantic(self) -> bool:
-        return self.embedder is not None
+        """Whether the semantic tier is used (an embedder, and a server with Search)."""
+        return self.embedder is not None and self._state.has_search is not False
 
     def _llm_hash(self, llm: str) -> str:
         if not isinstance(llm, str):
@@ -410,17 +522,7 @@ class _ResponseCacheCore:
                 yield candidate
 
     def _semantic_for(self, prompt: CachePrompt) -> bool:
-        return self.semantic and not self._no_search and bool(prompt.query)
-
-    def _remember(self, prompt: CachePrompt, llm_hash: str, vector: bytes) -> None:
-        with self._pending_lock:
-            self._pending[(llm_hash, prompt.context, prompt.query)] = vector
-            while len(self._pending) > _PENDING_EMBEDDINGS:
-                self._pending.popitem(last=False)
-
-    def _recall(self, prompt: CachePrompt, llm_hash: str) -> bytes | None:
-        with self._pending_lock:
-            return self._pending.pop((llm_hash, prompt.context, prompt.query), None)
+        return self.semantic and bool(prompt.query)
 
     def _encode_value(self, prompt: CachePrompt, value: Any) -> bytes | None:
         try:
@@ -446,15 +548,55 @@ class _ResponseCacheCore:
             raise ConfigurationError("a cache without an embedder has no index to create")
         return self.embedder
 
-    def _search_is_missing(self) -> None:
-        self._no_search = True
-        log.warning(
-            "LLM cache: %s; only the exact tier is used", search_missing("the semantic tier")
+    def _no_search_error(self) -> SearchModuleMissingError:
+        return search_missing(
+            "the semantic tier of the LLM cache",
+            "Or pass semantic='exact-only' to cache exact matches only.",
         )
+
+    def _search_found(self, found: bool) -> bool:
+        """Record whether the server has Search; the first time it has not, say so loudly."""
+        state = self._state
+        if not found and state.has_search is not False:
+            state.stats.semantic = "no Search module"
+            log.error("LLM cache: %s; exact matches only until then", self._no_search_error())
+        state.has_search = found
+        return found
+
+    def _checked_at_construction(self) -> None:
+        # One round trip at construction, so that a semantic tier that cannot
+        # work is an error here and not a warning on some later call.
+        if self.embedder is None or self._state.has_search is not None:
+            return
+        try:
+            found = has_search(self._admin.sync)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.info(
+                "LLM cache: Redis did not answer at construction (%s); whether it has the "
+                "Search module is checked on first use",
+                exc,
+            )
+            return
+        if not found:
+            raise self._no_search_error()
+        self._state.has_search = True
+
+    def _index_lost(self) -> None:
+        log.warning(
+            "LLM cache: the semantic index %s is gone (FLUSHALL, or a restart without "
+            "persistence); creating it again",
+            self.index_name,
+        )
+        self._state.index_ready = False
 
     def _failed(self, doing: str, exc: Exception) -> None:
         self.stats.errors += 1
-        self._outage.failed(doing, exc)
+        self._state.outage.failed(doing, exc)
+
+    def _semantic_failed(self, doing: str, exc: Exception) -> None:
+        self.stats.semantic_errors += 1
+        self._state.semantic_outage.failed(doing, exc)
+
 
     def _count(self, started: float, hit: str | None) -> None:
         if hit == "exact":
@@ -504,23 +646,52 @@ class _ResponseCacheFlows(_ResponseCacheCore):
             return value, "exact"
         if not self._semantic_for(prompt):
             return None, None
-        vector = yield _Embed(prompt)
-        if not (yield _EnsureIndex(len(vector) // 4)):
-            return None, None
-        candidates = yield self._plan_search(prompt, llm_hash, vector)
-        self._remember(prompt, llm_hash, vector)
-        for chosen in self._accepted(prompt, candidates):
+        candidates = yield from self._semantic_flow("looking up", prompt, llm_hash)
+        for chosen in self._accepted(prompt, candidates or []):
             value = self._decode(chosen.response, self.index_name, decode)
             if value is not None:
                 return value, "semantic"
         return None, None
 
+    def _semantic_flow(
+        self, doing: str, prompt: CachePrompt, llm_hash: str | None = None
+    ) -> Flow[list[_Candidate] | bytes | None]:
+        """The query's vector, and with ``llm_hash`` its nearest entries; None if that tier failed.
+
+        Only Redis being unreachable ends the whole call (an outage); any other
+        failure here (the embedding model, the index) costs the semantic tier alone.
+        """
+        try:
+            found = yield from self._semantic_steps(prompt, llm_hash)
+        except RedisUnavailableError:
+            raise
+        except Exception as exc:
+            self._semantic_failed(doing, exc)
+            return None
+        self._state.semantic_outage.recovered()
+        return found
+
+    def _semantic_steps(
+        self, prompt: CachePrompt, llm_hash: str | None
+    ) -> Flow[list[_Candidate] | bytes | None]:
+        vector = yield _Embed(prompt)
+        for attempt in range(2):
+            if not (yield _EnsureIndex(len(vector) // 4)):
+                return None
+            if llm_hash is None:
+                return vector
+            try:
+                return (yield self._plan_search(prompt, llm_hash, vector))
+            except redis.exceptions.ResponseError as exc:
+                if attempt or "no such index" not in str(exc).lower():
+                    raise
+                self._index_lost()
+        return None
+
     def _update_flow(self, prompt: CachePrompt, llm_hash: str, encoded: bytes) -> Flow[None]:
         vector = None
         if self._semantic_for(prompt):
-            vector = self._recall(prompt, llm_hash) or (yield _Embed(prompt))
-            if not (yield _EnsureIndex(len(vector) // 4)):
-                vector = None
+            vector = yield from self._semantic_flow("updating", prompt)
         yield self._plan_update(prompt, llm_hash, encoded, vector)
         self.stats.updates += 1
 
@@ -537,7 +708,7 @@ class _ResponseCacheFlows(_ResponseCacheCore):
         return removed
 
     def _drop_flow(self) -> Flow[int]:
-        if self.embedder is not None and not self._no_search:
+        if self.semantic:
             names = yield Plan(
                 "listing search indexes",
                 self.index_name,
@@ -551,7 +722,7 @@ class _ResponseCacheFlows(_ResponseCacheCore):
                     lambda r: None,
                     [("FT.DROPINDEX", self.index_name)],
                 )
-            self._index_ready = False
+            self._state.index_ready = False
         return (yield from self._clear_flow(None))
 
     def _count_flow(self) -> Flow[dict[str, int]]:
@@ -570,10 +741,22 @@ class _ResponseCacheFlows(_ResponseCacheCore):
     def _lookup_started(self, prompt: str | CachePrompt, llm: str) -> tuple[CachePrompt, str]:
         return CachePrompt.of(prompt), self._llm_hash(llm)
 
-    def _embedded(self, vector: Sequence[float], started: float) -> bytes:
+    def _recent_embedding(self, text: str) -> bytes | None:
+        vector = self._state.recent.get(text)
+        if vector is not None:
+            self.stats.embedding_reuses += 1
+        return vector
+
+    def _embedded(self, text: str, vector: Sequence[float], started: float) -> bytes:
         self.stats.embeddings += 1
         self.stats.embedding_seconds += time.perf_counter() - started
-        return _vector_bytes(vector, self._dimensions)
+        encoded = _vector_bytes(vector, self._state.dimensions)
+        self._state.recent.put(text, encoded)
+        return encoded
+
+    def _index_created(self, dimensions: int) -> bool:
+        self._state.index_ready, self._state.dimensions = True, dimensions
+        return True
 
 
 class ResponseCache(_ResponseCacheFlows):
@@ -591,39 +774,77 @@ class ResponseCache(_ResponseCacheFlows):
             None for a plain distance threshold.
         algorithm: ``"flat"`` (exact search) or ``"hnsw"`` for large caches.
         ttl: Entry lifetime; default: the config's cache TTL (1 day).
-        timeout: Seconds a cache operation may wait for Redis before it gives up
-            and the LLM call goes on (default 0.05).
+        timeout: Seconds a lookup or an update may wait for Redis before it gives
+            up and the LLM call goes on (default 0.05). Explicit acts use the
+            connection's own timeouts.
+        semantic: ``"exact-only"`` (or False) keeps to exact matches even with
+            an embedder, e.g. on a Redis without the Search module, where a
+            semantic tier is otherwise an error at construction.
+        embedding_cache: How many recent query embeddings to keep in process
+            (default 1024; 0: none, and an update then embeds its query again).
+
+    With an embedder, construction asks the server once whether it has the
+    Search module (a :class:`~redis_memory.errors.SearchModuleMissingError` if
+    not); if Redis does not answer then, the first call finds out.
+
+    Example:
+        >>> from redis_memory import ResponseCache
+        >>> cache = ResponseCache("docs-example", url="embedded")
+        >>> cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})
+        >>> cache.lookup("What is Redis?", "gpt-x|t=0")
+        {'text': 'A data store.'}
+        >>> cache.stats.exact_hits
+        1
+        >>> cache.drop()
+        1
     """
+
+    def __init__(self, name: str = "default", **options: Any) -> None:
+        super().__init__(name, **options)
+        self._checked_at_construction()
+
+    def twin(self) -> AsyncResponseCache:
+        """The async cache of the same name and options, sharing counters, index and embeddings."""
+        return AsyncResponseCache(self.name, **self._options, _state=self._state)
 
     def _step(self, step: Step) -> Any:
         if isinstance(step, Plan):
             return execute(self._clients.sync, step, self._url)
         if isinstance(step, _Embed):
-            assert self.embedder is not None
-            started = time.perf_counter()
-            return self._embedded(self.embedder.embed(step.prompt.query), started)
+            return self._embed(step.prompt.query)
         return self._ensure_index(step.dimensions)
 
-    def _drive(self, flow: Flow[T]) -> T:
-        return drive(flow, self._step)
+    def _admin_step(self, step: Step) -> Any:
+        return execute(self._admin.sync, step, self._admin.masked_url)
+
+    def _drive(self, flow: Flow[T], *, admin: bool = False) -> T:
+        return drive(flow, self._admin_step if admin else self._step, _FAILURES)
+
+    def _embed(self, text: str) -> bytes:
+        vector = self._recent_embedding(text)
+        if vector is None:
+            assert self.embedder is not None
+            started = time.perf_counter()
+            vector = self._embedded(text, self.embedder.embed(text), started)
+        return vector
 
     def _ensure_index(self, dimensions: int) -> bool:
-        if self._index_ready or self._no_search:
-            return self._index_ready
+        state = self._state
+        if state.index_ready:
+            return True
+        if state.has_search is False:
+            return False
         from redisvl.index import SearchIndex
 
-        from .server import has_search
-
-        with self._index_lock:
-            if not self._index_ready and not self._no_search:
-                if not has_search(self._clients.sync):
-                    self._search_is_missing()
-                    return False
-                index = SearchIndex(self._schema(dimensions), redis_client=self._clients.sync)
-                with index_exists_is_fine():
-                    index.create(overwrite=False)
-                self._index_ready, self._dimensions = True, dimensions
-        return self._index_ready
+        with state.index_lock:
+            if state.index_ready:
+                return True
+            if not self._search_found(has_search(self._clients.sync)):
+                return False
+            index = SearchIndex(self._schema(dimensions), redis_client=self._clients.sync)
+            with index_exists_is_fine():
+                index.create(overwrite=False)
+            return self._index_created(dimensions)
 
     def lookup(self, prompt: str | CachePrompt, llm: str, *, decode: Decoder = None) -> Any:
         """The cached value for this prompt and model, or None (also when Redis fails).
@@ -635,7 +856,7 @@ class ResponseCache(_ResponseCacheFlows):
         prompt, llm_hash = self._lookup_started(prompt, llm)
         try:
             value, hit = self._drive(self._lookup_flow(prompt, llm_hash, decode))
-            self._outage.recovered()
+            self._state.outage.recovered()
         except _FAILURES as exc:
             self._failed("looking up", exc)
             value, hit = None, None
@@ -650,9 +871,26 @@ class ResponseCache(_ResponseCacheFlows):
             return
         try:
             self._drive(self._update_flow(prompt, llm_hash, encoded))
-            self._outage.recovered()
+            self._state.outage.recovered()
         except _FAILURES as exc:
             self._failed("updating", exc)
+
+    def warm_up(self) -> float:
+        """Load the embedding model and create the index now, not on the first call.
+
+        The first semantic lookup otherwise pays for both (seconds, for a local
+        model). Errors are raised here, with the normal timeouts. Returns the
+        seconds it took; a second call costs next to nothing.
+        """
+        started = time.perf_counter()
+        if self.embedder is not None:
+            warm_up = getattr(self.embedder, "warm_up", None)
+            if callable(warm_up):
+                warm_up()
+            self.create_index()
+        else:
+            self._admin.sync.ping()
+        return time.perf_counter() - started
 
     def create_index(self) -> None:
         """Create the semantic tier's index now, instead of on first use; errors are raised.
@@ -660,10 +898,19 @@ class ResponseCache(_ResponseCacheFlows):
         For an application user without ``FT.CREATE`` (see :mod:`redis_memory.acl`):
         run this once with a user who may, e.g. at deployment.
         """
-        started = time.perf_counter()
-        vector = self._embedded(self._embedder_for_index().embed("index"), started)
-        if not self._ensure_index(len(vector) // 4):
-            raise search_missing("the semantic tier")
+        embedder = self._embedder_for_index()
+        dimensions = self._state.dimensions
+        if dimensions is None:
+            dimensions = len(_vector_bytes(embedder.embed("index"), None)) // 4
+        if not has_search(self._admin.sync):
+            raise self._no_search_error()
+        from redisvl.index import SearchIndex
+
+        index = SearchIndex(self._schema(dimensions), redis_client=self._admin.sync)
+        with index_exists_is_fine():
+            index.create(overwrite=False)
+        self._search_found(True)
+        self._index_created(dimensions)
 
     def clear(self, llm: str | None = None) -> int:
         """Delete this cache's entries (of one model if ``llm`` is given); returns how many.
@@ -671,7 +918,7 @@ class ResponseCache(_ResponseCacheFlows):
         Only keys of this cache go: never the database, never other data. Errors
         are raised here: clearing is an explicit act, not a best effort.
         """
-        return self._drive(self._clear_flow(llm))
+        return self._drive(self._clear_flow(llm), admin=True)
 
     def count_entries(self) -> dict[str, int]:
         """How many entries this cache holds per tier: ``{"exact": n, "semantic": m}``.
@@ -679,53 +926,85 @@ class ResponseCache(_ResponseCacheFlows):
         Counted with ``SCAN`` (never ``KEYS``), so it reads every key name of the
         prefix once: an inspection tool, not something for a request path.
         """
-        return self._drive(self._count_flow())
+        return self._drive(self._count_flow(), admin=True)
 
     def drop(self) -> int:
         """Delete every entry and the semantic index of this cache (e.g. a scratch cache).
 
         Returns how many entries were removed; a later update creates the index again.
         """
-        return self._drive(self._drop_flow())
+        return self._drive(self._drop_flow(), admin=True)
 
 
 class AsyncResponseCache(_ResponseCacheFlows):
-    """The LLM response cache on ``redis.asyncio``: :class:`ResponseCache`'s twin."""
+    """The LLM response cache on ``redis.asyncio``: :class:`ResponseCache`'s twin.
+
+    Construction makes no round trip (it may run inside an event loop): whether
+    the server has the Search module is found out by :meth:`warm_up` (an error
+    if not) or by the first call (then logged as an error, and exact matches
+    only). :meth:`ResponseCache.twin` gives the async twin of a sync cache,
+    which was checked at its construction.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory import AsyncResponseCache
+        >>> async def main():
+        ...     cache = AsyncResponseCache("docs-example-async", url="embedded")
+        ...     await cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})
+        ...     value = await cache.lookup("What is Redis?", "gpt-x|t=0")
+        ...     await cache.drop()
+        ...     return value
+        >>> asyncio.run(main())
+        {'text': 'A data store.'}
+    """
+
+    def twin(self) -> ResponseCache:
+        """The sync cache of the same name and options, sharing counters, index and embeddings."""
+        return ResponseCache(self.name, **self._options, _state=self._state)
 
     async def _step(self, step: Step) -> Any:
         if isinstance(step, Plan):
             return await execute_async(self._clients.async_, step, self._url)
         if isinstance(step, _Embed):
-            assert self.embedder is not None
-            started = time.perf_counter()
-            return self._embedded(await self.embedder.aembed(step.prompt.query), started)
+            return await self._embed(step.prompt.query)
         return await self._ensure_index(step.dimensions)
 
-    async def _drive(self, flow: Flow[T]) -> T:
-        return await drive_async(flow, self._step)
+    async def _admin_step(self, step: Step) -> Any:
+        return await execute_async(self._admin.async_, step, self._admin.masked_url)
+
+    async def _drive(self, flow: Flow[T], *, admin: bool = False) -> T:
+        return await drive_async(flow, self._admin_step if admin else self._step, _FAILURES)
+
+    async def _embed(self, text: str) -> bytes:
+        vector = self._recent_embedding(text)
+        if vector is None:
+            assert self.embedder is not None
+            started = time.perf_counter()
+            vector = self._embedded(text, await self.embedder.aembed(text), started)
+        return vector
 
     async def _ensure_index(self, dimensions: int) -> bool:
-        if self._index_ready or self._no_search:
-            return self._index_ready
+        state = self._state
+        if state.index_ready:
+            return True
+        if state.has_search is False:
+            return False
         from redisvl.index import AsyncSearchIndex
 
-        from .server import amodules
-
-        if "search" not in await amodules(self._clients.async_):
-            self._search_is_missing()
+        if not self._search_found("search" in await amodules(self._clients.async_)):
             return False
         index = AsyncSearchIndex(self._schema(dimensions), redis_client=self._clients.async_)
         with index_exists_is_fine():
             await index.create(overwrite=False)
-        self._index_ready, self._dimensions = True, dimensions
-        return True
+        return self._index_created(dimensions)
 
     async def lookup(self, prompt: str | CachePrompt, llm: str, *, decode: Decoder = None) -> Any:
+        """The cached value for this prompt and model, or None (also when Redis fails)."""
         started = time.perf_counter()
         prompt, llm_hash = self._lookup_started(prompt, llm)
         try:
             value, hit = await self._drive(self._lookup_flow(prompt, llm_hash, decode))
-            self._outage.recovered()
+            self._state.outage.recovered()
         except _FAILURES as exc:
             self._failed("looking up", exc)
             value, hit = None, None
@@ -733,30 +1012,57 @@ class AsyncResponseCache(_ResponseCacheFlows):
         return value
 
     async def update(self, prompt: str | CachePrompt, llm: str, value: Any) -> None:
+        """Store a value for this prompt and model (dropped, with a warning, if Redis fails)."""
         prompt, llm_hash = self._lookup_started(prompt, llm)
         encoded = self._encode_value(prompt, value)
         if encoded is None:
             return
         try:
             await self._drive(self._update_flow(prompt, llm_hash, encoded))
-            self._outage.recovered()
+            self._state.outage.recovered()
         except _FAILURES as exc:
             self._failed("updating", exc)
 
-    async def create_index(self) -> None:
+    async def warm_up(self) -> float:
+        """Load the embedding model and create the index now; errors are raised."""
         started = time.perf_counter()
-        vector = self._embedded(await self._embedder_for_index().aembed("index"), started)
-        if not await self._ensure_index(len(vector) // 4):
-            raise search_missing("the semantic tier")
+        if self.embedder is not None:
+            warm_up = getattr(self.embedder, "warm_up", None)
+            if callable(warm_up):
+                # Loading a local model is CPU and disk work, kept off the event loop.
+                await asyncio.to_thread(warm_up)
+            await self.create_index()
+        else:
+            await self._admin.async_.ping()
+        return time.perf_counter() - started
+
+    async def create_index(self) -> None:
+        """Create the semantic tier's index now, instead of on first use; errors are raised."""
+        embedder = self._embedder_for_index()
+        dimensions = self._state.dimensions
+        if dimensions is None:
+            dimensions = len(_vector_bytes(await embedder.aembed("index"), None)) // 4
+        if "search" not in await amodules(self._admin.async_):
+            raise self._no_search_error()
+        from redisvl.index import AsyncSearchIndex
+
+        index = AsyncSearchIndex(self._schema(dimensions), redis_client=self._admin.async_)
+        with index_exists_is_fine():
+            await index.create(overwrite=False)
+        self._search_found(True)
+        self._index_created(dimensions)
 
     async def clear(self, llm: str | None = None) -> int:
-        return await self._drive(self._clear_flow(llm))
+        """Delete this cache's entries (of one model if ``llm`` is given); returns how many."""
+        return await self._drive(self._clear_flow(llm), admin=True)
 
     async def count_entries(self) -> dict[str, int]:
-        return await self._drive(self._count_flow())
+        """How many entries this cache holds per tier: ``{"exact": n, "semantic": m}``."""
+        return await self._drive(self._count_flow(), admin=True)
 
     async def drop(self) -> int:
-        return await self._drive(self._drop_flow())
+        """Delete every entry and the semantic index of this cache; returns how many entries."""
+        return await self._drive(self._drop_flow(), admin=True)
 
 
 def list_caches(

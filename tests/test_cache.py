@@ -10,12 +10,12 @@ import threading
 
 import numpy as np
 import pytest
-import redis
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
 from redis_memory.cache import AsyncResponseCache, CachePrompt, ResponseCache
 from redis_memory.embedded import EmbeddedRedis
 from redis_memory.embeddings import MiniLMEmbedder
+from redis_memory.errors import SearchModuleMissingError
 
 # The package needs no more than redis_memory.acl grants: these tests run as such a user.
 pytestmark = pytest.mark.acl_user
@@ -280,8 +280,9 @@ def test_bad_arguments(config):
         ResponseCache(config=config).lookup(42, "m")
 
 
-@pytest.mark.standalone_only
-def test_a_server_without_search_fails_open_with_a_clear_warning(tmp_path, caplog, words):
+@pytest.fixture
+def plain_server(tmp_path):
+    """A Redis without modules: the bundled binary, copied where its modules are not found."""
     import shutil
 
     from redis_memory.embedded import find_server
@@ -290,22 +291,170 @@ def test_a_server_without_search_fails_open_with_a_clear_warning(tmp_path, caplo
     plain.parent.mkdir()
     shutil.copy2(find_server().path, plain)
     with EmbeddedRedis(binary=plain) as server:
-        cache = ResponseCache(url=server.url, embedder=words, verifier=None)
-        with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
-            cache.update("q", "m", ANSWER)
-            assert cache.lookup("q", "m") == ANSWER, "the exact tier works without Search"
-            assert cache.lookup("a paraphrase of q", "m") is None
-            cache.update("another", "m", ANSWER)
-        warnings = [r.getMessage() for r in caplog.records]
-        assert len(warnings) == 1
-        assert "the semantic tier needs the Redis Search module" in warnings[0]
+        yield server
+
+
+@pytest.mark.standalone_only
+def test_a_semantic_tier_on_a_server_without_search_is_an_error_at_construction(
+    plain_server, words
+):
+    with pytest.raises(SearchModuleMissingError, match="semantic='exact-only'"):
+        ResponseCache(url=plain_server.url, embedder=words, verifier=None)
+
+
+@pytest.mark.standalone_only
+def test_exact_only_caches_exact_matches_and_says_so(plain_server, words, caplog):
+    cache = ResponseCache(url=plain_server.url, embedder=words, semantic="exact-only")
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        cache.update("q", "m", ANSWER)
+        assert cache.lookup("q", "m") == ANSWER
+        assert cache.lookup("a paraphrase of q", "m") is None
+    assert caplog.records == []
+    assert words.calls == 0
+    assert cache.stats.as_dict()["semantic"] == "exact-only"
+    assert cache.stats.errors == 0
+
+
+@pytest.mark.standalone_only
+def test_the_async_cache_finds_no_search_on_first_use_and_keeps_the_exact_tier(
+    plain_server, words, caplog
+):
+    cache = AsyncResponseCache(url=plain_server.url, embedder=words, verifier=None)
+
+    async def scenario():
+        for _ in range(3):
+            await cache.update("q", "m", ANSWER)
+            assert await cache.lookup("q", "m") == ANSWER
+            assert await cache.lookup("a paraphrase of q", "m") is None
+        with pytest.raises(SearchModuleMissingError, match="semantic='exact-only'"):
+            await cache.warm_up()
+
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        asyncio.run(scenario())
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, "said once, loudly"
+    assert "Search module" in errors[0].getMessage()
+    assert cache.stats.semantic == "no Search module"
+    assert (cache.stats.errors, cache.stats.semantic_errors) == (0, 0)
+
+
+def test_an_exact_cache_is_built_without_a_round_trip_and_a_semantic_one_when_redis_is_down(
+    words,
+):
+    ResponseCache(url="redis://127.0.0.1:1/0")
+    cache = ResponseCache(url="redis://127.0.0.1:1/0", embedder=words, verifier=None)
+    assert cache.lookup("q", "m") is None, "checked on first use, failing open"
+    assert cache.stats.errors == 1
+
+
+class FailingEmbedder(WordsEmbedder):
+    """The words embedder, failing while ``failing`` is set (a model or an API down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = True
+
+    def embed(self, text: str) -> list[float]:
+        if self.failing:
+            raise RuntimeError("embedding service unavailable")
+        return super().embed(text)
+
+
+@pytest.mark.search
+def test_a_failing_embedder_costs_the_semantic_tier_only(config, caplog):
+    embedder = FailingEmbedder()
+    cache = ResponseCache(config=config, embedder=embedder, verifier=None, distance_threshold=0.2)
+    model_calls = 0
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        for _ in range(16):
+            if cache.lookup("how do I install redis on ubuntu", "m") is None:
+                model_calls += 1
+                cache.update("how do I install redis on ubuntu", "m", ANSWER)
+        assert model_calls == 1, "the exact tier caches whatever the semantic tier does"
         assert cache.stats.errors == 0
+        assert cache.stats.semantic_errors == 2  # the first lookup and its update
+        embedder.failing = False
+        cache.update("how do I install redis on debian", "m", ANSWER)
+        assert cache.lookup("how do I install redis on debian now", "m") == ANSWER
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "semantic tier failed" in m]) == 1
+    assert any("semantic tier works again" in m for m in messages)
 
 
-def test_construction_costs_no_round_trip():
-    ResponseCache(url="redis://127.0.0.1:1/0", embedder=WordsEmbedder(), verifier=None)
-    with pytest.raises(redis.exceptions.ConnectionError):
-        redis.Redis(port=1).ping()
+@pytest.mark.search
+def test_a_lost_index_is_recreated_on_the_next_call(config, redis_client, words, caplog):
+    cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    cache.update("how do I install redis on ubuntu", "m", ANSWER)
+    # What FLUSHALL, or a restart without persistence, does to this cache.
+    redis_client.execute_command("FT.DROPINDEX", cache.index_name, "DD")
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        for _ in range(3):
+            assert cache.lookup("how do I install redis on ubuntu now", "m") is None
+        cache.update("how do I install redis on ubuntu now", "m", ANSWER)
+        assert cache.lookup("how do I install redis on ubuntu now please", "m") == ANSWER
+    lost = [r for r in caplog.records if "is gone" in r.getMessage()]
+    assert len(lost) == 1, "recreated once, then it is there"
+    assert (cache.stats.errors, cache.stats.semantic_errors) == (0, 0)
+
+
+@pytest.mark.search
+def test_a_repeated_query_is_embedded_once(config, words):
+    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    for _ in range(3):
+        assert cache.lookup("a question nobody asked", "m") is None
+    assert (words.calls, cache.stats.embeddings, cache.stats.embedding_reuses) == (1, 1, 2)
+    cache.update("a question nobody asked", "m", ANSWER)
+    assert words.calls == 1, "the update reuses the lookup's embedding"
+
+    uncached = ResponseCache("uncached", config=config, embedder=words, embedding_cache=0)
+    words.calls = 0
+    for _ in range(2):
+        uncached.lookup("a question nobody asked", "m")
+    assert words.calls == 2
+
+
+@pytest.mark.search
+def test_the_twins_share_counters_index_and_embeddings(config, words):
+    cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    twin = cache.twin()
+    cache.update("how do I install redis on ubuntu", "m", ANSWER)
+    near = asyncio.run(twin.lookup("how do I install redis on ubuntu", "m"))
+    assert near == ANSWER
+    assert twin.stats is cache.stats
+    assert cache.stats.exact_hits == 1
+    assert words.calls == 1
+
+
+@pytest.mark.search
+def test_warm_up_creates_the_index_so_the_first_lookup_only_embeds_its_query(
+    config, redis_client, words
+):
+    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    cache.warm_up()
+    assert cache.index_name.encode() in redis_client.execute_command("FT._LIST")
+    words.calls = 0
+    cache.lookup("the first question", "m")
+    assert words.calls == 1
+
+
+@pytest.mark.standalone_only  # CLIENT PAUSE stops one server
+def test_explicit_acts_wait_out_a_stall_longer_than_the_lookup_budget(config, redis_client):
+    cache = ResponseCache(config=config, timeout=0.05)
+    cache.update("q", "m", ANSWER)
+
+    def stalled(act):
+        redis_client.execute_command("CLIENT", "PAUSE", 300, "ALL")
+        return act()
+
+    assert stalled(lambda: cache.lookup("q", "m")) is None, "a lookup fails open"
+    assert stalled(cache.count_entries) == {"exact": 1, "semantic": 0}
+    assert stalled(cache.clear) == 1
+    assert asyncio.run(_after_pause(redis_client, cache.twin().drop)) == 0
+
+
+async def _after_pause(redis_client, act):
+    redis_client.execute_command("CLIENT", "PAUSE", 300, "ALL")
+    return await act()
 
 
 @pytest.mark.search
