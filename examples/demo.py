@@ -229,7 +229,11 @@ def langgraph_demo(config: RedisMemoryConfig) -> None:
 
 
 class SlowModel(FakeMessagesListChatModel):
-    """A stand-in for a real chat model: it takes 300 ms per answer and counts its calls."""
+    """A stand-in for a real chat model: it takes 300 ms per answer and counts its calls.
+
+    The demo gives it numbered answers, as a real model's differ from call to call: an
+    answer served from the cache repeats an earlier number, a real call gives the next one.
+    """
 
     calls: int = 0
 
@@ -247,16 +251,12 @@ class SlowModel(FakeMessagesListChatModel):
 
 def cache_demo(config: RedisMemoryConfig) -> None:
     cache = RedisSemanticCache(config=config)
+    answer = "Run `pip install redis` and connect with redis.Redis()."
     model = SlowModel(
-        responses=[AIMessage("Run `pip install redis` and connect with redis.Redis().")],
-        cache=cache,
+        responses=[AIMessage(f"{answer} (answer #{n})") for n in range(1, 4)], cache=cache
     )
-    loading = time.perf_counter()
-    cache.lookup("warm-up", "load the embedding model")
-    print(
-        f"   (loaded the offline embedding model in {time.perf_counter() - loading:.1f} s, "
-        "once per process)"
-    )
+    # Load the offline embedding model and create the index now, not on the first call.
+    print(f"   (warmed up in {cache.warm_up():.1f} s: the model loads once per process)")
     for label, question in (
         ("miss", "How do I connect to Redis from Python?"),
         ("exact hit", "How do I connect to Redis from Python?"),
@@ -269,9 +269,10 @@ def cache_demo(config: RedisMemoryConfig) -> None:
     stats = cache.stats.as_dict()
     print(
         f"   the model ran {model.calls} time(s); cache: {stats['exact_hits']} exact hit(s), "
-        f"{stats['semantic_hits']} semantic hit(s), {stats['misses']} miss(es) (one the warm-up), "
+        f"{stats['semantic_hits']} semantic hit(s), {stats['misses']} miss(es), "
         f"{stats['errors']} error(s)"
     )
+    print("   (each real call gives the next answer number: a repeated number is a hit)")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ Redis failures never break the call: lookups are misses and updates are dropped
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import math
 import re
@@ -581,6 +582,10 @@ _INHERITED = (
 )
 
 
+# RedisLLMCache's keywords, also taken by RedisCachedLLM to build its cache.
+_CACHE_OPTIONS = frozenset(inspect.signature(RedisLLMCache.__init__).parameters) - {"self"}
+
+
 class RedisCachedLLM(LLM):
     """Any LlamaIndex LLM with its responses cached in Redis.
 
@@ -603,6 +608,9 @@ class RedisCachedLLM(LLM):
         llm: The LLM to wrap.
         cache: A :class:`RedisLLMCache` (default: an exact cache configured from
             the environment).
+        name, url, client, config, semantic, embed_model, ...: Instead of
+            ``cache=``, :class:`RedisLLMCache`'s own arguments, e.g.
+            ``RedisCachedLLM(llm=llm, url="embedded", semantic=True)``.
 
     Example:
         >>> from llama_index.core.llms import ChatMessage, MockLLM
@@ -628,6 +636,23 @@ class RedisCachedLLM(LLM):
     cache: RedisLLMCache = Field(
         default_factory=RedisLLMCache, exclude=True, description="Where responses are cached."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cache_from_options(cls, data: Any) -> Any:
+        # RedisCachedLLM(llm=..., semantic=True, url=...) builds its RedisLLMCache;
+        # pydantic would otherwise drop these keywords without a word.
+        if not isinstance(data, dict) or not _CACHE_OPTIONS & data.keys():
+            return data
+        data = dict(data)
+        options = {name: data.pop(name) for name in _CACHE_OPTIONS & data.keys()}
+        if data.get("cache") is not None:
+            raise ConfigurationError(
+                f"pass {sorted(options)} to the RedisLLMCache given as cache=, or leave out "
+                "cache= and pass them here; not both"
+            )
+        data["cache"] = RedisLLMCache(**options)
+        return data
 
     @model_validator(mode="after")
     def _inherit_from_wrapped(self) -> RedisCachedLLM:

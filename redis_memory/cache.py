@@ -348,7 +348,13 @@ class _ResponseCacheCore:
         self._serializer = base.checked_serializer
         self._loads = fast_loads(self._serializer)
         if _state is None:
-            label = "on" if embedder is not None else "exact-only" if semantic else "off"
+            label = (
+                "on"
+                if embedder is not None
+                else "exact-only"
+                if semantic == "exact-only"
+                else "off"
+            )
             _state = _CacheState(CacheStats(semantic=label), _RecentEmbeddings(embedding_cache))
         self._state = _state
 
@@ -597,7 +603,6 @@ class _ResponseCacheCore:
         self.stats.semantic_errors += 1
         self._state.semantic_outage.failed(doing, exc)
 
-
     def _count(self, started: float, hit: str | None) -> None:
         if hit == "exact":
             self.stats.exact_hits += 1
@@ -737,6 +742,9 @@ class _ResponseCacheFlows(_ResponseCacheCore):
                     break
             counts[tier] = len(seen)
         return counts
+
+    def _ping_flow(self) -> Flow[None]:
+        yield Plan("connecting to the LLM cache", self.name, lambda _: None, [("PING",)])
 
     def _lookup_started(self, prompt: str | CachePrompt, llm: str) -> tuple[CachePrompt, str]:
         return CachePrompt.of(prompt), self._llm_hash(llm)
@@ -889,7 +897,7 @@ class ResponseCache(_ResponseCacheFlows):
                 warm_up()
             self.create_index()
         else:
-            self._admin.sync.ping()
+            self._drive(self._ping_flow(), admin=True)
         return time.perf_counter() - started
 
     def create_index(self) -> None:
@@ -1033,7 +1041,7 @@ class AsyncResponseCache(_ResponseCacheFlows):
                 await asyncio.to_thread(warm_up)
             await self.create_index()
         else:
-            await self._admin.async_.ping()
+            await self._drive(self._ping_flow(), admin=True)
         return time.perf_counter() - started
 
     async def create_index(self) -> None:

