@@ -46,10 +46,24 @@ def index_exists_is_fine() -> Iterator[None]:
 
 def search_results(reply: Any) -> list[dict[bytes, Any]]:
     """The returned fields of each FT.SEARCH result, from a RESP2 list or a parsed dict."""
-    if isinstance(reply, dict):  # redis-py parses FT.SEARCH into a dict (RESP3 shape)
-        return [dict(result.get(b"extra_attributes", {})) for result in reply[b"results"]]
-    # RESP2: [total, key, [field, value, ...], key, [...], ...]
-    return [dict(zip(fields[::2], fields[1::2], strict=False)) for fields in reply[2::2]]
+    return [fields for _, fields in keyed_results(reply)]
+
+
+def keyed_results(reply: Any) -> list[tuple[str, dict[bytes, Any]]]:
+    """``(key, fields)`` of each FT.SEARCH result."""
+    if isinstance(reply, dict):
+        pairs = [(r.get(b"id", b""), r.get(b"extra_attributes", {})) for r in reply[b"results"]]
+    else:  # RESP2: [total, key, [field, value, ...], ...]
+        pairs = list(zip(reply[1::2], reply[2::2], strict=False))
+    return [
+        (
+            key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key),
+            fields
+            if isinstance(fields, dict)
+            else dict(zip(fields[::2], fields[1::2], strict=False)),
+        )
+        for key, fields in pairs
+    ]
 
 
 def scored_results(reply: Any) -> list[tuple[dict[bytes, Any], Any, float]]:

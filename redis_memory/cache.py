@@ -55,7 +55,7 @@ import numpy as np
 import redis
 
 from ._plan import Plan, drive, drive_async, execute, execute_async
-from ._search import digest, index_exists_is_fine, search_results
+from ._search import digest, index_exists_is_fine, keyed_results
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
@@ -177,31 +177,76 @@ def _vector_bytes(vector: Sequence[float], dimensions: int | None) -> bytes:
 
 @dataclass(slots=True)
 class _Candidate:
+    key: str
     query: str
     response: bytes
     distance: float
 
 
+# After this long without one call inside the budget, a cache whose calls time
+# out says that the budget, not Redis, may be the problem (and again this often).
+BUDGET_NOTICE_SECONDS = 60.0
+
+
 @dataclass(slots=True)
 class _Outage:
-    """Logs one warning per outage, not one per call, and one when it ends."""
+    """Logs one warning per outage, not one per call, and one when it ends.
+
+    An outage made of timeouts that lasts :data:`BUDGET_NOTICE_SECONDS` also
+    says so, naming ``timeout=``: a Redis that is up but slower to reach than
+    the budget (a far link, new connections over TLS) looks like an outage
+    that never ends.
+    """
 
     failing: str
     recovering: str
     down: bool = False
+    since: float = 0.0
+    failures: int = 0
+    timeouts: int = 0
+    noticed: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def failed(self, doing: str, exc: Exception) -> None:
+    def failed(self, doing: str, exc: Exception, budget: float | None = None) -> None:
+        now = time.monotonic()
         with self.lock:
             first, self.down = not self.down, True
+            if first:
+                self.since, self.noticed, self.failures, self.timeouts = now, now, 0, 0
+            self.failures += 1
+            self.timeouts += _is_timeout(exc)
+            notice = (
+                budget is not None
+                and now - self.noticed >= BUDGET_NOTICE_SECONDS
+                and self.timeouts == self.failures
+            )
+            if notice:
+                self.noticed = now
         if first:
             log.warning(self.failing, doing, exc)
+        if notice:
+            log.warning(
+                "LLM cache: no call has managed within its %g s budget for %.0f s (%d calls, "
+                "every one timed out): if Redis is up but slower to reach than that, raise "
+                "timeout= (e.g. RedisSemanticCache(timeout=0.25)); until then nothing is "
+                "cached",
+                budget,
+                now - self.since,
+                self.failures,
+            )
 
     def recovered(self) -> None:
         if self.down:
             with self.lock:
                 self.down = False
             log.warning(self.recovering)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(exc, redis.exceptions.TimeoutError | TimeoutError) or isinstance(
+        cause, redis.exceptions.TimeoutError | TimeoutError
+    )
 
 
 class _RecentEmbeddings:
@@ -438,11 +483,12 @@ class _ResponseCacheCore:
         def finish(replies: list[Any]) -> list[_Candidate]:
             return [
                 _Candidate(
+                    key=key,
                     query=found.get(b"query", b"").decode("utf-8", "replace"),
                     response=found.get(b"response", b""),
                     distance=float(found.get(b"distance", b"2")),
                 )
-                for found in search_results(replies[0])
+                for key, found in keyed_results(replies[0])
             ]
 
         return Plan("searching the semantic cache", self.index_name, finish, [command])
@@ -597,7 +643,7 @@ class _ResponseCacheCore:
 
     def _failed(self, doing: str, exc: Exception) -> None:
         self.stats.errors += 1
-        self._state.outage.failed(doing, exc)
+        self._state.outage.failed(doing, exc, self._options["timeout"])
 
     def _semantic_failed(self, doing: str, exc: Exception) -> None:
         self.stats.semantic_errors += 1
@@ -653,7 +699,7 @@ class _ResponseCacheFlows(_ResponseCacheCore):
             return None, None
         candidates = yield from self._semantic_flow("looking up", prompt, llm_hash)
         for chosen in self._accepted(prompt, candidates or []):
-            value = self._decode(chosen.response, self.index_name, decode)
+            value = self._decode(chosen.response, chosen.key, decode)
             if value is not None:
                 return value, "semantic"
         return None, None

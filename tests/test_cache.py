@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from redis_memory import RedisMemoryConfig, TTLPolicy
+from redis_memory import cache as cache_module
 from redis_memory.cache import AsyncResponseCache, CachePrompt, ResponseCache
 from redis_memory.embedded import EmbeddedRedis
 from redis_memory.embeddings import MiniLMEmbedder
@@ -174,6 +175,36 @@ def test_a_corrupt_value_is_a_logged_miss(exact, redis_client, caplog):
         assert exact.lookup("q", "m") is None
     assert "not cache data" in caplog.text
     assert exact.stats.errors == 0
+
+
+@pytest.mark.search
+def test_a_corrupt_semantic_entry_is_a_miss_logged_with_its_own_key(semantic, redis_client, caplog):
+    semantic.update("how do I install redis on ubuntu", "m", ANSWER)
+    entry = next(redis_client.scan_iter(match=f"{semantic.keys.prefix}:cache:sem:*"))
+    redis_client.hset(entry, "response", b"\x80\x04\x95 pickled bytes are never loaded")
+    with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+        assert semantic.lookup("how do I install redis on ubuntu now", "m") is None
+    assert f"not cache data at {entry.decode()}" in caplog.text
+
+
+@pytest.mark.standalone_only  # CLIENT PAUSE stops one server
+def test_a_cache_that_times_out_for_long_names_the_budget_to_raise(
+    config, redis_client, caplog, monkeypatch
+):
+    monkeypatch.setattr(cache_module, "BUDGET_NOTICE_SECONDS", 0.3)
+    cache = ResponseCache(config=config, timeout=0.05)
+    cache.update("q", "m", ANSWER)
+    redis_client.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+    try:
+        with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
+            for _ in range(12):  # about 0.6 s of calls that each time out
+                assert cache.lookup("q", "m") is None
+    finally:
+        redis_client.execute_command("CLIENT", "UNPAUSE")
+    notices = [r.getMessage() for r in caplog.records if "raise timeout=" in r.getMessage()]
+    assert len(notices) == 1
+    assert "0.05 s budget" in notices[0]
+    assert cache.lookup("q", "m") == ANSWER
 
 
 def test_a_value_json_cannot_hold_is_not_cached(exact, caplog):
