@@ -160,7 +160,8 @@ class MiniLMEmbedder:
     def warm_up(self) -> float:
         """Load the model now (a no-op once loaded); returns the seconds it took."""
         started = time.perf_counter()
-        load_minilm()
+        # ONNX Runtime's first run allocates its buffers: a few hundred ms, paid here.
+        load_minilm().encode(["warm up"])
         return time.perf_counter() - started
 
     def embed(self, text: str) -> list[float]:
