@@ -139,8 +139,13 @@ class RedisMemoryConfig:
         serializer: How values are encoded (JSON on orjson by default).
         socket_timeout: Seconds a command may take before it fails.
         socket_connect_timeout: Seconds a connection attempt may take.
-        retries: How often a command failing on a connection error or timeout
+        retries: How often a call failing on a connection error or timeout
             is retried, with exponential backoff and jitter (redis-py's ``Retry``).
+            A call makes at most ``retries + 1`` attempts, each ending at the first
+            reply that takes longer than ``socket_timeout`` (or the first connection
+            attempt that takes longer than ``socket_connect_timeout``): a Redis
+            that stops answering fails a call after ``(retries + 1) x
+            socket_timeout`` plus the backoff, 20 s with the defaults.
         max_connections: Upper bound of each connection pool (``None``: 100); more
             concurrent calls wait for a free connection, up to ``socket_timeout``.
         connection_kwargs: Further keyword arguments for redis-py's client, e.g.

@@ -7,6 +7,19 @@ pool per loop, time out per the configuration, and retry connection errors with
 redis-py's own ``Retry`` and exponential backoff with jitter. A client the user
 passes in is used as it is, and never closed by this package.
 
+How long a call can take when Redis stops answering: each call makes at most
+``retries + 1`` attempts (the retry loops redis-py nests inside one another
+run once each, see :class:`_OutermostRetry`), and each attempt ends at the
+first reply that does not come within ``socket_timeout`` (or the first
+connection attempt that takes ``socket_connect_timeout``). So a hung server
+(it accepts connections, answers nothing) costs ``(retries + 1) x
+socket_timeout`` plus the backoff between attempts, sync or async, on a live
+connection or a new one; a host that stopped accepting connections costs
+``socket_connect_timeout`` in place of ``socket_timeout`` for each attempt
+that opens a connection. (redis-py opens a call's first connection before the
+command's retry loop, in a loop of its own: only a Redis that fails some
+handshakes, then answers one and hangs on the command, spends both.)
+
 Example:
     >>> from redis_memory.connection import RedisClients
     >>> clients = RedisClients(url="redis://localhost:6379/0")   # no round trip yet
@@ -21,8 +34,9 @@ import contextlib
 import inspect
 import socket
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -39,8 +53,16 @@ from .sentinel import twin_client as sentinel_twin_client
 SyncClient = redis.Redis | redis.RedisCluster
 AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
 
+T = TypeVar("T")
+
 _BACKOFF_BASE = 0.05
 _BACKOFF_CAP = 1.0
+# A connection idle this long (or new) is PINGed before its next command, so one
+# that died while idle (a proxy or NAT dropped it, the server restarted) is noticed
+# before a command is sent on it; redis-py 8.1's async pool does no other check of
+# a connection it hands out. The PING counts as one attempt of the call's retry
+# loop, whose next attempt takes a new connection: with a retry loop of its own
+# (redis-py's way) it multiplied the time a call can take (see _OutermostRetry).
 _HEALTH_CHECK_INTERVAL = 30
 _DEFAULT_MAX_CONNECTIONS = 100  # redis-py's own default
 
@@ -77,14 +99,96 @@ def _client_options(config: RedisMemoryConfig, retry: object) -> dict[str, Any]:
     return options
 
 
+# Set while a call runs inside the retry loop of an _OutermostRetry (sync) or an
+# _OutermostAsyncRetry. Context variables, so each thread and each asyncio task
+# has its own; one per kind, so a sync call never sees an async loop's, or back.
+_in_retry_loop: ContextVar[bool] = ContextVar("redis_memory_in_retry_loop", default=False)
+_in_async_retry_loop: ContextVar[bool] = ContextVar(
+    "redis_memory_in_async_retry_loop", default=False
+)
+
+
+class _OutermostRetry(Retry):
+    """redis-py's ``Retry``, except that a loop started inside another runs once.
+
+    redis-py 8.1 nests retry loops on one connection's ``Retry``: a command's loop
+    reconnects through ``connect_check_health``, which retries the socket connect
+    in a loop of its own, and the health-check PING (before a command on a
+    connection that is new or idle past ``health_check_interval``) has its own
+    loop, each of whose attempts reconnects, with a handshake that PINGs again.
+    Against a hung server a call on a new connection (with no password: AUTH skips
+    the check) then waited ``(retries + 1)²`` socket timeouts (82 s with the
+    defaults instead of 20), and one on a connection idle past the interval
+    ``2 x retries + 1`` of them (35 s); a live
+    connection to a host that stopped accepting connections waited
+    ``socket_timeout + retries x (retries + 1) x socket_connect_timeout``. Here
+    only the outermost loop of a call retries; a nested one makes one attempt,
+    runs its failure handler (which closes the broken connection) and hands the
+    error to the outer loop, whose next attempt starts on a new connection. So a
+    call makes at most ``retries + 1`` attempts, whatever redis-py nests.
+    """
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        if _in_retry_loop.get():
+            try:
+                return do()
+            except self._supported_errors as error:
+                if is_retryable is not None and not is_retryable(error):
+                    raise
+                if with_failure_count:
+                    fail(error, 1)
+                else:
+                    fail(error)
+                raise
+        token = _in_retry_loop.set(True)
+        try:
+            return super().call_with_retry(do, fail, is_retryable, with_failure_count)
+        finally:
+            _in_retry_loop.reset(token)
+
+
+class _OutermostAsyncRetry(redis.asyncio.retry.Retry):
+    """The ``redis.asyncio`` twin of :class:`_OutermostRetry`."""
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        if _in_async_retry_loop.get():
+            try:
+                return await do()
+            except self._supported_errors as error:
+                if is_retryable is not None and not is_retryable(error):
+                    raise
+                if with_failure_count:
+                    await fail(error, 1)
+                else:
+                    await fail(error)
+                raise
+        token = _in_async_retry_loop.set(True)
+        try:
+            return await super().call_with_retry(do, fail, is_retryable, with_failure_count)
+        finally:
+            _in_async_retry_loop.reset(token)
+
+
 def _sync_retry(config: RedisMemoryConfig) -> Retry:
     backoff = ExponentialWithJitterBackoff(base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
-    return Retry(backoff, config.retries)
+    return _OutermostRetry(backoff, config.retries)
 
 
 def _async_retry(config: RedisMemoryConfig) -> redis.asyncio.retry.Retry:
     backoff = ExponentialWithJitterBackoff(base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
-    return redis.asyncio.retry.Retry(backoff, config.retries)
+    return _OutermostAsyncRetry(backoff, config.retries)
 
 
 # Keys of a pool's connection_kwargs that describe the server and credentials,
