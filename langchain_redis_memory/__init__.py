@@ -10,6 +10,12 @@ are imported on first use: they need the ``[langgraph]`` extra.
 import importlib
 from typing import Any
 
+from redis_memory._extras import require_extra
+
+require_extra(
+    "langchain_core", "langchain", "langchain_redis_memory needs LangChain (langchain-core)"
+)
+
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
 from .cache import RedisCache, RedisSemanticCache
@@ -30,16 +36,8 @@ _LANGGRAPH = {
 
 def __getattr__(name: str) -> Any:
     if name in _LANGGRAPH:
-        try:
-            module = importlib.import_module(f".{_LANGGRAPH[name]}", __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not exc.name.startswith("langgraph"):
-                raise
-            raise ModuleNotFoundError(
-                f"{name} needs LangGraph: pip install 'redis-memory-backend[langgraph]'",
-                name=exc.name,
-            ) from exc
-        return getattr(module, name)
+        require_extra("langgraph", "langgraph", f"{name} needs LangGraph")
+        return getattr(importlib.import_module(f".{_LANGGRAPH[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

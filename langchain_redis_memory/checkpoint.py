@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
+
+from redis_memory._extras import require_extra
+
+require_extra("langgraph", "langgraph", "langchain_redis_memory.checkpoint needs LangGraph")
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
@@ -209,10 +212,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     # -- peers' entry points ----------------------------------------------------------
     @classmethod
-    @contextmanager
-    def from_conn_string(cls, url: str, **options: Any) -> Iterator[RedisSaver]:
-        """``with RedisSaver.from_conn_string(url) as saver:``, as other savers offer."""
-        yield cls(url=url, **options)
+    def from_conn_string(cls, url: str, **options: Any) -> Self:
+        """``with`` (or ``async with``) ``RedisSaver.from_conn_string(url) as saver:``.
+
+        As other savers offer; the saver is its own context manager, so the
+        peer's async idiom works too.
+        """
+        return cls(url=url, **options)
 
     def setup(self) -> None:
         """Nothing to set up (no index, no module): kept for code written for other savers."""

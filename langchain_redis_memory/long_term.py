@@ -16,6 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from redis_memory._extras import require_extra
+
+require_extra("langgraph", "langgraph", "langchain_redis_memory.long_term needs LangGraph")
+
 from langgraph.store.base import (
     BaseStore,
     GetOp,

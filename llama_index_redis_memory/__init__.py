@@ -18,6 +18,14 @@ another framework wrote: an unknown role becomes ``user`` with the original in
 type for are kept in ``additional_kwargs["unknown_content_blocks"]``.
 """
 
+from redis_memory._extras import require_extra
+
+require_extra(
+    "llama_index.core",
+    "llama-index",
+    "llama_index_redis_memory needs LlamaIndex (llama-index-core)",
+)
+
 from redis_memory import RedisMemoryConfig, TTLPolicy
 
 from .cached_llm import RedisCachedLLM, RedisLLMCache

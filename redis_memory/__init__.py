@@ -1,9 +1,25 @@
 """redis-memory-backend: memory for LangChain and LlamaIndex applications on Redis.
 
 The framework-free core: configuration, key schema, TTL policy, serialization,
-connections and the embedded server. The framework faces live in
-``langchain_redis_memory`` and ``llama_index_redis_memory``.
+connections, the embedded server, and every engine, each sync class with its
+``redis.asyncio`` twin (``MessageLog``/``AsyncMessageLog``, ``ResponseCache``,
+``StateStore``, ``MemoryStore``, ``CheckpointLog``, ``WorkQueue``, ``RateLimit``,
+``EventBus``, ``AuditLog``, ``Claims``, ``Findings``, ``DistributedLock``). The
+framework faces live in ``langchain_redis_memory`` and ``llama_index_redis_memory``.
+
+Example:
+    >>> from redis_memory import MessageLog, StateStore
+    >>> log = MessageLog(url="embedded")                             # doctest: +SKIP
+    >>> log.append("s1", [{"role": "user", "content": "Hello"}])     # doctest: +SKIP
+    1
+
+The engines whose modules are slow to import (the message log and the search
+engines load numpy) are imported on first use, so ``import redis_memory`` stays
+cheap for an application that needs only its config or state store.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .config import RedisMemoryConfig, mask_url
@@ -19,29 +35,146 @@ from .errors import (
     ReplicaAckError,
     SearchModuleMissingError,
     SerializationError,
+    UnexpectedDataError,
     ValueTooLargeError,
 )
-from .events import AsyncAuditLog, AsyncEventBus, AuditLog, Event, EventBus
+from .events import (
+    AsyncAuditLog,
+    AsyncEventBus,
+    AsyncSubscription,
+    AuditEntry,
+    AuditLog,
+    Event,
+    EventBus,
+    Subscription,
+)
 from .keys import KeySchema, escape_id, unescape_id
 from .ratelimit import AsyncRateLimit, RateLimit, RateLimitResult
 from .serialization import JSONSerializer, Serializer
 from .state import AsyncStateStore, StateStore
 from .ttl import TTL, TTLPolicy
 
+# Imported on first use (module __getattr__): name -> module of this package.
+_LAZY = {
+    **dict.fromkeys(
+        ["AsyncMessageLog", "MessageHit", "MessageLog", "SessionInfo", "StoredMessage"], "history"
+    ),
+    **dict.fromkeys(["AsyncResponseCache", "CacheStats", "ResponseCache"], "cache"),
+    **dict.fromkeys(["AsyncMemoryStore", "MemoryItem", "MemoryStore"], "memory"),
+    **dict.fromkeys(["AsyncCheckpointLog", "CheckpointLog"], "checkpoints"),
+    **dict.fromkeys(
+        [
+            "AsyncClaims",
+            "AsyncDistributedLock",
+            "AsyncFindings",
+            "Claims",
+            "DistributedLock",
+            "Finding",
+            "Findings",
+            "LockError",
+            "LockLostError",
+            "LockTimeoutError",
+        ],
+        "coordination",
+    ),
+    **dict.fromkeys(["AsyncWorkQueue", "Job", "PendingSummary", "WorkQueue"], "workqueue"),
+    **dict.fromkeys(
+        ["Embedder", "FunctionEmbedder", "MiniLMEmbedder", "SentenceTransformerEmbedder"],
+        "embeddings",
+    ),
+    "HitVerifier": "verifier",
+    **dict.fromkeys(["Migration", "MigrationReport"], "migrate"),
+    **dict.fromkeys(["EmbeddedCluster", "EmbeddedRedis"], "embedded"),
+}
+
+if TYPE_CHECKING:
+    from .cache import AsyncResponseCache, CacheStats, ResponseCache
+    from .checkpoints import AsyncCheckpointLog, CheckpointLog
+    from .coordination import (
+        AsyncClaims,
+        AsyncDistributedLock,
+        AsyncFindings,
+        Claims,
+        DistributedLock,
+        Finding,
+        Findings,
+        LockError,
+        LockLostError,
+        LockTimeoutError,
+    )
+    from .embedded import EmbeddedCluster, EmbeddedRedis
+    from .embeddings import (
+        Embedder,
+        FunctionEmbedder,
+        MiniLMEmbedder,
+        SentenceTransformerEmbedder,
+    )
+    from .history import AsyncMessageLog, MessageHit, MessageLog, SessionInfo, StoredMessage
+    from .memory import AsyncMemoryStore, MemoryItem, MemoryStore
+    from .migrate import Migration, MigrationReport
+    from .verifier import HitVerifier
+    from .workqueue import AsyncWorkQueue, Job, PendingSummary, WorkQueue
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # the next access is a plain lookup
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "TTL",
     "AsyncAuditLog",
+    "AsyncCheckpointLog",
+    "AsyncClaims",
+    "AsyncDistributedLock",
     "AsyncEventBus",
+    "AsyncFindings",
+    "AsyncMemoryStore",
+    "AsyncMessageLog",
     "AsyncRateLimit",
+    "AsyncResponseCache",
     "AsyncStateStore",
+    "AsyncSubscription",
+    "AsyncWorkQueue",
+    "AuditEntry",
     "AuditLog",
+    "CacheStats",
+    "CheckpointLog",
+    "Claims",
     "ConfigurationError",
+    "DistributedLock",
+    "EmbeddedCluster",
+    "EmbeddedRedis",
     "EmbeddedServerError",
+    "Embedder",
     "Event",
     "EventBus",
     "FeatureUnavailableError",
+    "Finding",
+    "Findings",
+    "FunctionEmbedder",
+    "HitVerifier",
     "JSONSerializer",
+    "Job",
     "KeySchema",
+    "LockError",
+    "LockLostError",
+    "LockTimeoutError",
+    "MemoryItem",
+    "MemoryStore",
+    "MessageHit",
+    "MessageLog",
+    "Migration",
+    "MigrationReport",
+    "MiniLMEmbedder",
+    "PendingSummary",
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitResult",
@@ -51,12 +184,19 @@ __all__ = [
     "RedisOutOfMemoryError",
     "RedisUnavailableError",
     "ReplicaAckError",
+    "ResponseCache",
     "SearchModuleMissingError",
+    "SentenceTransformerEmbedder",
     "SerializationError",
     "Serializer",
+    "SessionInfo",
     "StateStore",
+    "StoredMessage",
+    "Subscription",
     "TTLPolicy",
+    "UnexpectedDataError",
     "ValueTooLargeError",
+    "WorkQueue",
     "__version__",
     "escape_id",
     "mask_url",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from ._cli import memories as _memories_cli
 from ._cli import migrate as _migrate_cli
 from ._cli import sessions as _sessions_cli
 from ._cli import threads as _threads_cli
-from .config import RedisMemoryConfig
+from .config import DEFAULT_URL, ENV_FALLBACK_URL, ENV_URL, RedisMemoryConfig
 from .connection import RedisClients
 from .embedded import (
     ENV_LIBSSL,
@@ -46,7 +47,7 @@ from .embedded import (
     libssl_install_script,
     libssl_roots,
 )
-from .errors import RedisMemoryError
+from .errors import RedisMemoryError, RedisUnavailableError
 from .server import status
 
 
@@ -75,7 +76,7 @@ def _status(args: argparse.Namespace) -> int:
     config = RedisMemoryConfig.from_env(**({"prefix": args.prefix} if args.prefix else {}))
     clients = RedisClients(url=args.url, config=config)
     try:
-        report = status(clients.sync, prefix=config.prefix)
+        report = status(clients.sync, prefix=config.prefix, url=clients.masked_url())
     finally:
         clients.close()
     report["url"] = clients.masked_url()
@@ -86,13 +87,19 @@ def _status(args: argparse.Namespace) -> int:
         ("url", report["url"]),
         ("redis", f"{report['redis_version']} ({report['mode']})"),
         ("modules", ", ".join(f"{n} {v}" for n, v in sorted(report["modules"].items())) or "none"),
+    ]
+    if report["needs_search"]:
+        # Said here rather than at the first failing call: these features need Search.
+        rows.append(("search module", "missing; without it, these do not work:"))
+        rows += [("", f"- {feature}") for feature in report["needs_search"]]
+    rows += [
         ("memory used", report["used_memory_human"]),
         (f"keys under {report['prefix']}:", sum(report["keys_by_kind"].values())),
     ]
     rows += [(f"  {kind}", count) for kind, count in report["keys_by_kind"].items()]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+        print(f"{label:<{width}}  {value}".rstrip())
     return 0
 
 
@@ -179,13 +186,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_url_hint(args: argparse.Namespace, exc: Exception) -> str:
+    """What to add to an unreachable-Redis error when no URL was given anywhere.
+
+    Then the default (``redis://localhost:6379/0``) was tried, and the fix is
+    rarely to start a Redis there, but to say where the user's Redis is.
+    """
+    if not hasattr(args, "url") or args.url or os.environ.get(ENV_URL):
+        return ""
+    if os.environ.get(ENV_FALLBACK_URL) or not isinstance(exc, RedisUnavailableError):
+        return ""
+    cause = exc.__cause__
+    if not isinstance(cause, redis.exceptions.ConnectionError) or isinstance(
+        cause, redis.exceptions.AuthenticationError | redis.exceptions.TimeoutError
+    ):
+        return ""
+    return (
+        f" No Redis URL was given, so the default {DEFAULT_URL} was tried: pass "
+        f"--url redis://HOST:PORT/DB, or set {ENV_URL} (or {ENV_FALLBACK_URL}); "
+        "`redis-memory serve` starts a local Redis."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     name = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
     try:
         return int(args.run(args))
     except (RedisMemoryError, CommandError, ValueError, TypeError) as exc:
-        print(f"redis-memory {name}: {exc}", file=sys.stderr)
+        print(f"redis-memory {name}: {exc}{_default_url_hint(args, exc)}", file=sys.stderr)
         return 1
     except redis.exceptions.RedisError as exc:
         print(f"redis-memory {name}: Redis failed: {exc}", file=sys.stderr)

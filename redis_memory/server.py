@@ -8,6 +8,8 @@ Example:
     True
     >>> status(client, prefix="rmem")["keys_by_kind"]                # doctest: +SKIP
     {'session': 12, 'cache': 40}
+    >>> status(client, prefix="rmem")["needs_search"]                # doctest: +SKIP
+    []
 """
 
 from __future__ import annotations
@@ -86,6 +88,22 @@ def require_search(client: redis.Redis, feature: str) -> None:
         raise search_missing(feature)
 
 
+# What a Redis without the Search module cannot do, for `redis-memory status`: every
+# feature that sends FT.* (each raises SearchModuleMissingError naming itself when used).
+# Everything else (history, exact cache, state, events, coordination, checkpoints,
+# long-term memory with search=False) works on any Redis.
+SEARCH_FEATURES: tuple[str, ...] = (
+    "the semantic tier of the LLM cache (RedisSemanticCache; RedisLLMCache with "
+    "semantic=True or an embed_model; ResponseCache(embedder=...)): the exact tier "
+    "works (semantic='exact-only')",
+    "long-term memory search by query, vector, full-text or hybrid (MemoryStore, "
+    "RedisLongTermStore, memory_tools, RedisMemoryRetriever, RedisMemoryBlock): get, "
+    "put, list and delete work with search=False, as `redis-memory memories` does",
+    "searchable message logs (searchable=True and search_messages of MessageLog, "
+    "RedisChatMessageHistory and RedisChatStore)",
+)
+
+
 def count_keys(client: redis.Redis, prefix: str) -> dict[str, int]:
     """Keys under ``prefix`` by kind of data, counted with SCAN (never KEYS)."""
     schema = KeySchema(prefix)
@@ -95,19 +113,33 @@ def count_keys(client: redis.Redis, prefix: str) -> dict[str, int]:
     return {kind: counts[kind] for kind in (*KINDS, "other") if counts[kind]}
 
 
-def status(client: redis.Redis, *, prefix: str) -> dict[str, Any]:
-    """Server version, modules, memory used, and this prefix's keys by kind."""
+def status(client: redis.Redis, *, prefix: str, url: str | None = None) -> dict[str, Any]:
+    """Server version, modules, memory used, and this prefix's keys by kind.
+
+    ``needs_search`` lists the features this package cannot offer on this server
+    (:data:`SEARCH_FEATURES` when it lacks the Search module, else nothing). ``url``
+    (masked) is named in the error when Redis refuses the credentials.
+    """
     try:
         info = client.info()
+        found = modules(client)
         return {
             "redis_version": _text(info["redis_version"]),
             "mode": _text(info.get("redis_mode", "standalone")),
-            "modules": modules(client),
+            "modules": found,
+            "needs_search": [] if "search" in found else list(SEARCH_FEATURES),
             "used_memory": int(info["used_memory"]),
             "used_memory_human": _text(info["used_memory_human"]),
             "prefix": prefix,
             "keys_by_kind": count_keys(client, prefix),
         }
+    except redis.exceptions.AuthenticationError as exc:
+        # A subclass of ConnectionError, but Redis did answer: it said no.
+        at = f" at {url}" if url else ""
+        raise RedisUnavailableError(
+            f"Redis{at} refused the credentials ({str(exc).rstrip('.')}): check the user "
+            "name and password of the URL"
+        ) from exc
     except NO_PRIMARY as exc:
         raise RedisUnavailableError(
             f"no Sentinel named a reachable primary: {no_primary_reason(exc)}"

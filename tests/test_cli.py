@@ -16,6 +16,7 @@ import redis
 from redis_memory import KeySchema
 from redis_memory.acl import acl_rules
 from redis_memory.cli import main
+from redis_memory.embedded import EmbeddedRedis
 
 CLI = [sys.executable, "-m", "redis_memory.cli"]
 
@@ -98,6 +99,88 @@ def test_status_of_an_unreachable_redis_is_one_clear_line(capsys):
     assert done.stderr.startswith("redis-memory status: Redis did not answer")
     assert "Traceback" not in done.stderr
     assert "topsecret" not in done.stderr + done.stdout
+
+
+def test_status_with_a_wrong_password_says_the_credentials_were_refused(
+    redis_server, redis_client, prefix
+):
+    redis_client.execute_command("ACL", "SETUSER", prefix, "on", ">right", *acl_rules(prefix))
+    try:
+        url = f"redis://{prefix}:wrong-secret@127.0.0.1:{redis_server.port}/0"
+        done = subprocess.run(
+            [*CLI, "status", "--url", url], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        redis_client.acl_deluser(prefix)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(
+        f"redis-memory status: Redis at redis://{prefix}:***@127.0.0.1:{redis_server.port}/0 "
+        "refused the credentials (invalid username-password pair or user is disabled): check "
+        "the user name and password of the URL\n"
+    ), done.stderr
+    assert "did not answer" not in done.stderr
+    assert "wrong-secret" not in done.stderr
+
+
+def _nothing_listens_at_the_default_url() -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("localhost", 6379)) != 0
+
+
+@pytest.mark.parametrize("command", [["status"], ["state", "list"]])
+def test_an_unreachable_default_url_says_how_to_give_one(command):
+    if not _nothing_listens_at_the_default_url():
+        pytest.skip("a Redis listens at localhost:6379 here")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_MEMORY_URL", "REDIS_URL")}
+    env.update(REDIS_MEMORY_CONNECT_TIMEOUT="1", REDIS_MEMORY_RETRIES="0")
+    done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert (
+        "No Redis URL was given, so the default redis://localhost:6379/0 was tried: pass "
+        "--url redis://HOST:PORT/DB, or set REDIS_MEMORY_URL (or REDIS_URL)"
+    ) in done.stderr
+    # Given a URL, the hint would be wrong: the user said where Redis is.
+    given = subprocess.run(
+        [*CLI, *command, "--url", f"redis://127.0.0.1:{_closed_port()}/0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert given.returncode == 1
+    assert "No Redis URL was given" not in given.stderr
+
+
+def test_status_of_a_redis_without_search_lists_what_that_disables(capsys):
+    from redis_memory.server import SEARCH_FEATURES
+
+    with EmbeddedRedis(load_modules=False) as server:
+        assert main(["status", "--url", server.url, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert main(["status", "--url", server.url]) == 0
+        table = capsys.readouterr().out
+    assert report["modules"] == {}
+    assert report["needs_search"] == list(SEARCH_FEATURES)
+    assert [line.split("  ")[0] for line in table.splitlines()].count("search module") == 1
+    for feature, words in zip(
+        SEARCH_FEATURES,
+        ["semantic tier of the LLM cache", "long-term memory search", "searchable message logs"],
+        strict=True,
+    ):
+        assert words in feature
+        assert f"- {feature}" in table
+
+
+@pytest.mark.search
+def test_status_of_a_redis_with_search_disables_nothing(redis_url, prefix, capsys):
+    assert main(["status", "--url", redis_url, "--prefix", prefix, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["needs_search"] == []
+    assert main(["status", "--url", redis_url, "--prefix", prefix]) == 0
+    assert "search module" not in capsys.readouterr().out
 
 
 def test_bad_arguments_and_version(capsys):

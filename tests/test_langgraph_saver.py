@@ -3,6 +3,7 @@ message mirror, moving threads in from other savers, the CLI, and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -433,3 +434,14 @@ def test_msgpack_elements_leave_nested_and_foreign_data_to_the_caller():
     kind, data = JsonPlusSerializer().dumps_typed(messages)
     assert kind == "msgpack"
     assert len(msgpack_elements(data)) == 2
+
+
+def test_from_conn_string_serves_with_and_async_with_as_the_peers_does(redis_url):
+    with RedisSaver.from_conn_string(redis_url) as saver:
+        assert isinstance(saver, RedisSaver)
+
+    async def scenario():
+        async with AsyncRedisSaver.from_conn_string(redis_url) as saver:
+            return await saver.aget_tuple({"configurable": {"thread_id": "never-written"}})
+
+    assert asyncio.run(scenario()) is None

@@ -1,8 +1,18 @@
-"""``redis-memory cache stats|clear``, ``state get|set|list`` and ``events tail``."""
+"""``redis-memory cache stats|clear``, ``state get|set|list`` and ``events tail``.
+
+The state commands read the ``state`` kind of keys, ``{prefix}:state:{<scope>}:<key>``.
+A scope is a user id of :class:`~redis_memory.state.StateStore` or, the same thing
+to Redis, the ``namespace`` of LangChain's ``RedisStore`` and ``RedisByteStore``
+(``langchain_redis_memory.store``) or the ``collection`` of LlamaIndex's
+``RedisKVStore``: nothing in a key tells them apart, so the commands say "user or
+namespace", and show a ``RedisByteStore``'s raw bytes as bytes rather than failing
+on them as JSON.
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import time
@@ -50,12 +60,35 @@ def _cache_clear(args: argparse.Namespace) -> int:
 # -- state ---------------------------------------------------------------------------
 
 
+# A value that is not JSON (a RedisByteStore's raw bytes), in JSON output.
+BYTES_FIELD = "bytes_base64"
+
+
+def _shown(value: Any) -> Any:
+    """A state value for JSON output: itself, or ``{"bytes_base64": ...}`` for raw bytes."""
+    if isinstance(value, bytes):
+        return {BYTES_FIELD: base64.b64encode(value).decode("ascii")}
+    return value
+
+
+def _values(store: StateStore, raws: dict[str, bytes]) -> dict[str, Any]:
+    """Each raw value as JSON when it is JSON, else as the bytes themselves."""
+    loads = store.config.serializer.loads
+    values: dict[str, Any] = {}
+    for key, raw in raws.items():
+        try:
+            values[key] = loads(raw)
+        except ValueError:  # SerializationError: a RedisByteStore's bytes
+            values[key] = raw
+    return values
+
+
 def _state_get(args: argparse.Namespace) -> int:
     store = StateStore(config=config_of(args), publish_events=True)
-    missing = object()
-    value = store.get(args.user_id, args.key, missing)
-    if value is missing:
-        raise CommandError(f"user {args.user_id!r} has no state key {args.key!r}")
+    raw = store.get_bytes(args.user_id, args.key)
+    if raw is None:
+        raise CommandError(f"user or namespace {args.user_id!r} has no state key {args.key!r}")
+    value = _shown(_values(store, {args.key: raw})[args.key])
     print(json.dumps(value, indent=2 if args.json else None, ensure_ascii=False))
     return 0
 
@@ -90,20 +123,40 @@ def _state_set(args: argparse.Namespace) -> int:
 def _state_list(args: argparse.Namespace) -> int:
     store = StateStore(config=config_of(args))
     if args.user_id is None:
-        users = {user: sum(1 for _ in store.iter_keys(user)) for user in store.iter_users()}
-        users = dict(sorted(users.items()))
+        scopes = {scope: sum(1 for _ in store.iter_keys(scope)) for scope in store.iter_users()}
+        scopes = dict(sorted(scopes.items()))
         if args.json:
-            print_json(users)
+            print_json(scopes)
         else:
-            print_table(["user", "keys"], [[u, n] for u, n in users.items()])
+            print_table(["user or namespace", "keys"], [[u, n] for u, n in scopes.items()])
+            print(
+                "(LangChain RedisStore/RedisByteStore namespaces and LlamaIndex RedisKVStore "
+                "collections are stored as state users: the same keys)"
+            )
         return 0
-    items = dict(sorted(store.iter_items(args.user_id)))
+    raws: dict[str, bytes] = {}
+    cursor = 0
+    while True:  # one SCAN and one MGET a page, as StateStore.iter_items
+        cursor, keys = store.keys(args.user_id, cursor=cursor, count=1000)
+        if keys:
+            raws.update(store.get_many_bytes(args.user_id, keys))
+        if cursor == 0:
+            break
+    items = dict(sorted(_values(store, raws).items()))
     if args.json:
-        print_json(items)
+        print_json({key: _shown(value) for key, value in items.items()})
     else:
         print_table(
             ["key", "value"],
-            [[k, json.dumps(v, ensure_ascii=False)[:70]] for k, v in items.items()],
+            [
+                [
+                    k,
+                    repr(v)[:70]
+                    if isinstance(v, bytes)
+                    else json.dumps(v, ensure_ascii=False)[:70],
+                ]
+                for k, v in items.items()
+            ],
         )
     return 0
 
@@ -184,9 +237,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     clear.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     clear.set_defaults(run=_cache_clear)
 
-    state = commands.add_parser("state", help="read and write per-user state")
+    state = commands.add_parser(
+        "state", help="read and write per-user state (and the key-value stores' namespaces)"
+    )
     sub = state.add_subparsers(dest="action", required=True, metavar="ACTION")
-    get = sub.add_parser("get", parents=[common], help="print one value as JSON")
+    get = sub.add_parser(
+        "get",
+        parents=[common],
+        help='print one value as JSON (raw bytes as {"bytes_base64": ...})',
+    )
     get.add_argument("user_id")
     get.add_argument("key")
     get.set_defaults(run=_state_get)
@@ -198,8 +257,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     put.add_argument("--ttl", type=float, help="seconds to live (default: the policy's)")
     put.add_argument("--nx", action="store_true", help="only if the key does not exist")
     put.set_defaults(run=_state_set)
-    listing = sub.add_parser("list", parents=[common], help="users, or one user's keys")
-    listing.add_argument("user_id", nargs="?", help="list this user's keys and values")
+    listing = sub.add_parser(
+        "list",
+        parents=[common],
+        help="users (and LangChain store namespaces, LlamaIndex KV collections), or one's keys",
+    )
+    listing.add_argument(
+        "user_id", nargs="?", help="list the keys and values of this user or namespace"
+    )
     listing.set_defaults(run=_state_list)
 
     events = commands.add_parser("events", help="follow events")
