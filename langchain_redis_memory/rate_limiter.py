@@ -29,7 +29,11 @@ class RedisRateLimiter(BaseRateLimiter):
     Differences from ``InMemoryRateLimiter``: a new (or long idle) bucket is
     full, so the first request never waits; a blocked ``acquire`` sleeps exactly
     until the server says a token is there instead of polling, so
-    ``check_every_n_seconds`` is accepted and unused.
+    ``check_every_n_seconds`` is accepted and unused. A bucket that another
+    program overwrote with fields that are not numbers fails closed:
+    ``acquire`` raises :class:`redis_memory.errors.UnexpectedDataError` naming
+    the key (delete it to start again from a full bucket), and the model is not
+    called.
 
     Args:
         name: The bucket; limiters with the same name (and prefix) share it, and

@@ -61,6 +61,7 @@ from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
 from .errors import SerializationError, UnexpectedDataError
 from .keys import escape_id, unescape_id
+from .serialization import JSONSerializer
 from .server import require_search
 from .ttl import TTL, Seconds
 
@@ -70,6 +71,8 @@ Namespace = tuple[str, ...]
 SearchMode = Literal["vector", "text", "hybrid"]
 FieldKind = Literal["tag", "numeric"]
 
+# A memory's content key is the digest of its value in this one spelling.
+_CANONICAL = JSONSerializer(sort_keys=True)
 _OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in")
 _COMPARE = {"$gt": op.gt, "$gte": op.ge, "$lt": op.lt, "$lte": op.le}
 _RETURN = ("ns", "key", "value", "tags", "created", "updated", "sliding")
@@ -670,7 +673,10 @@ class _MemoryStoreCore:
         ttl: TTL | Seconds | None = None,
     ) -> Generator[Any, Any, str]:
         labels = _labels(namespace)
-        content = digest(orjson.dumps(dict(value), option=orjson.OPT_SORT_KEYS).decode())
+        try:
+            content = digest(_CANONICAL.dumps(dict(value)).decode())
+        except SerializationError as exc:
+            raise SerializationError(f"the memory cannot be stored: {exc}") from exc
         item = self._prepared(labels, content, value, tags, index, ttl)
         vector = None
         if item.embed:

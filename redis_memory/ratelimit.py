@@ -13,6 +13,9 @@ admission writes the bucket (``HSET``) and sets its expiry (``PEXPIRE``) to the
 moment it would be full again: an idle bucket vanishes from Redis, and a missing
 bucket is a full one, so nothing changes for the next caller. A refusal writes
 nothing. A new bucket starts full, so up to ``capacity`` requests may go at once.
+A bucket that is there but unreadable (a field that is not a number, a missing or
+foreign field: another program wrote the key) fails closed: every attempt raises
+:class:`~redis_memory.errors.UnexpectedDataError` naming the key, and admits nothing.
 
 Over any interval of ``t`` seconds, a bucket admits at most
 ``capacity + rate * t`` tokens' worth of requests, however many processes,
@@ -55,15 +58,53 @@ T = TypeVar("T")
 # (0: only look), the longest expiry (ms). Times are server microseconds; the
 # numbers are written with 17 significant digits, so they read back exactly.
 # Returns {admitted 0/1, tokens left (string), wait in us (0 if admitted), now}.
+# A missing bucket is a full one; a bucket that is there but is not exactly the
+# two numeric fields this script writes is an error (RMEM_DATA, see _plan), never
+# taken for a new bucket: that would admit a full bucket's worth of requests.
 _ATTEMPT = """
 local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
 local wanted, longest = tonumber(ARGV[3]), tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'last')
-local tokens, last = tonumber(state[1]), tonumber(state[2])
+local state = redis.call('HGETALL', KEYS[1])
+local tokens, last
+if #state > 0 then
+  -- An error reply is one line: control characters of foreign data become '?'.
+  local function shown(text)
+    return '"' .. (string.gsub(string.sub(text, 1, 40), '%c', '?')) .. '"'
+  end
+  local fields, problem = {}, nil
+  for i = 1, #state, 2 do
+    local name = state[i]
+    fields[name] = state[i + 1]
+    if name ~= 'tokens' and name ~= 'last' and problem == nil then
+      problem = 'it has a field ' .. shown(name) .. ', which a bucket never has'
+    end
+  end
+  for _, name in ipairs({'tokens', 'last'}) do
+    if problem ~= nil then break end
+    local raw = fields[name]
+    -- Decimal numbers only, as this script writes them (%.17g): no hex, no
+    -- spaces, no nan or inf, and never a negative number of tokens.
+    local value = raw and string.find(raw, '^%-?%d+%.?%d*[eE]?[-+]?%d*$') and tonumber(raw)
+    if raw == nil then
+      problem = 'its field ' .. name .. ' is missing'
+    elseif not value or value == math.huge or value == -math.huge
+        or (name == 'tokens' and value < 0) then
+      problem = 'its field ' .. name .. ' holds ' .. shown(raw) .. ', not '
+        .. (name == 'tokens' and 'a number of tokens' or 'a time in microseconds')
+    end
+  end
+  if problem ~= nil then
+    error({err = 'RMEM_DATA ' .. KEYS[1] .. ' is not a rate limit bucket that can be read ('
+      .. problem .. '), so nothing was admitted. Delete the key (RateLimit.reset() does) '
+      .. 'to start again from a full bucket, and check that no other program writes under '
+      .. 'this key prefix'})
+  end
+  tokens, last = tonumber(fields.tokens), tonumber(fields.last)
+end
 local at = now
-if tokens == nil or last == nil then
+if tokens == nil then
   tokens = capacity
 elseif now > last then
   tokens = math.min(capacity, tokens + (now - last) * rate / 1000000)

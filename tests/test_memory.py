@@ -202,3 +202,11 @@ def test_questions_full_of_stop_words_are_searched_safely(prefix):
         assert [hit.key for hit in store.search(("u",), "is there a train?")] == ["k"]
         assert server.client().ping()
     assert query_words("Is there a TRAIN to the sea?") == ["train", "sea"]
+
+
+def test_add_refuses_a_value_that_would_not_read_back_naming_where(plain):
+    with pytest.raises(
+        SerializationError, match=r"the memory cannot be stored: value\['s'\] is a set"
+    ):
+        plain.add(("ana",), {"s": {1, 2}})
+    assert plain.search(("ana",)) == []

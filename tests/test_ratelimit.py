@@ -335,6 +335,104 @@ def test_a_foreign_value_under_the_key_is_a_clear_error(config, redis_client):
         limit.try_acquire()
 
 
+# A bucket someone else wrote: fail closed, naming the key and what to do. ------------------------
+
+# (fields written over a drained bucket, what the error says about them)
+DAMAGED = [
+    ({"tokens": "abc"}, 'its field tokens holds "abc", not a number of tokens'),
+    ({"last": "yesterday"}, 'its field last holds "yesterday", not a time in microseconds'),
+    ({"tokens": "nan"}, 'its field tokens holds "nan", not a number of tokens'),
+    ({"tokens": "inf"}, 'its field tokens holds "inf", not a number of tokens'),
+    ({"tokens": "1e999"}, 'its field tokens holds "1e999", not a number of tokens'),
+    ({"tokens": "-3"}, 'its field tokens holds "-3", not a number of tokens'),
+    ({"tokens": " 0x10 "}, 'its field tokens holds " 0x10 ", not a number of tokens'),
+    ({"tokens": ""}, 'its field tokens holds "", not a number of tokens'),
+    ({"last": "12\r\n34"}, 'its field last holds "12??34", not a time in microseconds'),
+    ({"owner": "billing"}, 'it has a field "owner", which a bucket never has'),
+]
+
+
+def damaged_message(key: str, problem: str) -> str:
+    return (
+        f"{key} is not a rate limit bucket that can be read ({problem}), so nothing was "
+        "admitted. Delete the key (RateLimit.reset() does) to start again from a full "
+        "bucket, and check that no other program writes under this key prefix"
+    )
+
+
+def drained(config, redis_client, name: str, fields: dict[str, str]) -> RateLimit:
+    """A bucket of capacity 2, emptied by two admissions, then ``fields`` written over it."""
+    limit = RateLimit(name, rate=NEVER, capacity=2, config=config)
+    assert [limit.try_acquire() for _ in range(3)] == [True, True, False]
+    redis_client.hset(limit.key, mapping=fields)
+    return limit
+
+
+@pytest.mark.parametrize(("fields", "problem"), DAMAGED)
+def test_a_damaged_bucket_fails_closed_naming_the_key(config, redis_client, fields, problem):
+    # The bucket is empty: taking it for a new (full) one would admit 2 requests.
+    limit = drained(config, redis_client, "damaged", fields)
+    before = redis_client.hgetall(limit.key)
+    for call in (limit.try_acquire, limit.attempt, limit.available, limit.acquire):
+        with pytest.raises(UnexpectedDataError) as raised:
+            call()
+        assert str(raised.value) == damaged_message(limit.key, problem)
+    assert redis_client.hgetall(limit.key) == before  # nothing written, nothing admitted
+    assert limit.reset() is True  # what the message says to do works
+    assert limit.try_acquire()
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"tokens": "2"}, "its field last is missing"),
+        ({"last": "1717000000000000"}, "its field tokens is missing"),
+    ],
+)
+def test_a_bucket_missing_a_field_fails_closed(config, redis_client, fields, problem):
+    limit = RateLimit("half", rate=NEVER, capacity=2, config=config)
+    redis_client.hset(limit.key, mapping=fields)
+    with pytest.raises(UnexpectedDataError) as raised:
+        limit.try_acquire()
+    assert str(raised.value) == damaged_message(limit.key, problem)
+    assert redis_client.hgetall(limit.key) == {k.encode(): v.encode() for k, v in fields.items()}
+
+
+async def test_a_damaged_bucket_fails_closed_in_the_async_twin(config, redis_client):
+    drained(config, redis_client, "adamaged", {"tokens": "abc"})
+    limit = AsyncRateLimit("adamaged", rate=NEVER, capacity=2, config=config)
+    for call in (limit.try_acquire, limit.attempt, limit.available, limit.acquire):
+        with pytest.raises(UnexpectedDataError) as raised:
+            await call()
+        assert str(raised.value) == damaged_message(
+            limit.key, 'its field tokens holds "abc", not a number of tokens'
+        )
+    assert redis_client.hget(limit.key, "tokens") == b"abc"
+
+
+async def test_a_damaged_bucket_fails_closed_in_langchain(config, redis_client):
+    limit = drained(config, redis_client, "lc-damaged", {"last": "soon"})
+    expected = damaged_message(limit.key, 'its field last holds "soon", not a time in microseconds')
+    limiter = RedisRateLimiter(
+        "lc-damaged", requests_per_second=NEVER, max_bucket_size=2, config=config
+    )
+    model = FakeMessagesListChatModel(
+        responses=[AIMessage("no")], rate_limiter=limiter, cache=False
+    )
+    with pytest.raises(UnexpectedDataError) as raised:
+        limiter.acquire(blocking=False)
+    assert str(raised.value) == expected
+    with pytest.raises(UnexpectedDataError) as raised:
+        await limiter.aacquire()
+    assert str(raised.value) == expected
+    # The chat model is not called: the damaged bucket stops it.
+    with pytest.raises(UnexpectedDataError, match="is not a rate limit bucket"):
+        model.invoke("hi")
+    with pytest.raises(UnexpectedDataError, match="is not a rate limit bucket"):
+        await model.ainvoke("hi")
+    assert model.i == 0
+
+
 def test_budget_try_acquire_is_one_round_trip_and_exact_commands(
     config, count_commands, round_trips
 ):
@@ -350,10 +448,11 @@ def test_budget_try_acquire_is_one_round_trip_and_exact_commands(
     with count_commands() as looked:
         limit.available()
     assert round_trips.count == 3
-    # EVALSHA, and inside the script TIME, HMGET; an admission also HSET and PEXPIRE.
-    assert admitted.by_name == {"evalsha": 1, "time": 1, "hmget": 1, "hset": 1, "pexpire": 1}
-    assert refused.by_name == {"evalsha": 1, "time": 1, "hmget": 1}
-    assert looked.by_name == {"evalsha": 1, "time": 1, "hmget": 1}
+    # EVALSHA, and inside the script TIME, HGETALL (the bucket's two fields, and
+    # any foreign one); an admission also HSET and PEXPIRE.
+    assert admitted.by_name == {"evalsha": 1, "time": 1, "hgetall": 1, "hset": 1, "pexpire": 1}
+    assert refused.by_name == {"evalsha": 1, "time": 1, "hgetall": 1}
+    assert looked.by_name == {"evalsha": 1, "time": 1, "hgetall": 1}
 
 
 # -- async twin ----------------------------------------------------------------------------------
