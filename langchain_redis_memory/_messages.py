@@ -5,10 +5,15 @@ LlamaIndex reads; ``lc`` keeps the rest of a LangChain message (its type,
 ``additional_kwargs``, ``response_metadata``, ``usage_metadata``,
 ``invalid_tool_calls``, ``artifact``...) so it comes back equal. Fields left at
 their defaults are not stored, which keeps each message small.
+
+A stored message LangChain cannot rebuild (an ``lc`` field of the wrong type,
+say) is a :class:`~redis_memory.history.DamagedMessageError` naming the key,
+the index and the field, never pydantic's own error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -28,8 +33,10 @@ from langchain_core.messages import (
     ToolMessageChunk,
 )
 from langchain_core.messages.tool import tool_call
+from pydantic import ValidationError
 
-from redis_memory.history import StoredMessage
+from redis_memory.history import StoredMessage, damaged_message, stored_problem
+from redis_memory.keys import KeySchema
 
 _CLASSES: dict[str, type[BaseMessage]] = {
     cls.model_fields["type"].default: cls
@@ -147,7 +154,7 @@ def from_stored(stored: StoredMessage) -> BaseMessage:
         if name in stored:
             data[name] = stored[name]
     if has_tool_call_id:
-        data["tool_call_id"] = stored.get("tool_call_id", "")
+        data["tool_call_id"] = stored.get("tool_call_id") or ""
     if has_role:
         data["role"] = role
     if name_required:
@@ -161,3 +168,52 @@ def from_stored(stored: StoredMessage) -> BaseMessage:
         # LangChain's OpenAI integration marks a developer message this way.
         data["additional_kwargs"] = {"__openai_role__": "developer"}
     return cls(**data)
+
+
+# What a stored message that LangChain cannot rebuild may raise (ValidationError is a ValueError).
+_REBUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def rebuild_problem(stored: Any) -> tuple[str, str] | None:
+    """Why LangChain cannot rebuild a stored message: ``(field, problem)``, or None."""
+    try:
+        from_stored(stored)
+    except _REBUILD_ERRORS as exc:
+        return _described(exc, stored)
+    return None
+
+
+def from_stored_list(
+    stored: Sequence[StoredMessage], keys: KeySchema, key: str, first: int | None = 0
+) -> list[BaseMessage]:
+    """:func:`from_stored` of each message read from the list ``key``, whose first is
+    at index ``first`` (None: the last ones, counted from the end). A message that
+    cannot be rebuilt is a ``DamagedMessageError`` naming the key, index and field."""
+    messages: list[BaseMessage] = []
+    try:
+        for message in stored:
+            messages.append(from_stored(message))
+    except _REBUILD_ERRORS as exc:
+        position = len(messages)
+        start = -len(stored) if first is None else first
+        field, problem = _described(exc, stored[position])
+        raise damaged_message(
+            keys, key, start + position, field, problem, reader="a LangChain message"
+        ) from exc
+    return messages
+
+
+def _described(exc: Exception, stored: Any) -> tuple[str, str]:
+    """The field and the problem behind a failed rebuild, in a line."""
+    problem = stored_problem(stored)
+    if problem is not None:  # the neutral form itself (not checked by the caller)
+        return problem
+    lc = stored.get("lc") or {}
+    if isinstance(exc, ValidationError) and exc.errors():
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        field = ".".join(loc) if loc else "lc"
+        if loc and loc[0] in lc:
+            field = "lc." + field
+        return field, str(error["msg"])
+    return "lc", f"{type(exc).__name__}: {exc}"

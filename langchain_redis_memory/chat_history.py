@@ -13,7 +13,7 @@ from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.history import AsyncMessageLog, MessageHit, MessageLog
 
-from ._messages import from_stored, to_stored
+from ._messages import from_stored_list, to_stored
 from .cache import _embedder
 
 
@@ -50,6 +50,7 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
             history = RedisChatMessageHistory("user-42", url="embedded")
             history.add_messages([HumanMessage("Hi!"), AIMessage("Hello, how can I help?")])
             assert [m.content for m in history.messages] == ["Hi!", "Hello, how can I help?"]
+            assert len(history) == 2  # one LLEN, nothing read
 
         As the history of a chain:
 
@@ -99,14 +100,16 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """All messages of the session, oldest first (one round trip)."""
-        return [from_stored(m) for m in self._log.messages(self.session_id)]
+        return from_stored_list(self._log.messages(self.session_id), self._log.keys, self.key)
 
     async def aget_messages(self) -> list[BaseMessage]:
-        return [from_stored(m) for m in await self._alog.messages(self.session_id)]
+        stored = await self._alog.messages(self.session_id)
+        return from_stored_list(stored, self._log.keys, self.key)
 
     def get_messages(self, *, last: int | None = None) -> list[BaseMessage]:
         """The messages, or only the ``last`` N of them."""
-        return [from_stored(m) for m in self._log.messages(self.session_id, last=last)]
+        stored = self._log.messages(self.session_id, last=last)
+        return from_stored_list(stored, self._log.keys, self.key, None if last else 0)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages atomically, in one round trip."""
@@ -155,6 +158,18 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
 
     async def aclear(self) -> None:
         await self._alog.clear(self.session_id)
+
+    def __len__(self) -> int:
+        """How many messages the session holds: one ``LLEN``, no message read.
+
+        As ``len(history)`` of langchain-redis's ``RedisChatMessageHistory``.
+        """
+        return self._log.count(self.session_id)
+
+    def __bool__(self) -> bool:
+        # With __len__ alone, `if history:` (or `history or make_one()`) would be
+        # False for a new session, and would cost a round trip.
+        return True
 
     def __repr__(self) -> str:
         return f"RedisChatMessageHistory(session_id={self.session_id!r}, key={self.key!r})"

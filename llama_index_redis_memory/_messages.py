@@ -42,6 +42,10 @@ Reading a message without ``li`` (written by LangChain or by the core itself):
 
 LlamaIndex messages have no id, so a neutral ``id`` (LangChain's) is not read;
 ``ts`` and ``lc`` are ignored.
+
+A stored message that cannot be rebuilt (an ``li`` entry of the wrong type, say)
+is a :class:`~redis_memory.history.DamagedMessageError` naming the key, the
+index and the field (:func:`from_stored_list`).
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from pydantic import TypeAdapter, ValidationError
+
+from redis_memory.history import damaged_message, stored_problem
+from redis_memory.keys import KeySchema
 
 ORIGINAL_ROLE = "original_role"
 UNKNOWN_BLOCKS = "unknown_content_blocks"
@@ -354,3 +361,65 @@ def _rebuild_block(entry: Any, derived: Sequence[Any]) -> Any:
 
 def _apply_patch(base: Any, changes: Mapping[str, Any]) -> Any:
     return type(base).model_validate({**base.model_dump(), **changes})
+
+
+# What a stored message that cannot be rebuilt may raise (ValidationError is a ValueError).
+_REBUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def rebuild_problem(stored: Any) -> tuple[str, str] | None:
+    """Why a stored message cannot be rebuilt as a ``ChatMessage``: ``(field, problem)``."""
+    try:
+        from_stored(stored)
+    except _REBUILD_ERRORS as exc:
+        return _described(exc, stored)
+    return None
+
+
+def from_stored_list(
+    stored: Sequence[Mapping[str, Any]],
+    keys: KeySchema,
+    key: str,
+    first: int | None = 0,
+    *,
+    where: str | None = None,
+    hint: bool = True,
+) -> list[ChatMessage]:
+    """:func:`from_stored` of each message read from the list ``key``, whose first is
+    at index ``first`` (None: the last ones, counted from the end; ``where`` names
+    the place instead, ``{position}`` standing for the message's position).
+
+    A message that cannot be rebuilt is a ``DamagedMessageError`` naming the key,
+    the index and the field (with how to repair it, unless ``hint=False``).
+    """
+    messages: list[ChatMessage] = []
+    try:
+        for message in stored:
+            messages.append(from_stored(message))
+    except _REBUILD_ERRORS as exc:
+        position = len(messages)
+        field, problem = _described(exc, stored[position])
+        start = -len(stored) if first is None else first
+        raise damaged_message(
+            keys,
+            key,
+            None if where else start + position,
+            field,
+            problem,
+            reader="a LlamaIndex ChatMessage",
+            hint=hint,
+            where=where.format(position=start + position) if where else None,
+        ) from exc
+    return messages
+
+
+def _described(exc: Exception, stored: Any) -> tuple[str, str]:
+    """The field and the problem behind a failed rebuild, in a line."""
+    problem = stored_problem(stored)
+    if problem is not None:  # the neutral form itself (not checked by the caller)
+        return problem
+    if isinstance(exc, ValidationError) and exc.errors():
+        error = exc.errors()[0]
+        loc = ".".join(str(part) for part in error["loc"])
+        return "li", f"{loc}: {error['msg']}" if loc else str(error["msg"])
+    return "li", f"{type(exc).__name__}: {exc}"

@@ -28,7 +28,7 @@ from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.errors import SerializationError
 from redis_memory.history import AsyncMessageLog, MessageHit, MessageLog, Section, StoredMessage
 
-from ._messages import from_stored, to_stored
+from ._messages import from_stored_list, to_stored
 from .cached_llm import _embedder
 
 
@@ -39,19 +39,20 @@ def _encode(messages: Iterable[ChatMessage]) -> list[dict[str, Any]]:
 
 
 def _decode(
-    stored: Sequence[StoredMessage], log: MessageLog | AsyncMessageLog, key: str
+    stored: Sequence[StoredMessage],
+    log: MessageLog | AsyncMessageLog,
+    key: str,
+    first: int = 0,
+    section: Section = "active",
 ) -> list[ChatMessage]:
-    messages = []
-    for position, message in enumerate(stored):
-        try:
-            messages.append(from_stored(message))
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            raise SerializationError(
-                f"{log.keys.session_messages(key)} holds a message (position {position}) that "
-                f"cannot be rebuilt as a LlamaIndex ChatMessage: {exc}. Was it written by "
-                "another program under this key prefix?"
-            ) from exc
-    return messages
+    """ChatMessages of messages read from ``section`` from index ``first`` on; one
+    that cannot be rebuilt is a DamagedMessageError naming the key, index and field."""
+    if section == "all":
+        where = "position {position} of the archived then active messages"
+        return from_stored_list(stored, log.keys, log.keys.session(key), first, where=where)
+    keys = log.keys
+    name = keys.session_archive(key) if section == "archived" else keys.session_messages(key)
+    return from_stored_list(stored, log.keys, name, first)
 
 
 def _decode_one(
@@ -184,13 +185,25 @@ class RedisChatStore(BaseChatStore):
         """The key's messages, oldest first ([] for an unknown key)."""
         return _decode(self._log.messages(key), self._log, key)
 
-    def add_message(self, key: str, message: ChatMessage) -> None:
-        """Append one message."""
-        self._log.append(key, [to_stored(message)])
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        """Append one message, or insert it before the one at ``idx``, in one round trip.
+
+        ``idx`` works as in ``SimpleChatStore`` (``list.insert``): past the end the
+        message is appended, a negative index counts from the end. The insert is
+        atomic: a concurrent append is never lost, nor put out of order.
+        """
+        if idx is None:
+            self._log.append(key, [to_stored(message)])
+        else:
+            self._log.insert(key, idx, to_stored(message))
 
     def add_messages(self, key: str, messages: list[ChatMessage]) -> None:
         """Append several messages at once, in order (one round trip)."""
         self._log.append(key, _encode(messages))
+
+    def count_messages(self, key: str) -> int:
+        """How many messages the key holds: one ``LLEN``, nothing read."""
+        return self._log.count(key)
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
         """Delete the key's messages and return them (None if it had none)."""
@@ -216,11 +229,19 @@ class RedisChatStore(BaseChatStore):
     async def aget_messages(self, key: str) -> list[ChatMessage]:
         return _decode(await self._alog.messages(key), self._alog, key)
 
-    async def async_add_message(self, key: str, message: ChatMessage) -> None:
-        await self._alog.append(key, [to_stored(message)])
+    async def async_add_message(
+        self, key: str, message: ChatMessage, idx: int | None = None
+    ) -> None:
+        if idx is None:
+            await self._alog.append(key, [to_stored(message)])
+        else:
+            await self._alog.insert(key, idx, to_stored(message))
 
     async def async_add_messages(self, key: str, messages: list[ChatMessage]) -> None:
         await self._alog.append(key, _encode(messages))
+
+    async def acount_messages(self, key: str) -> int:
+        return await self._alog.count(key)
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         removed = await self._alog.take(key)
@@ -307,7 +328,7 @@ class RedisMemoryChatStore(AsyncDBChatStore):
             self._log.keys.session_messages(key)  # still validate the key
             return []
         stored = await self._log.messages(key, offset=offset or 0, limit=limit, section=section)
-        return _decode(stored, self._log, key)
+        return _decode(stored, self._log, key, offset or 0, section)
 
     async def count_messages(
         self, key: str, status: MessageStatus | None = MessageStatus.ACTIVE

@@ -57,7 +57,15 @@ from .ttl import TTL, TTLPolicy
 # Imported on first use (module __getattr__): name -> module of this package.
 _LAZY = {
     **dict.fromkeys(
-        ["AsyncMessageLog", "MessageHit", "MessageLog", "SessionInfo", "StoredMessage"], "history"
+        [
+            "AsyncMessageLog",
+            "DamagedMessageError",
+            "MessageHit",
+            "MessageLog",
+            "SessionInfo",
+            "StoredMessage",
+        ],
+        "history",
     ),
     **dict.fromkeys(["AsyncResponseCache", "CacheStats", "ResponseCache"], "cache"),
     **dict.fromkeys(["AsyncMemoryStore", "MemoryItem", "MemoryStore"], "memory"),
@@ -149,6 +157,7 @@ __all__ = [
     "CheckpointLog",
     "Claims",
     "ConfigurationError",
+    "DamagedMessageError",
     "DistributedLock",
     "EmbeddedCluster",
     "EmbeddedRedis",

@@ -65,6 +65,9 @@ class Plan(Generic[T]):
             replicas have the write) is the last one given to ``finish``.
         route: On a Redis Cluster, run a single command on the primary owning
             this key rather than where redis-py would send it.
+        advice: What to tell the user when the connection fails or times out,
+            which leaves unknown whether Redis applied the plan (a write that is
+            not safe to repeat says what is); empty: the generic advice.
     """
 
     doing: str
@@ -75,28 +78,42 @@ class Plan(Generic[T]):
     transaction: bool = False
     then_wait: tuple[int, int] | None = None
     route: str | None = None
+    advice: str = ""
+
+
+def _said(what: object) -> str:
+    """An error's text as one sentence: redis-py's often end with a period, some do not."""
+    text = str(what).strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 @contextmanager
-def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]:
-    """Turn redis-py's errors into this package's, naming the URL (masked) and key."""
+def redis_errors(doing: str, key: str, url: Callable[[], str], advice: str = "") -> Iterator[None]:
+    """Turn redis-py's errors into this package's, naming the URL (masked) and key.
+
+    ``advice`` replaces the generic advice after a connection failure or a
+    timeout (see :attr:`Plan.advice`).
+    """
     try:
         yield
     except redis.exceptions.TimeoutError as exc:
         raise RedisUnavailableError(
-            f"Redis at {url()} did not answer in time while {doing} ({key}): {exc}. The "
-            "command may still have been applied: check before retrying a call that is "
-            "not safe to repeat."
+            f"Redis at {url()} did not answer in time while {doing} ({key}): {_said(exc)} "
+            + (
+                advice
+                or "The command may still have been applied: check before retrying a call "
+                "that is not safe to repeat."
+            )
         ) from exc
     except redis.exceptions.AuthenticationError as exc:
         raise RedisUnavailableError(
-            f"Redis at {url()} refused the credentials while {doing} ({key}): {exc}. Check "
-            "the user name and password of the URL (shown masked)."
+            f"Redis at {url()} refused the credentials while {doing} ({key}): {_said(exc)} "
+            "Check the user name and password of the URL (shown masked)."
         ) from exc
     except NO_PRIMARY as exc:
         raise RedisUnavailableError(
             f"no Sentinel of {url()} named a reachable primary while {doing} ({key}): "
-            f"{no_primary_reason(exc)}. Check the sentinels' addresses and the service "
+            f"{_said(no_primary_reason(exc))} Check the sentinels' addresses and the service "
             "name; during a failover, retry once the sentinels have promoted a replica."
         ) from exc
     except (redis.exceptions.ConnectionError, redis.exceptions.RedisClusterException) as exc:
@@ -113,18 +130,19 @@ def redis_errors(doing: str, key: str, url: Callable[[], str]) -> Iterator[None]
             # other concurrent commands.
             raise RedisUnavailableError(
                 f"No free connection to Redis at {url()} while {doing} ({key}): the "
-                f"connection pool is full ({exc}). Raise max_connections (RedisMemoryConfig) "
-                "or lower the concurrency."
+                f"connection pool is full ({str(exc).rstrip('.')}). Raise max_connections "
+                "(RedisMemoryConfig) or lower the concurrency."
             ) from exc
         raise RedisUnavailableError(
-            f"Redis at {url()} could not be reached while {doing} ({key}): {exc}. "
-            "Retry once Redis is back."
+            f"Redis at {url()} could not be reached while {doing} ({key}): {_said(exc)} "
+            + (advice or "Retry once Redis is back.")
         ) from exc
     except redis.exceptions.OutOfMemoryError as exc:
         raise RedisOutOfMemoryError(
             f"Redis at {url()} refused {doing} ({key}): it is full (maxmemory reached, and "
-            f"its eviction policy frees nothing): {exc} Nothing was written. Raise maxmemory, "
-            "shorten TTLs or windows, or move the cache to its own Redis (README: Production)."
+            f"its eviction policy frees nothing): {_said(exc)} Nothing was written. Raise "
+            "maxmemory, shorten TTLs or windows, or move the cache to its own Redis (README: "
+            "Production)."
         ) from exc
     except redis.exceptions.NoPermissionError as exc:
         raise PermissionDeniedError(
@@ -411,7 +429,7 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
                 pipe.execute_command(*command)
             replies = pipe.execute()
     except Exception:
-        with redis_errors(plan.doing, plan.key, url):
+        with redis_errors(plan.doing, plan.key, url, plan.advice):
             raise
     return plan.finish(replies)
 
@@ -453,6 +471,6 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
                 pipe.execute_command(*command)
             replies = await pipe.execute()
     except Exception:
-        with redis_errors(plan.doing, plan.key, url):
+        with redis_errors(plan.doing, plan.key, url, plan.advice):
             raise
     return plan.finish(replies)

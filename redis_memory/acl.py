@@ -29,7 +29,7 @@ COMMANDS: tuple[str, ...] = (
     # strings: exact cache, state, claims, locks
     "get", "set", "mget", "mset",
     # lists: messages, findings
-    "rpush", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "lrem", "ltrim",
+    "rpush", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "lrem", "ltrim", "lpos",
     # hashes: semantic cache entries, rate limits, LangGraph checkpoints and values
     "hset", "hmget", "hget", "hdel", "hsetnx", "hgetall", "hlen", "hexists", "hincrby",
     # sorted sets and sets: LangGraph checkpoint order, pending writes, runs, mirrored ids

@@ -14,6 +14,22 @@ of messages (append, replace, archiving) is followed by ``WAIT`` in the same rou
 trip and raises :class:`~redis_memory.errors.ReplicaAckError` when too few
 replicas confirmed it in time.
 
+An append is safe to repeat. Each carries a token: derived from the messages'
+ids when every message has one, from ``idempotency_key=`` when given, else
+generated for the call (and so reused by redis-py's own retries, which resend
+the same command). The script keeps the tokens of the session's last
+:data:`REMEMBERED_APPENDS` appends in ``...:appends`` (a string of 16-byte
+tokens, with the session's TTL, in its slot) and stores nothing for a token it
+has seen: a connection lost after an append was sent can be retried without
+storing it twice. ``clear`` and ``replace`` forget the tokens.
+
+Reading a damaged entry (not JSON, or a field of the wrong type) raises
+:class:`DamagedMessageError`, naming the key, the entry's index in the list
+and the field, and the command that repairs it: ``redis-memory sessions check
+SESSION --repair`` moves damaged entries, unchanged, to the session's
+``...:quarantine`` list (:meth:`MessageLog.find_damaged`,
+:meth:`MessageLog.quarantine`), after which the rest reads.
+
 :class:`MessageLog` is the sync engine and :class:`AsyncMessageLog` its native
 ``redis.asyncio`` twin, with the same method names; both share every piece of
 key building, encoding and validation in :class:`_MessageLogCore`.
@@ -29,6 +45,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shlex
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -55,13 +74,18 @@ from ._search import (
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
-from .errors import ReplicaAckError, SerializationError, ValueTooLargeError
-from .keys import KeySchema
+from .errors import ReplicaAckError, SerializationError, UnexpectedDataError, ValueTooLargeError
+from .keys import DEFAULT_PREFIX, KeySchema
 from .serialization import fast_dumps, fast_loads
 from .server import require_search
 
 Section = Literal["active", "archived", "all"]
 T = TypeVar("T")
+
+#: How many of a session's appends are remembered (by token), so that repeating
+#: one of them stores nothing: 16 bytes each, at most 512 bytes a session.
+REMEMBERED_APPENDS = 32
+_TOKEN_BYTES = 16
 
 
 class ToolCall(TypedDict):
@@ -93,6 +117,92 @@ class StoredMessage(TypedDict, total=False):
     ts: NotRequired[float]
     lc: NotRequired[dict[str, Any]]
     li: NotRequired[dict[str, Any]]
+
+
+class DamagedMessageError(UnexpectedDataError, SerializationError):
+    """A stored message cannot be read: names its key, its index in that list, and the field.
+
+    ``redis-memory sessions check SESSION --repair`` moves such entries, unchanged,
+    to the session's quarantine list; the rest of the session then reads. Both an
+    :class:`UnexpectedDataError` and a :class:`SerializationError` (and so a
+    ``ValueError``). ``index`` is a list index as ``LINDEX`` takes it (negative:
+    from the end), or None when the entry was read across the archived and active
+    lists; ``field`` is ``"value"`` when the entry as a whole is not a message.
+    """
+
+    def __init__(
+        self, message: str, *, key: str = "", index: int | None = None, field: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.index = index
+        self.field = field
+
+
+def repair_command(keys: KeySchema, session_id: str) -> str:
+    """The command line that moves a session's damaged entries to its quarantine list."""
+    prefix = "" if keys.prefix == DEFAULT_PREFIX else f" --prefix {keys.prefix}"
+    return f"redis-memory sessions check {shlex.quote(session_id)} --repair{prefix}"
+
+
+def damaged_message(
+    keys: KeySchema,
+    key: str,
+    index: int | None,
+    field: str,
+    problem: str,
+    *,
+    reader: str | None = None,
+    hint: bool = True,
+    where: str | None = None,
+) -> DamagedMessageError:
+    """The error for a damaged entry at ``index`` of the list ``key``.
+
+    ``reader``: the framework type the entry could not be rebuilt as (None: the
+    stored form itself is damaged); ``hint``: add how to repair it (not for an
+    entry the call removed); ``where``: the place, when not one list's index.
+    """
+    if where is not None:
+        place = where
+    else:
+        place = f"index {index}" + (
+            " (counted from the end)" if index is not None and index < 0 else ""
+        )
+    if reader is None:
+        text = f"{key} holds a damaged message at {place} ({field}: {problem})"
+    else:
+        text = (
+            f"{key} holds a message at {place} that cannot be rebuilt as {reader} "
+            f"({field}: {problem})"
+        )
+    if hint:
+        try:
+            session_id = keys.session_id_of(key)
+        except ValueError:
+            session_id = None
+        if session_id is not None:
+            text += (
+                f". `{repair_command(keys, session_id)}` moves damaged entries, unchanged, to "
+                f"{keys.session_quarantine(session_id)} (nothing is deleted), and the rest of "
+                "the session reads again"
+            )
+    return DamagedMessageError(text, key=key, index=index, field=field)
+
+
+@dataclass(frozen=True, slots=True)
+class DamagedEntry:
+    """A damaged entry of a session, found by :meth:`MessageLog.find_damaged`.
+
+    ``raw`` is the stored value, byte for byte; ``index`` its index in the
+    ``section``'s list when it was read.
+    """
+
+    session_id: str
+    section: Literal["active", "archived"]
+    index: int
+    field: str
+    problem: str
+    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,35 +289,99 @@ local function index_messages(meta, stem, ttl, session, sidd, user, values, firs
 end
 """
 
-# KEYS: messages, archive, meta. ARGV: ttl, window, channel, event head, mode,
-# refresh_archive, the session stem ('' when the log is not searchable), the
-# session id, its digest, the user's digest, n vectors, the vectors (empty for
-# a message without text), then the messages.
+# KEYS: messages, archive, meta, appends. ARGV: ttl, window, channel, event head,
+# mode, refresh_archive, the session stem ('' when the log is not searchable), the
+# session id, its digest, the user's digest, the append's token ('' for none), n
+# vectors, the vectors (empty for a message without text), then the messages.
+# The appends key holds the tokens of the last appends, newest first: a token
+# seen there means this append was stored already, and nothing is written.
 _APPEND = (
     APPEND_FUNCTION
     + INDEX_FUNCTION
     + """
-local stem, vectors = ARGV[7], {}
-local first = 12 + tonumber(ARGV[11])
-for i = 12, first - 1 do vectors[#vectors + 1] = ARGV[i] end
-if stem ~= '' and ARGV[5] ~= '0' then unindex(KEYS[3], stem) end
-local n = append_messages(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3],
+local stem, vectors, token, ttl = ARGV[7], {}, ARGV[11], tonumber(ARGV[1])
+local first = 13 + tonumber(ARGV[12])
+for i = 13, first - 1 do vectors[#vectors + 1] = ARGV[i] end
+local seen = ''
+if token ~= '' then
+  seen = redis.call('GET', KEYS[4]) or ''
+  for i = 1, #seen, #token do
+    if string.sub(seen, i, i + #token - 1) == token then return redis.call('LLEN', KEYS[1]) end
+  end
+end
+if ARGV[5] ~= '0' then
+  redis.call('DEL', KEYS[4])
+  if stem ~= '' then unindex(KEYS[3], stem) end
+end
+local n = append_messages(KEYS[1], KEYS[2], ttl, tonumber(ARGV[2]), ARGV[3],
                           ARGV[4], ARGV[5], ARGV[6], ARGV, first)
 if stem ~= '' then
-  index_messages(KEYS[3], stem, tonumber(ARGV[1]), ARGV[8], ARGV[9], ARGV[10], ARGV, first,
+  index_messages(KEYS[3], stem, ttl, ARGV[8], ARGV[9], ARGV[10], ARGV, first,
     #vectors > 0 and vectors or nil)
 end
+if token ~= '' then
+  seen = token .. string.sub(seen, 1, (REMEMBERED - 1) * #token)
+  if ttl > 0 then
+    redis.call('SET', KEYS[4], seen, 'PX', ttl)
+  else
+    redis.call('SET', KEYS[4], seen)
+  end
+end
 return n
-"""
+""".replace("REMEMBERED", str(REMEMBERED_APPENDS))
 )
 
+# KEYS: meta, appends, then the keys to count as deleted.
 _CLEAR_INDEXED = (
     INDEX_FUNCTION
     + """
 unindex(KEYS[1], ARGV[1])
-return redis.call('UNLINK', unpack(KEYS, 2))
+redis.call('UNLINK', KEYS[2])
+return redis.call('UNLINK', unpack(KEYS, 3))
 """
 )
+
+# KEYS: active, archived, quarantine. ARGV: a mark (never a stored message), then
+# for each entry: its list (1: active, 2: archived), its index, its value. An
+# entry is found at its index or, when the list changed since it was read, by its
+# value; found entries are marked, removed at once and pushed, unchanged, to the
+# quarantine list, which takes the session's remaining TTL. Returns 1 (moved) or
+# 0 (no longer there) per entry.
+_QUARANTINE = """
+local mark, lists, marked, moved, found = ARGV[1], {KEYS[1], KEYS[2]}, {}, {}, {}
+for i = 2, #ARGV, 3 do
+  local which, value = tonumber(ARGV[i]), ARGV[i + 2]
+  local list, at = lists[which], tonumber(ARGV[i + 1])
+  if redis.call('LINDEX', list, at) ~= value then at = redis.call('LPOS', list, value) end
+  if at then
+    redis.call('LSET', list, at, mark)
+    marked[which] = true
+    moved[#moved + 1] = value
+    found[#found + 1] = 1
+  else
+    found[#found + 1] = 0
+  end
+end
+local ttl, forever = 0, false
+for which = 1, 2 do
+  if marked[which] then
+    local left = redis.call('PTTL', lists[which])
+    if left == -1 then forever = true elseif left > ttl then ttl = left end
+    redis.call('LREM', lists[which], 0, mark)
+  end
+end
+if #moved > 0 then
+  for i = 1, #moved, 1000 do
+    redis.call('RPUSH', KEYS[3], unpack(moved, i, math.min(i + 999, #moved)))
+  end
+  if forever then
+    redis.call('PERSIST', KEYS[3])
+  elseif ttl > 0 then
+    redis.call('PEXPIRE', KEYS[3], ttl)
+  end
+end
+return found
+"""
 
 # Deleting by index keeps the order of the rest: mark the element, then remove
 # exactly that mark. The mark cannot be a stored message (those are JSON objects).
@@ -230,6 +404,48 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return moved
 """
 
+# Inserting keeps append's rules (TTL, search copy, event). The messages from the
+# position on come off the end, the one at the position overwritten by the new one
+# (so the list never empties and keeps its TTL), and go back after it; then the
+# window is applied, as after list.insert. Only commands of redis_memory.acl.COMMANDS.
+# KEYS and ARGV: _APPEND's with one message (mode '0'; ARGV 1 to 10 are read, the
+# append's token is not), then the position, where the message is in ARGV, and how
+# many vectors (0 or 1) come just before it.
+_INSERT_AT = (
+    APPEND_FUNCTION
+    + INDEX_FUNCTION
+    + """
+local nvectors = tonumber(table.remove(ARGV))
+local first = tonumber(table.remove(ARGV))
+local at = tonumber(table.remove(ARGV))
+local stem, vectors = ARGV[7], {}
+for i = first - nvectors, first - 1 do vectors[#vectors + 1] = ARGV[i] end
+local before = redis.call('LLEN', KEYS[1])
+if at < 0 then at = math.max(0, before + at) end
+local values = {ARGV[first]}
+if at < before then
+  local moved = {}
+  if before - at > 1 then moved = redis.call('RPOP', KEYS[1], before - at - 1) end
+  values = {redis.call('LINDEX', KEYS[1], -1)}
+  redis.call('LSET', KEYS[1], -1, ARGV[first])
+  for i = #moved, 1, -1 do values[#values + 1] = moved[i] end
+end
+local n = append_messages(KEYS[1], KEYS[2], tonumber(ARGV[1]), 0, '', '', '0', ARGV[6],
+                          values, 1)
+local window = tonumber(ARGV[2])
+if window > 0 and n > window then
+  redis.call('LTRIM', KEYS[1], -window, -1)
+  n = window
+end
+if stem ~= '' then
+  index_messages(KEYS[3], stem, tonumber(ARGV[1]), ARGV[8], ARGV[9], ARGV[10], ARGV, first,
+    #vectors > 0 and vectors or nil)
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4] .. n .. '}') end
+return n
+"""
+)
+
 _TOMBSTONE = b"\x00rmem:deleted\x00"
 
 
@@ -240,10 +456,158 @@ APPEND = Script(_APPEND)
 CLEAR_INDEXED = Script(_CLEAR_INDEXED)
 DELETE_AT = Script(_DELETE_AT)
 ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
+QUARANTINE = Script(_QUARANTINE)
+INSERT_AT = Script(_INSERT_AT)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:39] + '…'}"
+
+
+def _is_mapping(value: Any) -> bool:
+    # isinstance(..., Mapping) runs the ABC machinery; a dict needs none of it.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _content_problem(content: Any) -> tuple[str, str] | None:
+    if type(content) is str:
+        return None
+    if type(content) is not list and not isinstance(content, list):
+        return "content", f"must be a str or a list of content blocks, not {_shown(content)}"
+    for position, block in enumerate(content):
+        if type(block) is not dict and not isinstance(block, str) and not _is_mapping(block):
+            return (
+                f"content[{position}]",
+                f"must be a content block (an object) or a str, not {_shown(block)}",
+            )
+    return None
+
+
+_TEXT_FIELDS = ("name", "id", "tool_call_id")
+
+
+def _field_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What is wrong with the fields of a message other than its role: (field, problem)."""
+    problem = _content_problem(message.get("content"))
+    if problem is not None or len(message) == 2:
+        return problem
+    for field in _TEXT_FIELDS:
+        value = message.get(field)
+        if value is not None and not isinstance(value, str):
+            return field, f"must be a str, not {_shown(value)}"
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            return "tool_calls", f"must be a list of tool calls, not {_shown(calls)}"
+        for position, call in enumerate(calls):
+            where = f"tool_calls[{position}]"
+            if not _is_mapping(call):
+                return where, f"must be a tool call {{'id', 'name', 'args'}}, not {_shown(call)}"
+            if not isinstance(call.get("name"), str):
+                return f"{where}.name", f"must be a str, not {_shown(call.get('name'))}"
+            args, call_id = call.get("args"), call.get("id")
+            if args is not None and not _is_mapping(args):
+                return f"{where}.args", f"must be an object, not {_shown(args)}"
+            if call_id is not None and not isinstance(call_id, str):
+                return f"{where}.id", f"must be a str, not {_shown(call_id)}"
+    ts = message.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int | float)):
+        return "ts", f"must be a number (seconds since the epoch), not {_shown(ts)}"
+    for field in ("lc", "li"):
+        value = message.get(field)
+        if value is not None and not _is_mapping(value):
+            return field, f"must be an object, not {_shown(value)}"
+    return None
+
+
+def stored_problem(message: Any) -> tuple[str, str] | None:
+    """What is wrong with a decoded stored message: ``(field, problem)``, or None.
+
+    The neutral form's rules: ``role`` a non-empty str; ``content`` a str or a
+    list of blocks (objects) and strs; ``name``, ``id``, ``tool_call_id`` strs;
+    ``tool_calls`` a list of ``{"name": str, "args": object, "id": str}``; ``ts``
+    a number; ``lc`` and ``li`` objects (the optional ones may be null). The log
+    refuses to store a message that breaks them.
+    """
+    if type(message) is not dict:
+        return "value", (
+            f"is not a stored message of redis-memory-backend (a JSON {_json_kind(message)}, "
+            "not an object); another program may write under this key prefix"
+        )
+    role = message.get("role")
+    if type(role) is not str or not role:
+        if role is None and "content" not in message:
+            return "value", (
+                "is not a stored message of redis-memory-backend (it has no role and "
+                "content); another program may write under this key prefix"
+            )
+        return "role", f"must be a non-empty str, not {_shown(role)}"
+    if "content" not in message:
+        return "content", "is missing"
+    return _field_problem(message)
+
+
+# The types each known field may have once decoded (orjson gives exact types).
+_FIELD_TYPES: dict[str, frozenset[type]] = {
+    "name": frozenset({str, type(None)}),
+    "id": frozenset({str, type(None)}),
+    "tool_call_id": frozenset({str, type(None)}),
+    "tool_calls": frozenset({list, type(None)}),
+    "ts": frozenset({float, int, type(None)}),
+    "lc": frozenset({dict, type(None)}),
+    "li": frozenset({dict, type(None)}),
+}
+_TEXT = frozenset({str})
+_CONTENT = frozenset({str, list})
+_BLOCK = frozenset({str, dict})
+_NEUTRAL_PAIR = frozenset({"role", "content"})
+
+
+def _well_formed(messages: list[Any]) -> bool:
+    """Whether every decoded message keeps :func:`stored_problem`'s rules, checked
+    field by field across the batch by C code; False: look at each (it is exact)."""
+    try:  # dict.__getitem__ refuses what is not a dict, and a missing field
+        roles = list(map(dict.__getitem__, messages, repeat("role")))
+        contents = list(map(dict.__getitem__, messages, repeat("content")))
+    except (KeyError, TypeError):
+        return False
+    if not set(map(type, roles)) <= _TEXT or not all(roles):
+        return False
+    kinds = set(map(type, contents))
+    if not kinds <= _CONTENT:
+        return False
+    if list in kinds and not all(
+        set(map(type, content)) <= _BLOCK for content in contents if type(content) is list
+    ):
+        return False
+    for field in set().union(*messages) - _NEUTRAL_PAIR:
+        allowed = _FIELD_TYPES.get(field)
+        if allowed is None:
+            continue
+        values = list(map(dict.get, messages, repeat(field)))
+        if not set(map(type, values)) <= allowed:
+            return False
+        if field == "tool_calls" and any(
+            _field_problem({"role": "-", "content": "", "tool_calls": calls})
+            for calls in values
+            if calls
+        ):
+            return False
+    return True
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "boolean" if isinstance(value, bool) else "number"
 
 
 def _validate_message(message: Any, position: int) -> None:
-    # isinstance(..., Mapping) runs the ABC machinery; a dict needs none of it.
     if type(message) is not dict and not isinstance(message, Mapping):
         raise TypeError(
             f"message {position} is a {type(message).__name__}; the message log stores "
@@ -258,6 +622,57 @@ def _validate_message(message: Any, position: int) -> None:
             f"message {position} needs 'content' as a str or a list of content blocks, "
             f"got {type(content).__name__}"
         )
+    problem = _field_problem(message)
+    if problem is not None:
+        raise TypeError(f"message {position} cannot be stored: {problem[0]} {problem[1]}")
+
+
+def _ts_of(raw: Any, loads: Callable[[Any], Any]) -> float | None:
+    """The timestamp of a stored message, or None (also for a damaged one)."""
+    try:
+        message = loads(raw)
+    except (ValueError, TypeError):
+        return None
+    ts = message.get("ts") if type(message) is dict else None
+    return ts if isinstance(ts, int | float) and not isinstance(ts, bool) else None
+
+
+def _append_token(ids: list[Any], idempotency_key: str | None) -> tuple[bytes, str]:
+    """The token of an append, and what to advise when its outcome is unknown."""
+    unknown = (
+        "The append may or may not have been stored: a connection lost after it was sent "
+        "leaves that unknown."
+    )
+    remembered = (
+        f"the session remembers its last {REMEMBERED_APPENDS} appends, and a repeat of one "
+        "stores nothing"
+    )
+    if idempotency_key is not None:
+        if not isinstance(idempotency_key, str) or not idempotency_key:
+            raise TypeError(f"idempotency_key must be a non-empty str, got {idempotency_key!r}")
+        source = b"k" + idempotency_key.encode("utf-8", "surrogatepass")
+        advice = f"{unknown} Repeating it with the same idempotency_key is safe: {remembered}."
+    elif ids and None not in ids:
+        source = b"i" + orjson.dumps(ids)
+        advice = (
+            f"{unknown} Repeating it with the same messages (the same ids) is safe: {remembered}."
+        )
+    else:
+        generated = os.urandom(_TOKEN_BYTES).hex()
+        source = b"k" + generated.encode()
+        advice = (
+            f"{unknown} To repeat it safely, pass idempotency_key={generated!r} to "
+            f"MessageLog.append (or give every message an id): {remembered}. Repeated "
+            "otherwise, it could be stored twice."
+        )
+    return hashlib.blake2b(source, digest_size=_TOKEN_BYTES).digest(), advice
+
+
+# What to say when a write that is not safe to repeat meets a lost connection.
+_CHECK_FIRST = (
+    "It may or may not have been applied (a connection lost after it was sent leaves that "
+    "unknown): read the session before repeating it."
+)
 
 
 class _MessageLogCore:
@@ -359,38 +774,49 @@ class _MessageLogCore:
             ids.append(message.get("id"))
         return encoded, ids
 
-    def _decode(self, raw: bytes | str, key: str) -> StoredMessage:
+    def _problem_of(self, raw: bytes | str) -> tuple[Any, tuple[str, str] | None]:
+        """The decoded value of a stored entry and what is wrong with it (None: nothing)."""
         try:
             message = self._serializer.loads(raw)
-        except SerializationError as exc:
-            raise SerializationError(
-                f"{key} holds a value that is not a stored message of redis-memory-backend ({exc})"
-            ) from exc
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
-            raise SerializationError(
-                f"{key} holds {str(raw)[:80]!r}, which is not a stored message of "
-                "redis-memory-backend (it has no role and content); another program may "
-                "write under this key prefix"
+        except SerializationError:
+            shown = str(raw)[:80]
+            return None, (
+                "value",
+                f"is not a stored message of redis-memory-backend: not JSON, it begins "
+                f"{shown}; another program may write under this key prefix",
             )
-        return message  # type: ignore[return-value]
+        return message, stored_problem(message)
 
-    def _decoder(self, key: str) -> Callable[[Sequence[bytes | str] | None], list[StoredMessage]]:
+    def _decode(
+        self, raw: bytes | str, key: str, index: int | None = None, *, hint: bool = True
+    ) -> StoredMessage:
+        message, problem = self._problem_of(raw)
+        if problem is not None:
+            raise damaged_message(self.keys, key, index, *problem, hint=hint)
+        return message  # type: ignore[no-any-return]
+
+    def _decoder(
+        self, key: str, first: int | None = 0, *, hint: bool = True
+    ) -> Callable[[Sequence[bytes | str] | None], list[StoredMessage]]:
+        """Decodes a list read from ``key`` whose first entry is at index ``first``
+        (None: the list's last entries, counted from the end)."""
         loads = self._loads
 
         def decode(raws: Sequence[bytes | str] | None) -> list[StoredMessage]:
-            # The common case in one pass, its checks run by C code (dict.__contains__
-            # refuses anything that is not a dict); anything amiss goes through
-            # _decode, which names what is wrong.
+            # The common case in one pass: orjson, then the field checks; anything
+            # amiss goes through _decode, which names what is wrong and where.
             raws = raws or ()
             try:
                 messages = list(map(loads, raws))
-                valid = all(map(_has, messages, repeat("role"))) and all(
-                    map(_has, messages, repeat("content"))
-                )
+                valid = _well_formed(messages)
             except (ValueError, TypeError):  # SerializationError is both
                 valid = False
             if not valid:
-                return [self._decode(raw, key) for raw in raws]
+                start = -len(raws) if first is None else first
+                return [
+                    self._decode(raw, key, start + position, hint=hint)
+                    for position, raw in enumerate(raws)
+                ]
             return messages  # type: ignore[return-value]
 
         return decode
@@ -414,11 +840,12 @@ class _MessageLogCore:
         mode: str,
         user_id: str | None = None,
         vectors: Sequence[bytes] | None = None,
+        token: bytes = b"",
     ) -> list[Any]:
-        """The arguments of ``append_messages`` before the messages themselves.
+        """The arguments of the append script before the messages themselves.
 
         ``mode``: ``"0"`` appends, ``"1"`` replaces the active messages, ``"2"``
-        replaces them and clears the archive.
+        replaces them and clears the archive. ``token``: the append's (b"": none).
         """
         channel = self.keys.session_channel(session_id) if self.publish_events else ""
         event_head = b""
@@ -427,7 +854,7 @@ class _MessageLogCore:
             event["ids"] = ids
             # The script appends the session's new length and the closing brace.
             event_head = orjson.dumps(event)[:-1] + b',"count":'
-        index: list[Any] = ["", "", "", "", 0]
+        index: list[Any] = ["", "", "", "", token, 0]
         if self.searchable:
             user = digest(_user(user_id)) if user_id is not None else ""
             stem = self.keys.session(session_id)
@@ -436,6 +863,7 @@ class _MessageLogCore:
                 session_id,
                 digest(session_id),
                 user,
+                token,
                 len(vectors or ()),
                 *(vectors or ()),
             ]
@@ -459,6 +887,7 @@ class _MessageLogCore:
         clear_archive: bool = False,
         user_id: str | None = None,
         vectors: Sequence[bytes] | None = None,
+        idempotency_key: str | None = None,
     ) -> Plan[int]:
         key = self.keys.session_messages(session_id)
         encoded, ids = self._encode(messages)
@@ -469,11 +898,42 @@ class _MessageLogCore:
                 cleared.finish = lambda _: 0
                 return self._replicated(cleared)
             return Plan("counting messages", key, lambda r: int(r[0]), [("LLEN", key)])
-        mode = ("2" if clear_archive else "1") if replace else "0"
-        args = [*self._append_args(session_id, ids, mode, user_id, vectors), *encoded]
-        keys = [key, self._archive_key(session_id), self.keys.session_meta(session_id)]
+        if replace:
+            # Replacing is safe to repeat as it is; it forgets the appends' tokens.
+            mode, token, advice = ("2" if clear_archive else "1"), b"", ""
+        else:
+            mode = "0"
+            token, advice = _append_token(ids, idempotency_key)
+        args = [*self._append_args(session_id, ids, mode, user_id, vectors, token), *encoded]
+        keys = [
+            key,
+            self._archive_key(session_id),
+            self.keys.session_meta(session_id),
+            self.keys.session_appends(session_id),
+        ]
         doing = "replacing messages" if replace else "appending messages"
-        return self._replicated(Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args)))
+        plan = Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args), advice=advice)
+        return self._replicated(plan)
+
+    def _plan_insert(
+        self,
+        session_id: str,
+        index: int,
+        message: Mapping[str, Any],
+        user_id: str | None,
+        vectors: Sequence[bytes] | None,
+    ) -> Plan[int]:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        plan = self._plan_append(
+            session_id, [message], replace=False, user_id=user_id, vectors=vectors
+        )
+        assert plan.script is not None  # one message: the append script
+        _, keys, args = plan.script
+        # The message is the append's last argument, its vector (if any) just before.
+        script = (INSERT_AT, keys, [*args, index, len(args), len(vectors or ())])
+        # No token (an insert is not remembered): a lost connection leaves it unknown.
+        return replace(plan, doing="inserting a message", script=script, advice=_CHECK_FIRST)
 
     def _plan_append_archived(
         self, session_id: str, messages: Sequence[Mapping[str, Any]]
@@ -486,7 +946,14 @@ class _MessageLogCore:
         if self._ttl.expires:
             commands.append(("PEXPIRE", key, self._ttl.milliseconds))
         return self._replicated(
-            Plan("archiving messages", key, lambda r: int(r[0]), commands, transaction=True)
+            Plan(
+                "archiving messages",
+                key,
+                lambda r: int(r[0]),
+                commands,
+                transaction=True,
+                advice=_CHECK_FIRST,
+            )
         )
 
     def _plan_messages(
@@ -509,7 +976,7 @@ class _MessageLogCore:
         keys = self._section_keys(session_id, section)
         if len(keys) == 1:
             commands: list[tuple[Any, ...]] = [("LRANGE", keys[0], start, stop)]
-            decode = self._decoder(keys[0])
+            decode = self._decoder(keys[0], None if last is not None else start)
             finish: Callable[[list[Any]], list[StoredMessage]] = lambda r: decode(r[0])  # noqa: E731
         else:
             # Archived then active, as one sequence: page across both lists.
@@ -518,9 +985,11 @@ class _MessageLogCore:
 
             def finish(replies: list[Any]) -> list[StoredMessage]:
                 tagged = [
-                    (raw, key) for key, raws in zip(keys, replies, strict=False) for raw in raws
+                    (raw, key, index)
+                    for key, raws in zip(keys, replies, strict=False)
+                    for index, raw in enumerate(raws)
                 ]
-                return [self._decode(raw, key) for raw, key in tagged[start:end]]
+                return [self._decode(raw, key, index) for raw, key, index in tagged[start:end]]
 
         if self._ttl.refresh_on_read:
             commands += [("PEXPIRE", key, self._ttl.milliseconds) for key in keys]
@@ -545,17 +1014,16 @@ class _MessageLogCore:
         def finish(replies: list[Any]) -> SessionInfo | None:
             if not replies[0] and not replies[1]:
                 return None
-            first_archived, first_active, last_active, last_archived = (
-                self._decode(raw, active) if raw else None for raw in replies[2:]
-            )
-            first = first_archived or first_active
-            last = last_active or last_archived
+            # Times only: a damaged entry gives none (reading it names the damage).
+            first_archived, first_active, last_active, last_archived = replies[2:]
+            first = first_archived if first_archived is not None else first_active
+            last = last_active if last_active is not None else last_archived
             return SessionInfo(
                 session_id=session_id,
                 message_count=int(replies[0]),
                 archived_count=int(replies[1]),
-                created=first.get("ts") if first else None,
-                updated=last.get("ts") if last else None,
+                created=None if first is None else _ts_of(first, self._loads),
+                updated=None if last is None else _ts_of(last, self._loads),
             )
 
         return Plan("reading session info", active, finish, commands)
@@ -565,8 +1033,9 @@ class _MessageLogCore:
         return Plan(
             "deleting the last message",
             key,
-            lambda r: None if r[0] is None else self._decode(r[0], key),
+            lambda r: None if r[0] is None else self._decode(r[0], key, -1, hint=False),
             [("RPOP", key)],
+            advice=_CHECK_FIRST,
         )
 
     def _plan_delete_at(self, session_id: str, index: int) -> Plan[StoredMessage | None]:
@@ -576,23 +1045,26 @@ class _MessageLogCore:
         return Plan(
             "deleting a message",
             key,
-            lambda r: None if r[0] is None else self._decode(r[0], key),
+            lambda r: None if r[0] is None else self._decode(r[0], key, index, hint=False),
             script=(DELETE_AT, [key], [index, _TOMBSTONE]),
+            advice=_CHECK_FIRST,
         )
 
     def _plan_delete_oldest(self, session_id: str, n: int) -> Plan[list[StoredMessage]]:
         key = self.keys.session_messages(session_id)
-        decode = self._decoder(key)
+        decode = self._decoder(key, hint=False)
         return Plan(
             "deleting the oldest messages",
             key,
             lambda r: decode(r[0]),
             [("LPOP", key, whole("n", n, 1))],
+            advice=_CHECK_FIRST,
         )
 
     def _plan_archive_oldest(self, session_id: str, n: int) -> Plan[list[StoredMessage]]:
         keys = [self.keys.session_messages(session_id), self._archive_key(session_id)]
-        decode = self._decoder(keys[0])
+        # Moved entries are at the end of the archive; a damaged one is named there.
+        decode = self._decoder(keys[1], None)
         args = [whole("n", n, 1), self._ttl.milliseconds or 0]
         return self._replicated(
             Plan(
@@ -600,18 +1072,21 @@ class _MessageLogCore:
                 keys[0],
                 lambda r: decode(r[0]),
                 script=(ARCHIVE_OLDEST, keys, args),
+                advice=_CHECK_FIRST,
             )
         )
 
     def _plan_take(self, session_id: str) -> Plan[list[StoredMessage]]:
         active, archived = self.keys.session_messages(session_id), self._archive_key(session_id)
-        decode = self._decoder(active)
+        decode = self._decoder(active, hint=False)
+        extra = self.keys.session_appends(session_id), self.keys.session_quarantine(session_id)
         return Plan(
             "deleting a session",
             active,
             lambda r: decode(r[0]),
-            [("LRANGE", active, 0, -1), ("UNLINK", active, archived)],
+            [("LRANGE", active, 0, -1), ("UNLINK", active, archived, *extra)],
             transaction=True,
+            advice=_CHECK_FIRST,
         )
 
     def _plan_trim(self, session_id: str, keep_last: int) -> Plan[int]:
@@ -627,13 +1102,87 @@ class _MessageLogCore:
         )
 
     def _plan_clear(self, session_id: str, section: Section) -> Plan[int]:
+        """Deletes the section's lists (``all``: the quarantine list too) and, unless
+        only the archive goes, the appends' tokens; counts the lists deleted."""
         keys = self._section_keys(session_id, section)
-        if self.searchable and section != "archived":
+        if section == "all":
+            keys.append(self.keys.session_quarantine(session_id))
+        if section == "archived":
+            return Plan("clearing a session", keys[0], lambda r: int(r[0]), [("UNLINK", *keys)])
+        appends, main = self.keys.session_appends(session_id), keys[1 if section == "all" else 0]
+        if self.searchable:
             # The search copy of the messages goes with them.
             meta, stem = self.keys.session_meta(session_id), self.keys.session(session_id)
-            script = (CLEAR_INDEXED, [meta, *keys], [stem])
-            return Plan("clearing a session", keys[-1], lambda r: int(r[0]), script=script)
-        return Plan("clearing a session", keys[-1], lambda r: int(r[0]), [("UNLINK", *keys)])
+            script = (CLEAR_INDEXED, [meta, appends, *keys], [stem])
+            return Plan("clearing a session", main, lambda r: int(r[0]), script=script)
+        # Two commands (the tokens are not counted), one round trip.
+        commands: list[tuple[Any, ...]] = [("UNLINK", *keys), ("UNLINK", appends)]
+        return Plan("clearing a session", main, lambda r: int(r[0]), commands)
+
+    def _plan_find_damaged(
+        self, session_id: str, check: Callable[[StoredMessage], tuple[str, str] | None] | None
+    ) -> Plan[list[DamagedEntry]]:
+        sections: list[tuple[Literal["active", "archived"], str]] = [
+            ("archived", self._archive_key(session_id)),
+            ("active", self.keys.session_messages(session_id)),
+        ]
+
+        def finish(replies: list[Any]) -> list[DamagedEntry]:
+            found = []
+            for (section, _), raws in zip(sections, replies, strict=True):
+                for index, raw in enumerate(raws):
+                    message, problem = self._problem_of(raw)
+                    if problem is None and check is not None:
+                        problem = check(message)
+                    if problem is not None:
+                        data = (
+                            raw
+                            if isinstance(raw, bytes)
+                            else raw.encode("utf-8", "surrogateescape")
+                        )
+                        found.append(DamagedEntry(session_id, section, index, *problem, data))
+            return found
+
+        commands = [("LRANGE", key, 0, -1) for _, key in sections]
+        return Plan("checking a session", sections[1][1], finish, commands)
+
+    def _plan_quarantine(
+        self, session_id: str, entries: Sequence[DamagedEntry]
+    ) -> Plan[list[DamagedEntry]]:
+        args: list[Any] = [_TOMBSTONE]
+        for entry in entries:
+            if entry.session_id != session_id:
+                raise ValueError(
+                    f"an entry of session {entry.session_id!r} cannot be moved out of "
+                    f"{session_id!r}"
+                )
+            args += [1 if entry.section == "active" else 2, entry.index, entry.raw]
+        keys = [
+            self.keys.session_messages(session_id),
+            self._archive_key(session_id),
+            self.keys.session_quarantine(session_id),
+        ]
+        if not entries:
+            return Plan("quarantining messages", keys[2], lambda r: [], [("EXISTS", keys[2])])
+
+        def finish(replies: list[Any]) -> list[DamagedEntry]:
+            return [entry for entry, moved in zip(entries, replies[0], strict=True) if int(moved)]
+
+        return self._replicated(
+            Plan(
+                "quarantining messages",
+                keys[0],
+                finish,
+                script=(QUARANTINE, keys, args),
+                advice="Repeating it is safe: an entry moved already is no longer found.",
+            )
+        )
+
+    def _plan_quarantined(self, session_id: str) -> Plan[list[bytes]]:
+        key = self.keys.session_quarantine(session_id)
+        return Plan(
+            "reading quarantined messages", key, lambda r: list(r[0]), [("LRANGE", key, 0, -1)]
+        )
 
     def _plan_sessions(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
         pattern = f"{self.keys.prefix}:session:{{*}}:*"
@@ -642,7 +1191,16 @@ class _MessageLogCore:
 
         def finish(replies: list[Any]) -> tuple[int, list[str]]:
             next_cursor, raw_keys = replies[0]
-            ids = dict.fromkeys(self.keys.session_id_of(raw) for raw in raw_keys)
+            # The tokens of past appends alone are no session (clear leaves none).
+            ids = dict.fromkeys(
+                self.keys.session_id_of(raw)
+                for raw in raw_keys
+                if not (
+                    raw.endswith(b":appends")
+                    if isinstance(raw, bytes)
+                    else raw.endswith(":appends")
+                )
+            )
             return int(next_cursor), list(ids)
 
         return Plan("listing sessions", pattern, finish, [command])
@@ -853,17 +1411,47 @@ class MessageLog(_MessageLogCore):
         messages: Sequence[Mapping[str, Any]],
         *,
         user_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> int:
         """Append messages in order, atomically; returns the session's new length.
 
         In a searchable log, ``user_id`` lets :meth:`search_messages` find them
         among all of that user's sessions.
+
+        Safe to repeat: an append whose messages all have ids is known by those
+        ids, or by ``idempotency_key`` when given (else by a token of the call,
+        which redis-py's retries reuse). Repeating one of the session's last
+        :data:`REMEMBERED_APPENDS` appends stores nothing and returns the
+        session's length. When the connection fails after the append was sent,
+        :class:`~redis_memory.errors.RedisUnavailableError` says so and how to
+        repeat it safely.
         """
         vectors = self._vectors(messages)
         plan = self._plan_append(
-            session_id, messages, replace=False, user_id=user_id, vectors=vectors
+            session_id,
+            messages,
+            replace=False,
+            user_id=user_id,
+            vectors=vectors,
+            idempotency_key=idempotency_key,
         )
         return self._run(plan)
+
+    def insert(
+        self,
+        session_id: str,
+        index: int,
+        message: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+    ) -> int:
+        """Insert one message before the one at ``index``, as ``list.insert`` does, atomically.
+
+        Past the end it is appended; a negative index counts from the end. TTL,
+        window, search copy and event are :meth:`append`'s. Returns the new length.
+        """
+        vectors = self._vectors([message])
+        return self._run(self._plan_insert(session_id, index, message, user_id, vectors))
 
     def search_messages(
         self,
@@ -980,6 +1568,33 @@ class MessageLog(_MessageLogCore):
         """Every session id under the prefix, each once, fetched page by page."""
         return each_once(lambda cursor: self.sessions(cursor=cursor, count=count))
 
+    def find_damaged(
+        self,
+        session_id: str,
+        *,
+        check: Callable[[StoredMessage], tuple[str, str] | None] | None = None,
+    ) -> list[DamagedEntry]:
+        """The session's entries (archived and active) that cannot be read, in one round trip.
+
+        An entry is damaged when it is not a stored message or breaks a rule of
+        :func:`stored_problem`, or when ``check`` (given a well-formed message)
+        returns ``(field, problem)``: e.g. a framework that cannot rebuild it.
+        """
+        return self._run(self._plan_find_damaged(session_id, check))
+
+    def quarantine(self, session_id: str, entries: Sequence[DamagedEntry]) -> list[DamagedEntry]:
+        """Move entries found by :meth:`find_damaged`, unchanged, to the session's
+        quarantine list (``{prefix}:session:{<id>}:quarantine``), atomically.
+
+        Returns the entries moved: one no longer in the session (removed since it
+        was found) is left out. The quarantine list takes the session's TTL.
+        """
+        return self._run(self._plan_quarantine(session_id, entries))
+
+    def quarantined(self, session_id: str) -> list[bytes]:
+        """The entries moved to the session's quarantine list, oldest first, as stored."""
+        return self._run(self._plan_quarantined(session_id))
+
 
 class AsyncMessageLog(_MessageLogCore):
     """The message log on ``redis.asyncio``: :class:`MessageLog`'s twin, name for name."""
@@ -1000,12 +1615,29 @@ class AsyncMessageLog(_MessageLogCore):
         messages: Sequence[Mapping[str, Any]],
         *,
         user_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> int:
         vectors = await self._vectors(messages)
         plan = self._plan_append(
-            session_id, messages, replace=False, user_id=user_id, vectors=vectors
+            session_id,
+            messages,
+            replace=False,
+            user_id=user_id,
+            vectors=vectors,
+            idempotency_key=idempotency_key,
         )
         return await self._run(plan)
+
+    async def insert(
+        self,
+        session_id: str,
+        index: int,
+        message: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+    ) -> int:
+        vectors = await self._vectors([message])
+        return await self._run(self._plan_insert(session_id, index, message, user_id, vectors))
 
     async def search_messages(
         self,
@@ -1090,3 +1722,19 @@ class AsyncMessageLog(_MessageLogCore):
 
     def iter_sessions(self, *, count: int = 500) -> AsyncIterator[str]:
         return each_once_async(lambda cursor: self.sessions(cursor=cursor, count=count))
+
+    async def find_damaged(
+        self,
+        session_id: str,
+        *,
+        check: Callable[[StoredMessage], tuple[str, str] | None] | None = None,
+    ) -> list[DamagedEntry]:
+        return await self._run(self._plan_find_damaged(session_id, check))
+
+    async def quarantine(
+        self, session_id: str, entries: Sequence[DamagedEntry]
+    ) -> list[DamagedEntry]:
+        return await self._run(self._plan_quarantine(session_id, entries))
+
+    async def quarantined(self, session_id: str) -> list[bytes]:
+        return await self._run(self._plan_quarantined(session_id))

@@ -154,6 +154,17 @@ class KeySchema:
     def session_meta(self, session_id: str) -> str:
         return self.session(session_id) + ":meta"
 
+    def session_quarantine(self, session_id: str) -> str:
+        """Damaged entries moved out of the session's lists by ``sessions check --repair``.
+
+        In the session's slot; the values are kept byte for byte.
+        """
+        return self.session(session_id) + ":quarantine"
+
+    def session_appends(self, session_id: str) -> str:
+        """The tokens of the session's recent appends, so that a repeated append stores nothing."""
+        return self.session(session_id) + ":appends"
+
     def session_channel(self, session_id: str) -> str:
         """The pub/sub channel on which a session's changes are announced."""
         return f"{self.prefix}:events:session:{_tag(escape_id(session_id, what='session id'))}"

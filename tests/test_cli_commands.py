@@ -184,6 +184,61 @@ def test_delete_asks_unless_yes(run, log, redis_url, prefix):
     assert "no session 's2'" in err
 
 
+def test_sessions_check_reports_damaged_messages_and_repair_moves_them_aside(
+    run, log, redis_client
+):
+    _conversation(log)
+    active = log.keys.session_messages("user:1")
+    bad = b'{"role": "user", "content": 5}'
+    langchain_only = b'{"role": "assistant", "content": "x", "lc": {"usage_metadata": 5}}'
+    redis_client.rpush(active, bad, langchain_only)
+    redis_client.rpush(log.keys.session_archive("s2"), b"junk")
+    stored = {key: redis_client.lrange(key, 0, -1) for key in (active,)}
+
+    code, out, _ = run("sessions check")
+    assert code == 1, "damaged messages found: exit status 1, for scripts"
+    lines = out.splitlines()
+    assert lines[0].split() == ["session", "section", "index", "field", "problem"]
+    assert lines[2].split()[:4] == ["s2", "archived", "0", "value"]
+    assert lines[3].split()[:4] == ["user:1", "active", "3", "content"]
+    assert lines[4].split()[:4] == ["user:1", "active", "4", "lc.usage_metadata"]
+    assert "3 damaged message(s) in 2 session(s)" in out
+    assert "LangChain, LlamaIndex" in out
+    assert {key: redis_client.lrange(key, 0, -1) for key in stored} == stored, "only a report"
+    code, out, _ = run("sessions list", "--json")
+    assert code == 0, "listing reads no message: damaged ones do not stop it"
+    assert [r["messages"] for r in json.loads(out)] == [1, 5]
+
+    code, out, _ = run("sessions check", "user:1", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["sessions"] == 1
+    assert report["readers"] == ["stored form", "LangChain", "LlamaIndex"]
+    assert [(d["index"], d["field"], d["moved_to"]) for d in report["damaged"]] == [
+        (3, "content", None),
+        (4, "lc.usage_metadata", None),
+    ]
+    assert "(as a LangChain message)" in report["damaged"][1]["problem"]
+
+    code, out, _ = run("sessions check", "user:1", "--repair")
+    assert code == 0
+    assert out.splitlines()[0].split()[-1] == "moved"
+    assert "moved 2 to the sessions' quarantine lists" in out
+    assert log.quarantined("user:1") == [bad, langchain_only], "unchanged, in order"
+    assert len(log.messages("user:1")) == 3, "the rest reads"
+
+    code, out, _ = run("sessions check", "--repair", "--json")
+    assert code == 0
+    (moved,) = json.loads(out)["damaged"]
+    assert (moved["session_id"], moved["moved_to"]) == ("s2", log.keys.session_quarantine("s2"))
+    assert log.quarantined("s2") == [b"junk"]
+    code, out, _ = run("sessions check")
+    assert (code, out.split(":")[-1].strip()) == (0, "no damaged messages")
+    code, _, err = run("sessions check", "nobody")
+    assert code == 1
+    assert "no session 'nobody'" in err
+
+
 # -- cache ---------------------------------------------------------------------------
 
 
@@ -232,6 +287,40 @@ def test_state_set_get_list(run, config):
     assert json.loads(out) == {"note": "plain words", "profile": {"theme": "dark"}}
     code, out, _ = run("state list", "ana")
     assert '{"theme": "dark"}' in out
+
+
+def test_state_list_shows_langchain_store_namespaces_and_their_bytes(run, config):
+    from langchain_redis_memory.store import RedisByteStore, RedisStore
+
+    StateStore(config=config).set("ana", "theme", "dark")
+    RedisStore(config=config, namespace="agent-1").mset([("plan", {"step": 1})])
+    RedisByteStore(config=config, namespace="embeddings").mset(
+        [("a", b"\x00\x01\xff"), ("b", b'"text"')]
+    )
+
+    code, out, _ = run("state list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split("  ")[0] == "user or namespace"
+    assert [line.split()[0] for line in lines[2:5]] == ["agent-1", "ana", "embeddings"]
+    assert "RedisByteStore namespaces and LlamaIndex RedisKVStore collections" in lines[5]
+    code, out, _ = run("state list", "--json")
+    assert json.loads(out) == {"agent-1": 1, "ana": 1, "embeddings": 2}
+
+    # A RedisByteStore's values are bytes, not JSON: shown as such, not an error.
+    code, out, err = run("state list", "embeddings")
+    assert (code, err) == (0, "")
+    assert "b'\\x00\\x01\\xff'" in out
+    code, out, _ = run("state list", "embeddings", "--json")
+    assert json.loads(out) == {"a": {"bytes_base64": "AAH/"}, "b": "text"}
+    code, out, err = run("state get", "embeddings", "a")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"bytes_base64": "AAH/"}
+    code, out, _ = run("state get", "agent-1", "plan")
+    assert json.loads(out) == {"step": 1}
+    code, _, err = run("state get", "agent-1", "nothing")
+    assert code == 1
+    assert "user or namespace 'agent-1' has no state key 'nothing'" in err
 
 
 # -- events --------------------------------------------------------------------------

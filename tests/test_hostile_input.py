@@ -9,6 +9,11 @@
   semantic cache) are hashed into hex tags, so no value can change the query: an
   entry stored under one value is never found under another, and nothing raises.
 
+- A damaged stored entry (not JSON, or a field of the wrong type, written by
+  another program or an old bug) is an error naming the key, the entry's index
+  and the field, in the core and in both frameworks, never a foreign error; and
+  ``find_damaged``/``quarantine`` move it aside, unchanged, so the rest reads.
+
 Key building itself (escaping, prefixes, SCAN patterns) is tested in test_keys.py.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 
 import pytest
@@ -23,12 +29,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
+from redis.crc import key_slot
 
 from langchain_redis_memory import RedisChatMessageHistory
 from llama_index_redis_memory import RedisChatStore, RedisMemoryChatStore
-from redis_memory import SerializationError
+from redis_memory import KeySchema, SerializationError
 from redis_memory.cache import CachePrompt, ResponseCache
-from redis_memory.history import AsyncMessageLog, MessageLog
+from redis_memory.errors import UnexpectedDataError
+from redis_memory.history import AsyncMessageLog, DamagedMessageError, MessageLog
 from redis_memory.keys import MAX_ID_BYTES
 
 pytestmark = pytest.mark.acl_user
@@ -251,3 +259,138 @@ def test_a_prompt_redis_cannot_store_is_not_cached_and_is_no_outage(config, capl
     assert any("not valid Unicode" in r.getMessage() for r in caplog.records)
     assert not any("Redis failed" in r.getMessage() for r in caplog.records)
     assert cache.lookup(LONE_SURROGATE, "m") is None
+
+
+# -- damaged stored entries ----------------------------------------------------------------
+
+EVERY_READER = frozenset({"core", "LangChain", "LlamaIndex"})
+DAMAGED = [
+    # (stored value, the field named, the readers that cannot read it)
+    (b'{"role": "user", "content": 5}', "content", EVERY_READER),
+    (b'{"role": "user", "content": "x", "lc": [1]}', "lc", EVERY_READER),
+    (b'{"role": "assistant", "content": "x", "tool_calls": 5}', "tool_calls", EVERY_READER),
+    (
+        b'{"role": "assistant", "content": "", "tool_calls": [{"name": "f", "args": "{}"}]}',
+        "tool_calls[0].args",
+        EVERY_READER,
+    ),
+    (b'{"role": "user", "content": [7]}', "content[0]", EVERY_READER),
+    (b'{"role": "user", "content": "x", "ts": "noon"}', "ts", EVERY_READER),
+    (b"not json", "value", EVERY_READER),
+    (b'["a", "list"]', "value", EVERY_READER),
+    (
+        b'{"role": "assistant", "content": "x", "lc": {"usage_metadata": 5}}',
+        "lc.usage_metadata",
+        {"LangChain"},
+    ),
+    (b'{"role": "user", "content": "x", "li": {"role": "wizard"}}', "li", {"LlamaIndex"}),
+]
+
+
+def _damaged_session(config, redis_client, raw: bytes) -> str:
+    """Session 's': two good messages, the damaged value at index 2, one more good."""
+    log = MessageLog(config=config)
+    log.append("s", [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    redis_client.rpush(log.keys.session_messages("s"), raw)
+    log.append("s", [{"role": "user", "content": "d"}])
+    return log.keys.session_messages("s")
+
+
+def _names_the_damage(error: Exception, key: str, index: str, field: str, prefix: str) -> None:
+    message = str(error)
+    assert isinstance(error, DamagedMessageError)
+    assert isinstance(error, UnexpectedDataError)
+    assert isinstance(error, SerializationError)
+    assert key in message
+    assert f"at {index}" in message
+    assert f"({field}: " in message
+    assert f"`redis-memory sessions check s --repair --prefix {prefix}`" in message
+    assert "validation error" not in message, "pydantic's words are not the error"
+
+
+@pytest.mark.parametrize(("raw", "field", "failing"), DAMAGED, ids=[d[1] for d in DAMAGED])
+def test_a_damaged_entry_is_named_by_key_index_and_field_in_every_reader(
+    config, redis_client, prefix, raw, field, failing
+):
+    key = _damaged_session(config, redis_client, raw)
+    log, alog = MessageLog(config=config), AsyncMessageLog(config=config)
+    history = RedisChatMessageHistory("s", config=config)
+    store, memory_store = RedisChatStore(config=config), RedisMemoryChatStore(config=config)
+
+    reads = {
+        "core": [
+            (lambda: log.messages("s"), "index 2"),
+            (lambda: log.messages("s", last=2), "index -2 (counted from the end)"),
+            (lambda: log.messages("s", offset=1, limit=2), "index 2"),
+            (lambda: log.messages("s", section="all"), "index 2"),
+            (lambda: asyncio.run(alog.messages("s")), "index 2"),
+        ],
+        "LangChain": [
+            (lambda: history.messages, "index 2"),
+            (lambda: asyncio.run(history.aget_messages()), "index 2"),
+            (lambda: history.get_messages(last=3), "index -2 (counted from the end)"),
+        ],
+        "LlamaIndex": [
+            (lambda: store.get_messages("s"), "index 2"),
+            (lambda: asyncio.run(store.aget_messages("s")), "index 2"),
+            (lambda: asyncio.run(memory_store.get_messages("s", offset=1)), "index 2"),
+            (
+                lambda: asyncio.run(memory_store.get_messages("s", status=None)),
+                # The core names the list; LlamaIndex sees archived then active.
+                "index 2"
+                if "core" in failing
+                else "position 2 of the archived then active messages",
+            ),
+        ],
+    }
+    for reader, calls in reads.items():
+        for read, index in calls:
+            if reader not in failing and "core" not in failing:
+                assert len(read()) in (2, 3, 4), f"{reader} reads it"
+                continue
+            with pytest.raises(DamagedMessageError) as caught:
+                read()
+            place = key if "position" not in index else KeySchema(prefix).session("s")
+            _names_the_damage(caught.value, place, index, field, prefix)
+    # What the package checks on reading, it refuses to write.
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return
+    if "core" in failing and isinstance(message, dict):
+        with pytest.raises(TypeError, match=r"message 0 (cannot be stored|needs)"):
+            log.append("other", [message])
+
+
+def test_damaged_entries_are_found_and_moved_to_the_quarantine_list(config, redis_client):
+    log = MessageLog(config=config)
+    key = _damaged_session(config, redis_client, b'{"role": "user", "content": 5}')
+    redis_client.rpush(log.keys.session_archive("s"), b"junk")
+    redis_client.pexpire(key, 600_000)
+    redis_client.pexpire(log.keys.session_archive("s"), 300_000)
+    found = log.find_damaged("s")
+    assert [(e.section, e.index, e.field, e.raw) for e in found] == [
+        ("archived", 0, "value", b"junk"),
+        ("active", 2, "content", b'{"role": "user", "content": 5}'),
+    ]
+    # The list changed since it was read: the entry is found by its value.
+    assert log.delete_oldest("s", 1)[0]["content"] == "a"
+    assert log.quarantine("s", found) == found
+    quarantine = log.keys.session_quarantine("s")
+    assert key_slot(quarantine.encode()) == key_slot(key.encode())
+    assert log.quarantined("s") == [b"junk", b'{"role": "user", "content": 5}']
+    assert 590_000 < redis_client.pttl(quarantine) <= 600_000, "the session's TTL"
+    assert [m["content"] for m in log.messages("s", section="all")] == ["b", "d"]
+    assert log.quarantine("s", found) == [], "moved already: nothing found twice"
+    assert log.find_damaged("s") == []
+
+    async def async_twin() -> None:
+        alog = AsyncMessageLog(config=config)
+        redis_client.rpush(key, b"[]")
+        (entry,) = await alog.find_damaged("s")
+        assert await alog.quarantine("s", [entry]) == [entry]
+        assert (await alog.quarantined("s"))[-1] == b"[]"
+
+    asyncio.run(async_twin())
+    log.clear("s")
+    assert log.quarantined("s") == [], "deleting the session deletes its quarantine too"

@@ -93,6 +93,18 @@ def test_add_helpers_last_n_and_clear(history, config):
     assert asyncio.run(aclear()) == []
 
 
+def test_len_is_one_llen_and_a_history_is_always_true(history, count_commands):
+    # As len(history) of langchain-redis's RedisChatMessageHistory, without its search query.
+    assert len(history) == 0
+    assert history, "a new session's history is still an object to use, not an empty list"
+    history.add_messages(EVERY_KIND)
+    with count_commands() as counted:
+        assert len(history) == len(EVERY_KIND)
+    assert counted.by_name == {"llen": 1}
+    history.clear()
+    assert len(history) == 0
+
+
 def test_window(config):
     history = RedisChatMessageHistory("w", config=config, max_messages=2)
     history.add_messages([HumanMessage(str(i)) for i in range(5)])

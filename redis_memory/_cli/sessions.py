@@ -1,22 +1,30 @@
-"""``redis-memory sessions list|show|export|import|delete``.
+"""``redis-memory sessions list|show|export|import|delete|check``.
 
 Export writes JSON Lines, one message a line:
 ``{"session_id": ..., "section": "active"|"archived", "message": {...stored form...}}``,
 so one file holds any number of sessions and nothing of a message is lost
 (timestamps and each framework's own fields included). Import reads the same.
+
+``check`` finds the entries that reading a session would fail on: not a stored
+message, a field of the wrong type, or a message the installed framework
+packages (LangChain's, LlamaIndex's, imported by name when present) cannot
+rebuild. It only reports (exit status 1 when it found any); ``--repair`` moves
+them, unchanged and atomically per session, to the session's quarantine list
+``{prefix}:session:{<id>}:quarantine`` (nothing is deleted), and the rest reads.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ..history import MessageLog, StoredMessage
+from ..history import DamagedEntry, MessageLog, StoredMessage
 from . import (
     CommandError,
     Progress,
@@ -241,8 +249,121 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
+# The framework packages' readers: each module's rebuild_problem(stored) says why
+# it cannot rebuild a stored message. Imported by name: the core imports neither.
+_READERS = (
+    ("LangChain", "langchain_redis_memory._messages"),
+    ("LlamaIndex", "llama_index_redis_memory._messages"),
+)
+
+Problem = Callable[[StoredMessage], tuple[str, str] | None]
+
+
+def _readers() -> list[tuple[str, Problem]]:
+    found = []
+    for name, module in _READERS:
+        try:
+            found.append((name, importlib.import_module(module).rebuild_problem))
+        except ImportError:  # that framework is not installed: nobody reads with it here
+            continue
+    return found
+
+
+def _framework_check(readers: list[tuple[str, Problem]]) -> Problem:
+    def check(message: StoredMessage) -> tuple[str, str] | None:
+        for name, problem_of in readers:
+            problem = problem_of(message)
+            if problem is not None:
+                return problem[0], f"{problem[1]} (as a {name} message)"
+        return None
+
+    return check
+
+
+def _check_sessions(args: argparse.Namespace) -> int:
+    log = _log(args)
+    for session_id in args.session_ids:
+        if log.count(session_id, section="all") == 0:
+            raise CommandError(f"no session {session_id!r} under prefix {log.keys.prefix!r}")
+    ids = args.session_ids or sorted(log.iter_sessions())
+    readers = _readers()
+    check = _framework_check(readers)
+    progress = Progress("checking sessions", args, len(ids))
+    found: list[tuple[DamagedEntry, bool]] = []
+    for done, session_id in enumerate(ids, 1):
+        damaged = log.find_damaged(session_id, check=check)
+        moved = log.quarantine(session_id, damaged) if args.repair and damaged else []
+        found += [(entry, entry in moved) for entry in damaged]
+        progress(done)
+    progress.close()
+    left = [entry for entry, moved in found if not moved]
+    if args.json:
+        print_json(
+            {
+                "sessions": len(ids),
+                "readers": ["stored form", *(name for name, _ in readers)],
+                "damaged": [
+                    {
+                        "session_id": entry.session_id,
+                        "section": entry.section,
+                        "index": entry.index,
+                        "field": entry.field,
+                        "problem": entry.problem,
+                        "moved_to": log.keys.session_quarantine(entry.session_id)
+                        if moved
+                        else None,
+                    }
+                    for entry, moved in found
+                ],
+            }
+        )
+    else:
+        _print_damaged(log, found, ids, readers, args.repair)
+    return 1 if left else 0
+
+
+def _print_damaged(
+    log: MessageLog,
+    found: list[tuple[DamagedEntry, bool]],
+    ids: list[str],
+    readers: list[tuple[str, Problem]],
+    repair: bool,
+) -> None:
+    checked = f"checked {len(ids)} session(s) as stored and as read by " + (
+        ", ".join(name for name, _ in readers) or "no framework (none is installed)"
+    )
+    if not found:
+        print(f"{checked}: no damaged messages")
+        return
+    headers = ["session", "section", "index", "field", "problem"]
+    rows = [[e.session_id, e.section, e.index, e.field, shorten(e.problem, 60)] for e, _ in found]
+    if repair:
+        headers.append("moved")
+        for row, (_, moved) in zip(rows, found, strict=True):
+            row.append("yes" if moved else "no: changed since")
+    print_table(headers, rows)
+    sessions = len({entry.session_id for entry, _ in found})
+    print(f"{checked}: {len(found)} damaged message(s) in {sessions} session(s)")
+    quarantine = log.keys.session_quarantine("<id>").replace("{<id>}", "{<session_id>}")
+    moved = sum(moved for _, moved in found)
+    if not repair:
+        print(
+            "--repair moves them, unchanged, to each session's quarantine list "
+            f"({quarantine}); nothing is deleted"
+        )
+    elif moved == len(found):
+        print(f"moved {moved} to the sessions' quarantine lists ({quarantine})")
+    else:
+        print(
+            f"moved {moved} to the sessions' quarantine lists ({quarantine}); the rest "
+            "changed since they were read: run the check again"
+        )
+
+
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    sessions = commands.add_parser("sessions", help="list, show, export, import, delete sessions")
+    sessions = commands.add_parser(
+        "sessions", help="list, show, export, import, delete, check sessions"
+    )
     sub = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listing = sub.add_parser("list", parents=[common], help="sessions with counts and times")
@@ -271,3 +392,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     delete.add_argument("session_ids", nargs="+")
     delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(run=_delete)
+
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="find messages no reader can rebuild (exit status 1 if any); --repair moves them",
+    )
+    check.add_argument("session_ids", nargs="*", help="sessions to check (default: all)")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="move damaged messages, unchanged, to each session's quarantine list",
+    )
+    check.set_defaults(run=_check_sessions)
