@@ -35,7 +35,8 @@ from langchain_core.messages import (
 from langchain_core.messages.tool import tool_call
 from pydantic import ValidationError
 
-from redis_memory.history import StoredMessage, damaged_message, stored_problem
+from redis_memory import history
+from redis_memory.history import StoredMessage
 from redis_memory.keys import KeySchema
 
 _CLASSES: dict[str, type[BaseMessage]] = {
@@ -170,17 +171,9 @@ def from_stored(stored: StoredMessage) -> BaseMessage:
     return cls(**data)
 
 
-# What a stored message that LangChain cannot rebuild may raise (ValidationError is a ValueError).
-_REBUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-
-
 def rebuild_problem(stored: Any) -> tuple[str, str] | None:
     """Why LangChain cannot rebuild a stored message: ``(field, problem)``, or None."""
-    try:
-        from_stored(stored)
-    except _REBUILD_ERRORS as exc:
-        return _described(exc, stored)
-    return None
+    return history.rebuild_problem(from_stored, _describe, stored)
 
 
 def from_stored_list(
@@ -189,25 +182,13 @@ def from_stored_list(
     """:func:`from_stored` of each message read from the list ``key``, whose first is
     at index ``first`` (None: the last ones, counted from the end). A message that
     cannot be rebuilt is a ``DamagedMessageError`` naming the key, index and field."""
-    messages: list[BaseMessage] = []
-    try:
-        for message in stored:
-            messages.append(from_stored(message))
-    except _REBUILD_ERRORS as exc:
-        position = len(messages)
-        start = -len(stored) if first is None else first
-        field, problem = _described(exc, stored[position])
-        raise damaged_message(
-            keys, key, start + position, field, problem, reader="a LangChain message"
-        ) from exc
-    return messages
+    return history.rebuild_all(
+        from_stored, _describe, stored, keys, key, first, reader="a LangChain message"
+    )
 
 
-def _described(exc: Exception, stored: Any) -> tuple[str, str]:
-    """The field and the problem behind a failed rebuild, in a line."""
-    problem = stored_problem(stored)
-    if problem is not None:  # the neutral form itself (not checked by the caller)
-        return problem
+def _describe(exc: Exception, stored: Any) -> tuple[str, str]:
+    """The field of the ``lc`` part and the problem behind a failed rebuild, in a line."""
     lc = stored.get("lc") or {}
     if isinstance(exc, ValidationError) and exc.errors():
         error = exc.errors()[0]

@@ -64,7 +64,7 @@ from llama_index.core.base.llms.types import (
 )
 from pydantic import TypeAdapter, ValidationError
 
-from redis_memory.history import damaged_message, stored_problem
+from redis_memory import history
 from redis_memory.keys import KeySchema
 
 ORIGINAL_ROLE = "original_role"
@@ -363,17 +363,9 @@ def _apply_patch(base: Any, changes: Mapping[str, Any]) -> Any:
     return type(base).model_validate({**base.model_dump(), **changes})
 
 
-# What a stored message that cannot be rebuilt may raise (ValidationError is a ValueError).
-_REBUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-
-
 def rebuild_problem(stored: Any) -> tuple[str, str] | None:
     """Why a stored message cannot be rebuilt as a ``ChatMessage``: ``(field, problem)``."""
-    try:
-        from_stored(stored)
-    except _REBUILD_ERRORS as exc:
-        return _described(exc, stored)
-    return None
+    return history.rebuild_problem(from_stored, _describe, stored)
 
 
 def from_stored_list(
@@ -385,39 +377,23 @@ def from_stored_list(
     where: str | None = None,
     hint: bool = True,
 ) -> list[ChatMessage]:
-    """:func:`from_stored` of each message read from the list ``key``, whose first is
-    at index ``first`` (None: the last ones, counted from the end; ``where`` names
-    the place instead, ``{position}`` standing for the message's position).
-
-    A message that cannot be rebuilt is a ``DamagedMessageError`` naming the key,
-    the index and the field (with how to repair it, unless ``hint=False``).
-    """
-    messages: list[ChatMessage] = []
-    try:
-        for message in stored:
-            messages.append(from_stored(message))
-    except _REBUILD_ERRORS as exc:
-        position = len(messages)
-        field, problem = _described(exc, stored[position])
-        start = -len(stored) if first is None else first
-        raise damaged_message(
-            keys,
-            key,
-            None if where else start + position,
-            field,
-            problem,
-            reader="a LlamaIndex ChatMessage",
-            hint=hint,
-            where=where.format(position=start + position) if where else None,
-        ) from exc
-    return messages
+    """:func:`from_stored` of each message read from the list ``key`` (see
+    :func:`redis_memory.history.rebuild_all` for ``first``, ``where`` and ``hint``)."""
+    return history.rebuild_all(
+        from_stored,
+        _describe,
+        stored,
+        keys,
+        key,
+        first,
+        reader="a LlamaIndex ChatMessage",
+        where=where,
+        hint=hint,
+    )
 
 
-def _described(exc: Exception, stored: Any) -> tuple[str, str]:
-    """The field and the problem behind a failed rebuild, in a line."""
-    problem = stored_problem(stored)
-    if problem is not None:  # the neutral form itself (not checked by the caller)
-        return problem
+def _describe(exc: Exception, stored: Any) -> tuple[str, str]:
+    """The problem behind a failed rebuild of the ``li`` part, in a line."""
     if isinstance(exc, ValidationError) and exc.errors():
         error = exc.errors()[0]
         loc = ".".join(str(part) for part in error["loc"])

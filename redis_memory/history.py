@@ -81,6 +81,7 @@ from .server import require_search
 
 Section = Literal["active", "archived", "all"]
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: How many of a session's appends are remembered (by token), so that repeating
 #: one of them stores nothing: 16 bytes each, at most 512 bytes a session.
@@ -519,6 +520,70 @@ def _field_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
         if value is not None and not _is_mapping(value):
             return field, f"must be an object, not {_shown(value)}"
     return None
+
+
+# What a framework's rebuild of a stored message may raise (pydantic's ValidationError
+# is a ValueError).
+REBUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+Rebuild = Callable[[Any], R]
+Describe = Callable[[Exception, Any], tuple[str, str]]
+
+
+def rebuild_problem(
+    rebuild: Rebuild[Any], describe: Describe, stored: Any
+) -> tuple[str, str] | None:
+    """Why ``rebuild`` (a framework's reader) cannot rebuild ``stored``: ``(field, problem)``."""
+    try:
+        rebuild(stored)
+    except REBUILD_ERRORS as exc:
+        return _described(describe, exc, stored)
+    return None
+
+
+def rebuild_all(
+    rebuild: Rebuild[R],
+    describe: Describe,
+    stored: Sequence[Any],
+    keys: KeySchema,
+    key: str,
+    first: int | None = 0,
+    *,
+    reader: str,
+    where: str | None = None,
+    hint: bool = True,
+) -> list[R]:
+    """``rebuild`` of each message read from the list ``key``, whose first is at index
+    ``first`` (None: the last ones, counted from the end; ``where`` names the place
+    instead, ``{position}`` standing for the message's position).
+
+    A message that cannot be rebuilt is a :class:`DamagedMessageError` naming the
+    key, the index and the field (with how to repair it, unless ``hint=False``).
+    """
+    messages: list[R] = []
+    try:
+        for message in stored:
+            messages.append(rebuild(message))
+    except REBUILD_ERRORS as exc:
+        position = len(messages)
+        field, problem = _described(describe, exc, stored[position])
+        start = -len(stored) if first is None else first
+        raise damaged_message(
+            keys,
+            key,
+            None if where else start + position,
+            field,
+            problem,
+            reader=reader,
+            hint=hint,
+            where=where.format(position=start + position) if where else None,
+        ) from exc
+    return messages
+
+
+def _described(describe: Describe, exc: Exception, stored: Any) -> tuple[str, str]:
+    # The neutral form's own rules first: a framework's reader is not asked to check them.
+    return stored_problem(stored) or describe(exc, stored)
 
 
 def stored_problem(message: Any) -> tuple[str, str] | None:
