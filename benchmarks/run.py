@@ -6,7 +6,12 @@
 Starts a private Redis Stack (the embedded one), runs every case for our
 package, for raw redis-py doing the same work (the floor) and for the peers,
 interleaved per repetition, and writes ``benchmarks/results/latest.md`` plus
-``history_read.png`` and ``concurrency.png`` next to it.
+``history_read.png`` and ``concurrency.png`` next to it. Two of its sections, the
+embedding model (``embedding.py``, about 5 minutes) and the install size of each
+extra (``install_size.py``, run last, about 13 minutes: ``--no-install-sizes`` skips
+it), also write ``embedding.md`` and ``install_size.md`` there. Only those two:
+
+    .venv/bin/python benchmarks/run.py --only embedding,install-sizes --out /tmp/bench
 """
 
 from __future__ import annotations
@@ -409,8 +414,12 @@ def write_report(
     out: Path,
     checkpointers: dict[str, Any] | None = None,
     memory: dict[str, Any] | None = None,
+    embedding: dict[str, Any] | None = None,
+    install_sizes: dict[str, Any] | None = None,
 ) -> None:
     import checkpointers as cp
+    import embedding as emb
+    import install_size as size
     import memory as mem
 
     lines = [
@@ -440,12 +449,15 @@ def write_report(
         *targets(results, conc, foot),
         *(cp.target_rows(checkpointers) if checkpointers else []),
         *(mem.target_rows(memory) if memory else []),
+        *(emb.target_rows(embedding) if embedding else []),
+        *(size.target_rows(install_sizes) if install_sizes else []),
         "",
         "## Latency",
         *case_table(results),
         "",
         *(cp.report(checkpointers) if checkpointers else []),
         *(mem.report(memory) if memory else []),
+        *(emb.report(embedding) if embedding else []),
         "## Concurrency (asyncio tasks appending one message each time)",
         "",
         "| sessions | tasks | implementation | throughput | p50 | p99 |",
@@ -471,7 +483,8 @@ def write_report(
         lines.append(
             f"| {f['kind']} | {f['impl']} | {f['count']:,} | {f['used_memory']:.0f} B | {usage} |"
         )
-    lines += ["", "Charts: `history_read.png`, `concurrency.png`.", ""]
+    lines += ["", *(size.report(install_sizes) if install_sizes else [])]
+    lines += ["Charts: `history_read.png`, `concurrency.png`.", ""]
     out.write_text("\n".join(lines))
 
 
@@ -536,6 +549,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-concurrency", action="store_true")
     parser.add_argument("--no-checkpointers", action="store_true")
     parser.add_argument("--no-memory", action="store_true", help="skip long-term memory")
+    parser.add_argument(
+        "--no-embedding", action="store_true", help="skip the embedding model's section"
+    )
+    parser.add_argument(
+        "--no-install-sizes",
+        action="store_true",
+        help="skip the install size of each extra (fresh virtualenvs: several minutes)",
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
 
@@ -582,6 +603,13 @@ def main(argv: list[str] | None = None) -> int:
 
             memory = run_memory(ctx.url, ctx.client, args.quick)
             print("\n".join(memory_summary(memory)), flush=True)
+        embedding = None
+        if not args.no_embedding and (not args.only or "embedding" in args.only):
+            from embedding import run_embedding
+            from embedding import summary as embedding_summary
+
+            embedding = run_embedding(ctx.url, args.quick)
+            print("\n".join(embedding_summary(embedding)), flush=True)
         conc = []
         if not args.no_concurrency and (not args.only or "concurrency" in args.only):
             conc = run_concurrency(ctx, 1 if args.quick else 3, args.quick)
@@ -595,6 +623,12 @@ def main(argv: list[str] | None = None) -> int:
             foot = run_footprint(ctx, args.quick)
             for f in foot:
                 print(f"footprint     {f['kind']:12} {f['impl']:28} {f['used_memory']:.0f} B/item")
+        install_sizes = None
+        if not args.no_install_sizes and (not args.only or "install-sizes" in args.only):
+            from install_size import run_install_sizes
+
+            # Last: pip's builds and installs load the machine; nothing is timed after them.
+            install_sizes = run_install_sizes(args.quick)
         header = {
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
@@ -605,7 +639,25 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
         args.out.mkdir(parents=True, exist_ok=True)
-        write_report(results, conc, foot, header, args.out / "latest.md", checkpointers, memory)
+        write_report(
+            results,
+            conc,
+            foot,
+            header,
+            args.out / "latest.md",
+            checkpointers,
+            memory,
+            embedding,
+            install_sizes,
+        )
+        if embedding:
+            import embedding as emb
+
+            emb.write(embedding, args.out / "embedding.md", header["machine"])
+        if install_sizes:
+            import install_size as size
+
+            size.write(install_sizes, args.out / "install_size.md", header["machine"])
         charts(results, conc, args.out)
         print(f"wrote {args.out / 'latest.md'} in {time.perf_counter() - started:.0f} s")
     finally:
