@@ -169,7 +169,7 @@ class RedisCache(BaseCache):
     def warm_up(self) -> float:
         """Connect, load the embedding model and create the index now; returns the seconds.
 
-        The first semantic lookup otherwise pays for loading the model (about 2.5 s
+        The first semantic lookup otherwise pays for loading the model (about 3 s
         for the default one). Errors are raised here, not bypassed.
         """
         return self._cache.warm_up()
@@ -221,7 +221,7 @@ class RedisSemanticCache(RedisCache):
     packages (an error naming the ``pip install`` line if missing) and the
     server's Search module (a ``SearchModuleMissingError`` if missing, a Redis
     Cluster included), unless ``semantic="exact-only"`` asks for exact matches
-    only. The model loads on the first semantic lookup (about 2.5 s for the
+    only. The model loads on the first semantic lookup (about 3 s for the
     default one) or on :meth:`warm_up`; recent query embeddings are kept, so a
     repeated paraphrase is not embedded twice.
 

@@ -450,7 +450,7 @@ class RedisLLMCache:
     With the semantic tier, construction checks what it needs: the default
     model's packages (an error naming the ``pip install`` line) and the
     server's Search module (a ``SearchModuleMissingError``, a Redis Cluster
-    included). The model loads on the first semantic lookup (about 2.5 s for
+    included). The model loads on the first semantic lookup (about 3 s for
     the default one) or on :meth:`warm_up`.
 
     Example:
@@ -523,7 +523,7 @@ class RedisLLMCache:
     def warm_up(self) -> float:
         """Connect, load the embedding model and create the index now; returns the seconds.
 
-        The first semantic lookup otherwise pays for loading the model (about 2.5 s
+        The first semantic lookup otherwise pays for loading the model (about 3 s
         for the default one). Errors are raised here, not bypassed.
         """
         return self._sync.warm_up()

