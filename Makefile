@@ -52,7 +52,8 @@ CLUSTER_TESTS := tests/test_cluster.py tests/test_history.py tests/test_langchai
 	tests/test_ratelimit.py tests/test_events.py tests/test_workqueue.py \
 	tests/test_langgraph_conformance.py tests/test_langgraph_saver.py \
 	tests/test_langgraph_graphs.py tests/test_memory.py tests/test_cli_memories.py \
-	tests/test_langgraph_store.py
+	tests/test_langgraph_store.py tests/test_presence.py tests/test_priorityqueue.py \
+	tests/test_disagreements.py tests/test_team_tools.py
 
 test: setup
 	@$(BIN)/ruff check --quiet .

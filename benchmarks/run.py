@@ -310,6 +310,22 @@ def targets(
                     f"{ratio:.2f}x",
                     ratio >= 1.0,
                 )
+    for name, label in [
+        ("heartbeat", "presence heartbeat within 1.3x of raw redis-py (same script)"),
+        ("capability query", "capability query within 1.3x of raw redis-py (same script)"),
+    ]:
+        case = find(results, name)
+        if case:
+            ratio = case.median_us("ours") / case.median_us("floor")
+            row(label, f"{ratio:.2f}x", ratio <= 1.3)
+    overhead = find(results, "metrics overhead per operation")
+    if overhead:
+        added = overhead.median_us("ours") - overhead.median_us("floor")
+        row("metrics add at most 2 µs per operation (no SDK)", f"{added:.2f} µs", added <= 2)
+    take_ack = find(results, "priority queue take+ack")
+    if take_ack:
+        ratio = take_ack.median_us("ours") / take_ack.median_us("floor")
+        row("priority queue take+ack within 1.5x of the floor", f"{ratio:.2f}x", ratio <= 1.5)
     mine = next((f for f in foot if f["kind"] == "message" and f["impl"] == "ours"), None)
     theirs = next(
         (f for f in foot if f["kind"] == "message" and f["impl"] == "langchain-redis"), None
@@ -560,7 +576,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
 
+    from agents import agent_cases
     from cases import Ctx, cache_cases, history_cases, llama_cases, state_cases
+    from observability import metrics_cases
+    from queues import queue_cases
 
     from redis_memory.embedded import EmbeddedRedis
 
@@ -575,6 +594,9 @@ def main(argv: list[str] | None = None) -> int:
             "llama-index": llama_cases,
             "cache": cache_cases,
             "state": state_cases,
+            "agents": agent_cases,
+            "queue": queue_cases,
+            "metrics": metrics_cases,
         }
         for group, build in builders.items():
             if args.only and args.only not in group:

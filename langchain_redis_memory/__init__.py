@@ -24,6 +24,7 @@ from .embeddings import MiniLMEmbeddings
 from .memory_tools import RedisMemoryRetriever, memory_tools
 from .rate_limiter import RedisRateLimiter
 from .store import RedisByteStore, RedisStore
+from .team_tools import team_tools
 
 _LANGGRAPH = {
     "AsyncRedisSaver": "checkpoint",
@@ -58,4 +59,5 @@ __all__ = [
     "acopy_threads",
     "copy_threads",
     "memory_tools",
+    "team_tools",
 ]

@@ -33,6 +33,7 @@ from .chat_store import RedisChatStore, RedisMemoryChatStore
 from .embeddings import MiniLMEmbedding
 from .kvstore import RedisKVStore
 from .memory_block import RedisMemoryBlock, RedisMemoryRetriever
+from .team_tools import team_tools
 
 __all__ = [
     "MiniLMEmbedding",
@@ -45,4 +46,5 @@ __all__ = [
     "RedisMemoryConfig",
     "RedisMemoryRetriever",
     "TTLPolicy",
+    "team_tools",
 ]

@@ -76,16 +76,37 @@ _LAZY = {
             "AsyncDistributedLock",
             "AsyncFindings",
             "Claims",
+            "Conflict",
+            "Decision",
             "DistributedLock",
             "Finding",
             "Findings",
             "LockError",
             "LockLostError",
             "LockTimeoutError",
+            "NoConflictError",
+            "VerdictAdded",
         ],
         "coordination",
     ),
+    **dict.fromkeys(["AsyncTeamDesk", "TeamDesk", "ToolSpec"], "agent_tools"),
     **dict.fromkeys(["AsyncWorkQueue", "Job", "PendingSummary", "WorkQueue"], "workqueue"),
+    **dict.fromkeys(
+        [
+            "Agent",
+            "AgentActivity",
+            "AsyncPermissions",
+            "AsyncPresence",
+            "Permissions",
+            "Presence",
+            "TeamActivity",
+        ],
+        "presence",
+    ),
+    "Hold": "_holds",
+    **dict.fromkeys(
+        ["AsyncPriorityQueue", "Lease", "PriorityQueue", "QueuedTask", "TaskInfo"], "priorityqueue"
+    ),
     **dict.fromkeys(
         ["Embedder", "FunctionEmbedder", "MiniLMEmbedder", "SentenceTransformerEmbedder"],
         "embeddings",
@@ -96,6 +117,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from ._holds import Hold
+    from .agent_tools import AsyncTeamDesk, TeamDesk, ToolSpec
     from .cache import AsyncResponseCache, CacheStats, ResponseCache
     from .checkpoints import AsyncCheckpointLog, CheckpointLog
     from .coordination import (
@@ -103,12 +126,16 @@ if TYPE_CHECKING:
         AsyncDistributedLock,
         AsyncFindings,
         Claims,
+        Conflict,
+        Decision,
         DistributedLock,
         Finding,
         Findings,
         LockError,
         LockLostError,
         LockTimeoutError,
+        NoConflictError,
+        VerdictAdded,
     )
     from .embedded import EmbeddedCluster, EmbeddedRedis
     from .embeddings import (
@@ -120,6 +147,16 @@ if TYPE_CHECKING:
     from .history import AsyncMessageLog, MessageHit, MessageLog, SessionInfo, StoredMessage
     from .memory import AsyncMemoryStore, MemoryItem, MemoryStore
     from .migrate import Migration, MigrationReport
+    from .presence import (
+        Agent,
+        AgentActivity,
+        AsyncPermissions,
+        AsyncPresence,
+        Permissions,
+        Presence,
+        TeamActivity,
+    )
+    from .priorityqueue import AsyncPriorityQueue, Lease, PriorityQueue, QueuedTask, TaskInfo
     from .verifier import HitVerifier
     from .workqueue import AsyncWorkQueue, Job, PendingSummary, WorkQueue
 
@@ -138,6 +175,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "TTL",
+    "Agent",
+    "AgentActivity",
     "AsyncAuditLog",
     "AsyncCheckpointLog",
     "AsyncClaims",
@@ -146,10 +185,14 @@ __all__ = [
     "AsyncFindings",
     "AsyncMemoryStore",
     "AsyncMessageLog",
+    "AsyncPermissions",
+    "AsyncPresence",
+    "AsyncPriorityQueue",
     "AsyncRateLimit",
     "AsyncResponseCache",
     "AsyncStateStore",
     "AsyncSubscription",
+    "AsyncTeamDesk",
     "AsyncWorkQueue",
     "AuditEntry",
     "AuditLog",
@@ -157,7 +200,9 @@ __all__ = [
     "CheckpointLog",
     "Claims",
     "ConfigurationError",
+    "Conflict",
     "DamagedMessageError",
+    "Decision",
     "DistributedLock",
     "EmbeddedCluster",
     "EmbeddedRedis",
@@ -170,9 +215,11 @@ __all__ = [
     "Findings",
     "FunctionEmbedder",
     "HitVerifier",
+    "Hold",
     "JSONSerializer",
     "Job",
     "KeySchema",
+    "Lease",
     "LockError",
     "LockLostError",
     "LockTimeoutError",
@@ -183,8 +230,13 @@ __all__ = [
     "Migration",
     "MigrationReport",
     "MiniLMEmbedder",
+    "NoConflictError",
     "PendingSummary",
     "PermissionDeniedError",
+    "Permissions",
+    "Presence",
+    "PriorityQueue",
+    "QueuedTask",
     "RateLimit",
     "RateLimitResult",
     "RedisClients",
@@ -203,8 +255,13 @@ __all__ = [
     "StoredMessage",
     "Subscription",
     "TTLPolicy",
+    "TaskInfo",
+    "TeamActivity",
+    "TeamDesk",
+    "ToolSpec",
     "UnexpectedDataError",
     "ValueTooLargeError",
+    "VerdictAdded",
     "WorkQueue",
     "__version__",
     "escape_id",

@@ -1,4 +1,4 @@
-"""Argument checks shared by the engines: one clear error for one kind of mistake."""
+"""Shared by the engines: argument checks (one clear error for one kind of mistake), and text."""
 
 from __future__ import annotations
 
@@ -10,3 +10,8 @@ def whole(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return value
+
+
+def text(value: Any) -> str:
+    """A reply as text: bytes decoded as UTF-8 (never failing), anything else ``str()``."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from ._checks import text
 from .errors import SerializationError
 
 _STREAM_ID_RE = re.compile(r"\d{1,20}(?:-\d{1,20})?")
@@ -27,10 +28,6 @@ def stream_id(value: Any, name: str, *, new: bool = False) -> str:
         extra = ", or '>' for new entries" if new else ""
         raise ValueError(f"{name} must be a stream id like '0' or '1700000000000-0'{extra}")
     return value
-
-
-def text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def is_error(exc: redis.exceptions.ResponseError, code: str) -> bool:

@@ -35,6 +35,9 @@ COMMANDS: tuple[str, ...] = (
     # sorted sets and sets: LangGraph checkpoint order, pending writes, runs, mirrored ids
     "zadd", "zrem", "zrange", "zcard", "zrangebylex", "zrevrangebylex", "zremrangebylex",
     "sadd", "sismember",
+    # agents: presence and capabilities, permissions, the priority queue, the holds index
+    "zremrangebyscore", "zrangebyscore", "zscore", "zcount", "zpopmax", "zinter",
+    "srem", "smembers", "smismember", "sinter", "scard", "incr",
     # keys
     "del", "unlink", "exists", "pexpire", "persist", "scan", "pttl", "memory|usage",
     # streams: audit log, work queue

@@ -44,6 +44,10 @@ KINDS = (
     "audit",
     "thread",
     "mem",
+    "team",
+    "perms",
+    "pqueue",
+    "holds",
 )
 
 
@@ -250,6 +254,10 @@ class KeySchema:
     def task_findings(self, task_id: str) -> str:
         return self.task(task_id) + ":findings"
 
+    def task_verdicts(self, task_id: str) -> str:
+        """Each subject's verdicts by author, and its conflict and decision, in the task's slot."""
+        return self.task(task_id) + ":verdicts"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{escape_id(name, what='lock name')}"
 
@@ -259,6 +267,68 @@ class KeySchema:
 
     def ratelimit(self, name: str) -> str:
         return f"{self.prefix}:ratelimit:{escape_id(name, what='rate limit name')}"
+
+    # -- agents: presence, permissions, priority queues, holds -------------
+    def team(self, team: str) -> str:
+        """The common stem of one team's presence keys (``{prefix}:team:{<team>}``).
+
+        The team's name is the hash tag: every set operation over its live agents
+        stays in one slot on a cluster.
+        """
+        return f"{self.prefix}:team:{_tag(escape_id(team, what='team name'))}"
+
+    def team_alive(self, team: str) -> str:
+        """The team's agents by the time their heartbeat runs out (a sorted set, ms)."""
+        return self.team(team) + ":alive"
+
+    def team_members(self, team: str) -> str:
+        """Every agent seen in the team in the last day, by when (a sorted set, ms)."""
+        return self.team(team) + ":members"
+
+    def team_agent(self, team: str, agent_id: str) -> str:
+        """One agent's record: capabilities, metadata, when it joined and was last seen."""
+        return f"{self.team(team)}:agent:{escape_id(agent_id, what='agent id')}"
+
+    def team_capability(self, team: str, capability: str) -> str:
+        """The set of the team's agents that registered ``capability``."""
+        return f"{self.team(team)}:can:{escape_id(capability, what='capability')}"
+
+    def team_capability_stem(self, team: str) -> str:
+        """What :meth:`team_capability` puts before the escaped capability (for scripts)."""
+        return self.team(team) + ":can:"
+
+    def team_agent_stem(self, team: str) -> str:
+        """What :meth:`team_agent` puts before the escaped agent id (for scripts)."""
+        return self.team(team) + ":agent:"
+
+    def team_channel(self, team: str) -> str:
+        """The pub/sub channel of a team's joins, leaves and expiries."""
+        return f"{self.prefix}:events:team:{_tag(escape_id(team, what='team name'))}"
+
+    def perms(self, scope: str) -> str:
+        """The common stem of one scope's permission sets (``{prefix}:perms:{<scope>}``)."""
+        return f"{self.prefix}:perms:{_tag(escape_id(scope, what='permission scope'))}"
+
+    def perms_user(self, scope: str, user_id: str) -> str:
+        """The set of what one user may do."""
+        return f"{self.perms(scope)}:user:{escape_id(user_id, what='user id')}"
+
+    def perms_holders(self, scope: str, permission: str) -> str:
+        """The set of the users granted one permission."""
+        return f"{self.perms(scope)}:granted:{escape_id(permission, what='permission')}"
+
+    def pqueue(self, name: str) -> str:
+        """The common stem of one priority queue's keys (``{prefix}:pqueue:{<name>}``)."""
+        return f"{self.prefix}:pqueue:{_tag(escape_id(name, what='queue name'))}"
+
+    def holds(self) -> str:
+        """What every agent holds now (claims, leases), by expiry: a sorted set (ms).
+
+        Members are ``<kind>:<name>:<holder>`` with each part escaped (see
+        :mod:`redis_memory._holds`); an index, the claims and leases themselves
+        stay the truth.
+        """
+        return f"{self.prefix}:holds"
 
     # -- events -----------------------------------------------------------
     def channel(self, topic: str) -> str:

@@ -21,6 +21,7 @@ EXPECTED = [
     "03_agents.ipynb",
     "04_semantic_cache_quality.ipynb",
     "05_long_term_memory.ipynb",
+    "06_agent_team.ipynb",
 ]
 # Outputs of one machine's run that would leak its layout into the committed files.
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")

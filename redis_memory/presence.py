@@ -1,0 +1,866 @@
+"""Agents that see each other: who is alive, what each can do, and what each holds.
+
+- :class:`Presence`: an agent :meth:`~Presence.join`\\ s a team with an id,
+  capabilities and free-form metadata, then sends heartbeats; it is alive while
+  its last heartbeat is younger than ``ttl``. Nothing has to sweep: every read
+  compares the heartbeat's deadline with the server's clock. Joins, leaves and
+  expiries are announced on ``{prefix}:events:team:{<team>}``; an expiry is
+  announced by the next join, heartbeat or leave of any agent of the team, which
+  also clears the dead agent's record. ``with presence.running(...)`` keeps the
+  heartbeat going on a thread (an asyncio task for :class:`AsyncPresence`) and
+  leaves on exit, also on an exception.
+- :meth:`Presence.can`: which live agents can do X, or X and Y together: one
+  ``ZINTER`` of the live agents with each capability's set.
+- :meth:`Presence.doing`: who is doing what: for each live agent the claims
+  (:class:`~redis_memory.coordination.Claims`) and leases
+  (:class:`~redis_memory.priorityqueue.PriorityQueue`) it holds, and the holds
+  of agents that are no longer alive, visible before they expire. Claims and
+  leases are matched to agents by owner or worker id: claim with the agent id.
+- :class:`Permissions`: what each user may do, and who may do X and Y, with
+  the same set operations.
+
+Keys (one hash tag per team, so every operation on a team is one slot and one
+round trip on a cluster)::
+
+    {prefix}:team:{<team>}:alive        sorted set: agent -> heartbeat deadline (ms)
+    {prefix}:team:{<team>}:agent:<id>   hash: id, capabilities, metadata, joined, seen
+    {prefix}:team:{<team>}:can:<cap>    set of the agents that registered <cap>
+
+A team's keys expire a day after the last heartbeat that touched them
+(:data:`RETENTION`), so a team nobody runs any more leaves nothing behind.
+
+Example:
+    >>> from redis_memory.presence import Presence
+    >>> team = Presence("research", url="embedded")               # doctest: +SKIP
+    >>> team.join("summariser-1", capabilities=["summarise", "en"])  # doctest: +SKIP
+    True
+    >>> team.can("summarise")                                     # doctest: +SKIP
+    ['summariser-1']
+    >>> [agent.id for agent in team.alive()]                      # doctest: +SKIP
+    ['summariser-1']
+    >>> team.leave("summariser-1")                                # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from . import _holds
+from ._checks import text, whole
+from ._holds import Hold
+from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from .config import RedisMemoryConfig
+from .connection import AsyncClient, RedisClients, SyncClient
+from .errors import RedisMemoryError, SerializationError
+from .keys import escape_id, unescape_id
+from .ttl import TTL
+
+T = TypeVar("T")
+Seconds = int | float | timedelta
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_TEAM = "default"
+DEFAULT_TTL = 15.0
+RETENTION = timedelta(days=1)
+MAX_CAPABILITIES = 256
+MAX_LISTED = 1000
+# Expired agents cleared (and announced) per write; the rest go with the next ones.
+_SWEEP_BATCH = 100
+
+# -- scripts -------------------------------------------------------------------------
+# Every script starts from the server's clock; KEYS[1] is the team's alive set.
+# Agents are stored by their escaped id (escape_id), so that a key can be built
+# from a member; the hash keeps the id as given.
+_NOW = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+"""
+
+# What every write starts from: the team's keys, and its ARGV[1..5].
+_HEAD = """
+local alive, members = KEYS[1], KEYS[2]
+local agent_stem, can_stem, channel, team = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local retention = tonumber(ARGV[5])
+"""
+
+# Clears and announces the agents whose heartbeat ran out, and forgets the
+# members not seen for the retention. Needs: alive, members, agent_stem,
+# can_stem, channel ('' = quiet), team, retention (ms).
+_SWEEP = """
+redis.call('ZREMRANGEBYSCORE', members, '-inf', '(' .. (now - retention))
+local gone = redis.call('ZRANGE', alive, '-inf', '(' .. now, 'BYSCORE', 'LIMIT', 0, SWEEP_BATCH)
+for _, member in ipairs(gone) do
+  local record = redis.call('HMGET', agent_stem .. member, 'id', 'can')
+  if record[2] then
+    for cap in string.gmatch(record[2], '%S+') do
+      redis.call('SREM', can_stem .. cap, member)
+    end
+  end
+  redis.call('DEL', agent_stem .. member)
+  redis.call('ZREM', alive, member)
+  if channel ~= '' then
+    redis.call('PUBLISH', channel,
+      cjson.encode({event = 'expired', team = team, agent = record[1] or member}))
+  end
+end
+""".replace("SWEEP_BATCH", str(_SWEEP_BATCH))
+
+# KEYS[1] alive, KEYS[2] members; ARGV: agent stem, capability stem, channel, team,
+# retention ms (the sweep's), then [6] member, [7] id, [8] ttl ms, [9] capabilities
+# (escaped, space separated), [10] metadata, [11] the 'joined' event.
+# Returns 1 if the agent was not alive before.
+_JOIN = (
+    _NOW
+    + _HEAD
+    + _SWEEP
+    + """
+local member, agent = ARGV[6], agent_stem .. ARGV[6]
+local new = redis.call('ZSCORE', alive, member) == false
+local old = redis.call('HGET', agent, 'can')
+if old then
+  for cap in string.gmatch(old, '%S+') do redis.call('SREM', can_stem .. cap, member) end
+end
+if new then redis.call('HSET', agent, 'joined', now) end
+redis.call('HSET', agent, 'id', ARGV[7], 'can', ARGV[9], 'meta', ARGV[10], 'seen', now)
+redis.call('ZADD', alive, now + tonumber(ARGV[8]), member)
+redis.call('ZADD', members, now, member)
+for _, key in ipairs({agent, alive, members}) do redis.call('PEXPIRE', key, retention) end
+for cap in string.gmatch(ARGV[9], '%S+') do
+  redis.call('SADD', can_stem .. cap, member)
+  redis.call('PEXPIRE', can_stem .. cap, retention)
+end
+if new and channel ~= '' then redis.call('PUBLISH', channel, ARGV[11]) end
+if new then return 1 end
+return 0
+"""
+)
+
+# KEYS and ARGV[1..5] as for a join; ARGV[6] member, [7] ttl ms.
+# Returns 0 if the agent is not alive (never joined, left, or expired: join again).
+_HEARTBEAT = (
+    _NOW
+    + _HEAD
+    + _SWEEP
+    + """
+local member, agent = ARGV[6], agent_stem .. ARGV[6]
+if redis.call('ZADD', alive, 'XX', 'CH', now + tonumber(ARGV[7]), member) == 0 then
+  if redis.call('ZSCORE', alive, member) == false then return 0 end
+end
+local caps = redis.call('HGET', agent, 'can')
+redis.call('HSET', agent, 'seen', now)
+redis.call('ZADD', members, now, member)
+for _, key in ipairs({agent, alive, members}) do redis.call('PEXPIRE', key, retention) end
+if caps then
+  for cap in string.gmatch(caps, '%S+') do redis.call('PEXPIRE', can_stem .. cap, retention) end
+end
+return 1
+"""
+)
+
+# KEYS and ARGV[1..5] as for a join; ARGV[6] member, [7] the 'left' event. The
+# agent stays a member: what it still holds is orphaned, not someone else's.
+_LEAVE = (
+    _NOW
+    + _HEAD
+    + _SWEEP
+    + """
+local member, agent = ARGV[6], agent_stem .. ARGV[6]
+if redis.call('ZREM', alive, member) == 0 then return 0 end
+local caps = redis.call('HGET', agent, 'can')
+if caps then
+  for cap in string.gmatch(caps, '%S+') do redis.call('SREM', can_stem .. cap, member) end
+end
+redis.call('DEL', agent)
+if channel ~= '' then redis.call('PUBLISH', channel, ARGV[7]) end
+return 1
+"""
+)
+
+# Reads only, so that a dashboard never writes. KEYS[1] alive; ARGV[1] agent stem;
+# ARGV[2] at most this many; ARGV[3] one member, or '' for every live agent.
+# Returns {now, member, deadline, id, can, meta, joined, seen, ...}.
+_AGENTS = (
+    _NOW
+    + """
+local members
+if ARGV[3] ~= '' then
+  local deadline = redis.call('ZSCORE', KEYS[1], ARGV[3])
+  members = {}
+  if deadline and tonumber(deadline) >= now then members = {ARGV[3], deadline} end
+else
+  members = redis.call(
+    'ZRANGE', KEYS[1], now, '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[2], 'WITHSCORES')
+end
+local out = {now}
+for i = 1, #members, 2 do
+  local record = redis.call('HMGET', ARGV[1] .. members[i], 'id', 'can', 'meta', 'joined', 'seen')
+  if record[1] then
+    table.insert(out, members[i + 1])
+    for _, value in ipairs(record) do table.insert(out, value or '') end
+  end
+end
+return out
+"""
+)
+
+# KEYS[1] alive, KEYS[2..] one set per capability. Reads only. Returns the
+# members alive now that are in every set.
+_CAN = (
+    _NOW
+    + """
+local command = {'ZINTER', #KEYS}
+for i = 1, #KEYS do command[#command + 1] = KEYS[i] end
+command[#command + 1] = 'WEIGHTS'
+command[#command + 1] = 1
+for i = 2, #KEYS do command[#command + 1] = 0 end
+command[#command + 1] = 'WITHSCORES'
+local scored = redis.call(unpack(command))
+local out = {}
+for i = 1, #scored, 2 do
+  if tonumber(scored[i + 1]) >= now then table.insert(out, scored[i]) end
+end
+return out
+"""
+)
+
+JOIN = Script(_JOIN)
+HEARTBEAT = Script(_HEARTBEAT)
+LEAVE = Script(_LEAVE)
+AGENTS = Script(_AGENTS)
+CAN = Script(_CAN)
+
+
+# -- results -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """A live agent as its team sees it.
+
+    ``joined`` and ``last_seen`` are the server's time (seconds since the
+    epoch); ``expires_in`` is how long it stays alive without another heartbeat.
+    """
+
+    id: str
+    capabilities: frozenset[str]
+    metadata: dict[str, Any]
+    joined: float
+    last_seen: float
+    expires_in: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentActivity:
+    """One live agent and what it holds."""
+
+    agent: Agent
+    holds: list[Hold] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamActivity:
+    """Who is doing what: each live agent with its holds, and the holds of the dead.
+
+    ``orphaned`` lists claims and leases whose holder was an agent of the team
+    in the last day but is not alive now (it stopped sending heartbeats, or
+    left without releasing): they stay held until they expire
+    (``Hold.expires_in``), and nobody is working on them. ``others`` lists the
+    holds of holders the team never saw: agents of other teams, or programs
+    that claim without joining a team.
+    """
+
+    agents: list[AgentActivity]
+    orphaned: list[Hold]
+    others: list[Hold] = field(default_factory=list)
+
+    def holder_of(self, kind: str, name: str) -> str | None:
+        """Who holds a claim (``"claim"``, task id) or a lease (``"lease"``, ``"queue/task"``)."""
+        for hold in self.holds:
+            if hold.kind == kind and hold.name == name:
+                return hold.holder
+        return None
+
+    @property
+    def holds(self) -> builtins.list[Hold]:
+        """Every hold: the live agents', the orphaned, the others'."""
+        return [hold for entry in self.agents for hold in entry.holds] + self.orphaned + self.others
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _names(values: Iterable[str], what: str) -> builtins.list[str]:
+    """Distinct names in their first order, each checked; one str is refused (not a list)."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{what}s must be a list of names, not a single str: [{values!r}]")
+    names = list(dict.fromkeys(values))
+    for name in names:
+        escape_id(name, what=what)
+    return names
+
+
+def _milliseconds(name: str, value: TTL | Seconds) -> int:
+    try:
+        milliseconds = TTL.of(value).milliseconds
+    except (TypeError, ValueError):
+        milliseconds = None
+    if milliseconds is None or milliseconds < 1:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return milliseconds
+
+
+# -- presence --------------------------------------------------------------------------
+class _PresenceCore:
+    def __init__(
+        self,
+        team: str = DEFAULT_TEAM,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+        ttl: TTL | Seconds = DEFAULT_TTL,
+        publish_events: bool = True,
+    ) -> None:
+        self._clients = RedisClients.shared(url=url, client=client, config=config)
+        self.config: RedisMemoryConfig = self._clients.config
+        self.keys = self.config.keys
+        self.team = team
+        self._alive = self.keys.team_alive(team)  # checks the name
+        self._team_keys = [self._alive, self.keys.team_members(team)]
+        self._ms = _milliseconds("ttl", ttl)
+        self._retention = int(RETENTION.total_seconds() * 1000)
+        self.publish_events = bool(publish_events)
+        self._serializer = self.config.checked_serializer
+        self._stems = [
+            self.keys.team_agent_stem(team),
+            self.keys.team_capability_stem(team),
+            self.channel if self.publish_events else "",
+            team,
+            self._retention,
+        ]
+
+    @property
+    def ttl(self) -> float:
+        """Seconds an agent stays alive after its last heartbeat."""
+        return self._ms / 1000
+
+    @property
+    def channel(self) -> str:
+        """The pub/sub channel of the team's ``joined``, ``left`` and ``expired`` events."""
+        return self.keys.team_channel(self.team)
+
+    def _url(self) -> str:
+        return self._clients.masked_url()
+
+    def _event(self, event: str, agent_id: str) -> bytes:
+        return self._serializer.dumps({"event": event, "team": self.team, "agent": agent_id})
+
+    def _plan_join(
+        self, agent_id: str, capabilities: Iterable[str], metadata: Mapping[str, Any] | None
+    ) -> Plan[bool]:
+        member = escape_id(agent_id, what="agent id")
+        caps = _names(capabilities, "capability")
+        if len(caps) > MAX_CAPABILITIES:
+            raise ValueError(
+                f"an agent may register at most {MAX_CAPABILITIES} capabilities, got {len(caps)}"
+            )
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise TypeError(f"metadata must be a dict, not {type(metadata).__name__}")
+        try:
+            meta = self._serializer.dumps(dict(metadata or {}))
+        except SerializationError as exc:
+            raise SerializationError(f"the agent's metadata cannot be stored: {exc}") from exc
+        args = [
+            *self._stems,
+            member,
+            agent_id,
+            self._ms,
+            " ".join(escape_id(cap, what="capability") for cap in caps),
+            meta,
+            self._event("joined", agent_id),
+        ]
+        return Plan(
+            "registering an agent",
+            self._alive,
+            lambda r: bool(r[0]),
+            script=(JOIN, self._team_keys, args),
+        )
+
+    def _plan_heartbeat(self, agent_id: str) -> Plan[bool]:
+        member = escape_id(agent_id, what="agent id")
+        args = [*self._stems, member, self._ms]
+        return Plan(
+            "sending an agent's heartbeat",
+            self._alive,
+            lambda r: bool(r[0]),
+            script=(HEARTBEAT, self._team_keys, args),
+        )
+
+    def _plan_leave(self, agent_id: str) -> Plan[bool]:
+        member = escape_id(agent_id, what="agent id")
+        args = [*self._stems, member, self._event("left", agent_id)]
+        return Plan(
+            "removing an agent",
+            self._alive,
+            lambda r: bool(r[0]),
+            script=(LEAVE, self._team_keys, args),
+        )
+
+    def _decode_agents(self, reply: list[Any]) -> builtins.list[Agent]:
+        now, *flat = reply
+        now_ms = int(now)
+        agents = []
+        for i in range(0, len(flat), 6):
+            deadline, agent_id, caps, meta, joined, seen = flat[i : i + 6]
+            try:
+                metadata = self._serializer.loads(meta) if meta else {}
+            except SerializationError:
+                _log.warning("agent %r of team %r has unreadable metadata", agent_id, self.team)
+                metadata = {}
+            agents.append(
+                Agent(
+                    id=text(agent_id),
+                    capabilities=frozenset(unescape_id(c) for c in text(caps).split()),
+                    metadata=metadata,
+                    joined=int(joined or now_ms) / 1000,
+                    last_seen=int(seen or now_ms) / 1000,
+                    expires_in=max(0.0, (float(deadline) - now_ms) / 1000),
+                )
+            )
+        return agents
+
+    def _plan_alive(self, limit: int) -> Plan[builtins.list[Agent]]:
+        args = [self._stems[0], whole("limit", limit, 1), ""]
+        return Plan(
+            "listing live agents",
+            self._alive,
+            lambda r: self._decode_agents(r[0]),
+            script=(AGENTS, [self._alive], args),
+        )
+
+    def _plan_get(self, agent_id: str) -> Plan[Agent | None]:
+        args = [self._stems[0], 1, escape_id(agent_id, what="agent id")]
+
+        def finish(replies: list[Any]) -> Agent | None:
+            agents = self._decode_agents(replies[0])
+            return agents[0] if agents else None
+
+        return Plan("reading an agent", self._alive, finish, script=(AGENTS, [self._alive], args))
+
+    def _plan_can(self, capabilities: tuple[str, ...]) -> Plan[builtins.list[str]]:
+        caps = _names(capabilities, "capability")
+        if not caps:
+            raise ValueError("can() needs at least one capability, e.g. can('summarise')")
+        keys = [self._alive, *(self.keys.team_capability(self.team, cap) for cap in caps)]
+        return Plan(
+            "finding agents by capability",
+            self._alive,
+            lambda r: sorted(unescape_id(text(member)) for member in r[0]),
+            script=(CAN, keys, []),
+        )
+
+    def _plan_members(self, limit: int) -> Plan[set[str]]:
+        key = self._team_keys[1]
+        command = ("ZRANGE", key, "+inf", "-inf", "BYSCORE", "REV", "LIMIT", 0, limit)
+        return Plan(
+            "listing a team's members",
+            key,
+            lambda r: {unescape_id(text(member)) for member in r[0]},
+            [command],
+        )
+
+    def _doing_flow(self, limit: int) -> Generator[Plan[Any], Any, TeamActivity]:
+        agents: builtins.list[Agent] = yield self._plan_alive(limit)
+        members: set[str] = yield self._plan_members(limit)
+        _, holds = yield _holds.plan_held(self.keys, limit)
+        mine: dict[str, builtins.list[Hold]] = {agent.id: [] for agent in agents}
+        orphaned, others = [], []
+        for hold in holds:
+            if hold.holder in mine:
+                mine[hold.holder].append(hold)
+            elif hold.holder in members:
+                orphaned.append(hold)
+            else:
+                others.append(hold)
+        activity = [AgentActivity(agent, mine[agent.id]) for agent in agents]
+        return TeamActivity(activity, orphaned, others)
+
+
+class Presence(_PresenceCore):
+    """Which agents of a team are alive, what they can do and what they hold.
+
+    Args:
+        team: The team's name; agents of different teams never see each other.
+        url, client, config: Where the data lives (as everywhere in this package).
+        ttl: Seconds an agent stays alive after its last heartbeat (15 by
+            default). Send heartbeats a few times per ``ttl``:
+            :meth:`running` does, every ``ttl / 3``.
+        publish_events: Announce ``joined``, ``left`` and ``expired`` on
+            :attr:`channel` as JSON ``{"event": ..., "team": ..., "agent": ...}``.
+
+    Agent ids are the names the agents use everywhere: claim tasks and take
+    queued tasks with the agent id as owner or worker, and :meth:`doing`
+    matches them. Two processes with one agent id are one agent.
+
+    Example:
+        >>> from redis_memory.presence import Presence
+        >>> team = Presence("support", url="embedded", ttl=10)     # doctest: +SKIP
+        >>> with team.running("triage-1", capabilities=["triage", "fr"]):  # doctest: +SKIP
+        ...     print(team.can("triage", "fr"))
+        ['triage-1']
+        >>> team.get("triage-1") is None                           # doctest: +SKIP
+        True
+    """
+
+    def _run(self, plan: Plan[T]) -> T:
+        return execute(self._clients.sync, plan, self._url)
+
+    def join(
+        self,
+        agent_id: str,
+        *,
+        capabilities: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Register (or re-register) an agent as alive; True if it was not alive before.
+
+        Its capabilities and metadata replace those of an earlier join.
+        """
+        return self._run(self._plan_join(agent_id, capabilities, metadata))
+
+    def heartbeat(self, agent_id: str) -> bool:
+        """Keep an agent alive for another ``ttl``; False if it is not alive (join again)."""
+        return self._run(self._plan_heartbeat(agent_id))
+
+    def leave(self, agent_id: str) -> bool:
+        """Remove an agent now; True if it was alive."""
+        return self._run(self._plan_leave(agent_id))
+
+    def alive(self, *, limit: int = MAX_LISTED) -> list[Agent]:
+        """The live agents (at most ``limit``), soonest to expire first."""
+        return self._run(self._plan_alive(limit))
+
+    def get(self, agent_id: str) -> Agent | None:
+        """One agent, or None if it is not alive."""
+        return self._run(self._plan_get(agent_id))
+
+    def can(self, *capabilities: str) -> list[str]:
+        """The ids of the live agents that registered every one of ``capabilities``."""
+        return self._run(self._plan_can(capabilities))
+
+    def doing(self, *, limit: int = MAX_LISTED) -> TeamActivity:
+        """Who is doing what: each live agent's claims and leases, and the orphaned ones.
+
+        Three round trips (live agents, members, the holds index); at most
+        ``limit`` of each.
+        """
+        return drive(self._doing_flow(limit), self._run)
+
+    @contextlib.contextmanager
+    def running(
+        self,
+        agent_id: str,
+        *,
+        capabilities: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        interval: float | None = None,
+    ) -> Iterator[Presence]:
+        """Be alive for the block: join, heartbeat on a thread, leave on exit.
+
+        ``interval`` defaults to ``ttl / 3``. A heartbeat that fails is logged
+        and tried again at the next interval; one that finds the agent expired
+        (a long pause) joins again. The agent leaves when the block ends, also
+        on an exception.
+        """
+        caps = _names(capabilities, "capability")
+        every = _interval(interval, self.ttl)
+        self.join(agent_id, capabilities=caps, metadata=metadata)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                try:
+                    if not self.heartbeat(agent_id):
+                        self.join(agent_id, capabilities=caps, metadata=metadata)
+                except RedisMemoryError as exc:
+                    _log.warning("heartbeat of agent %r failed: %s", agent_id, exc)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat {agent_id}", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+            self.leave(agent_id)
+
+
+class AsyncPresence(_PresenceCore):
+    """:class:`Presence` on ``redis.asyncio``, name for name.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory.presence import AsyncPresence
+        >>> async def main():
+        ...     team = AsyncPresence("support", url="embedded")
+        ...     async with team.running("triage-1", capabilities=["triage"]):
+        ...         return await team.can("triage")
+        >>> asyncio.run(main())                                    # doctest: +SKIP
+        ['triage-1']
+    """
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await execute_async(self._clients.async_, plan, self._url)
+
+    async def join(
+        self,
+        agent_id: str,
+        *,
+        capabilities: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Register (or re-register) an agent as alive; True if it was not alive before."""
+        return await self._run(self._plan_join(agent_id, capabilities, metadata))
+
+    async def heartbeat(self, agent_id: str) -> bool:
+        """Keep an agent alive for another ``ttl``; False if it is not alive (join again)."""
+        return await self._run(self._plan_heartbeat(agent_id))
+
+    async def leave(self, agent_id: str) -> bool:
+        """Remove an agent now; True if it was alive."""
+        return await self._run(self._plan_leave(agent_id))
+
+    async def alive(self, *, limit: int = MAX_LISTED) -> list[Agent]:
+        """The live agents (at most ``limit``), soonest to expire first."""
+        return await self._run(self._plan_alive(limit))
+
+    async def get(self, agent_id: str) -> Agent | None:
+        """One agent, or None if it is not alive."""
+        return await self._run(self._plan_get(agent_id))
+
+    async def can(self, *capabilities: str) -> list[str]:
+        """The ids of the live agents that registered every one of ``capabilities``."""
+        return await self._run(self._plan_can(capabilities))
+
+    async def doing(self, *, limit: int = MAX_LISTED) -> TeamActivity:
+        """Who is doing what: each live agent's claims and leases, and the orphaned ones."""
+        return await drive_async(self._doing_flow(limit), self._run)
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self,
+        agent_id: str,
+        *,
+        capabilities: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        interval: float | None = None,
+    ) -> AsyncIterator[AsyncPresence]:
+        """Be alive for the block: join, heartbeat on a task, leave on exit."""
+        caps = _names(capabilities, "capability")
+        every = _interval(interval, self.ttl)
+        await self.join(agent_id, capabilities=caps, metadata=metadata)
+        stopping = False
+
+        async def beat() -> None:
+            # The flag as well as the cancel: redis-py may turn a cancel that
+            # lands during a command into a connection error, which this loop
+            # logs and would otherwise outlive.
+            while not stopping:
+                await asyncio.sleep(every)
+                try:
+                    if not await self.heartbeat(agent_id):
+                        await self.join(agent_id, capabilities=caps, metadata=metadata)
+                except RedisMemoryError as exc:
+                    if not stopping:
+                        _log.warning("heartbeat of agent %r failed: %s", agent_id, exc)
+
+        task = asyncio.create_task(beat(), name=f"heartbeat {agent_id}")
+        try:
+            yield self
+        finally:
+            stopping = True
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.leave(agent_id)
+
+
+def _interval(interval: float | None, ttl: float) -> float:
+    if interval is None:
+        return ttl / 3
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
+    if interval >= ttl:
+        raise ValueError(
+            f"interval ({interval} s) must be shorter than the presence ttl ({ttl} s), or "
+            "the agent expires between heartbeats"
+        )
+    return float(interval)
+
+
+# -- permissions -----------------------------------------------------------------------
+# KEYS[1] the user's set; ARGV[1] the stem of the permissions' sets; ARGV[2] the
+# user (escaped); ARGV[3..] permissions (escaped). Returns how many were new.
+_GRANT = """
+local added = 0
+for i = 3, #ARGV do
+  added = added + redis.call('SADD', KEYS[1], ARGV[i])
+  redis.call('SADD', ARGV[1] .. ARGV[i], ARGV[2])
+end
+return added
+"""
+
+# As _GRANT; no permissions: all of the user's. Returns how many were removed.
+_REVOKE = """
+local perms = {}
+if #ARGV > 2 then
+  for i = 3, #ARGV do perms[#perms + 1] = ARGV[i] end
+else
+  perms = redis.call('SMEMBERS', KEYS[1])
+end
+local removed = 0
+for _, perm in ipairs(perms) do
+  removed = removed + redis.call('SREM', KEYS[1], perm)
+  redis.call('SREM', ARGV[1] .. perm, ARGV[2])
+end
+return removed
+"""
+
+GRANT = Script(_GRANT)
+REVOKE = Script(_REVOKE)
+
+
+class _PermissionsCore:
+    def __init__(
+        self,
+        scope: str = DEFAULT_TEAM,
+        *,
+        url: str | None = None,
+        client: SyncClient | AsyncClient | None = None,
+        config: RedisMemoryConfig | None = None,
+    ) -> None:
+        self._clients = RedisClients.shared(url=url, client=client, config=config)
+        self.config: RedisMemoryConfig = self._clients.config
+        self.keys = self.config.keys
+        self.scope = scope
+        self._stem = self.keys.perms(scope) + ":granted:"  # checks the scope
+
+    def _url(self) -> str:
+        return self._clients.masked_url()
+
+    def _plan_change(
+        self, script: Script, user_id: str, permissions: tuple[str, ...], doing: str
+    ) -> Plan[int]:
+        key = self.keys.perms_user(self.scope, user_id)
+        perms = [escape_id(p, what="permission") for p in _names(permissions, "permission")]
+        if script is GRANT and not perms:
+            raise ValueError("grant() needs at least one permission, e.g. grant(user, 'read')")
+        args = [self._stem, escape_id(user_id, what="user id"), *perms]
+        return Plan(doing, key, lambda r: int(r[0]), script=(script, [key], args))
+
+    def _plan_permissions(self, user_id: str) -> Plan[set[str]]:
+        key = self.keys.perms_user(self.scope, user_id)
+        return Plan(
+            "reading a user's permissions",
+            key,
+            lambda r: {unescape_id(text(p)) for p in r[0]},
+            [("SMEMBERS", key)],
+        )
+
+    def _plan_allowed(self, user_id: str, permissions: tuple[str, ...]) -> Plan[bool]:
+        key = self.keys.perms_user(self.scope, user_id)
+        perms = [escape_id(p, what="permission") for p in _names(permissions, "permission")]
+        if not perms:
+            raise ValueError("allowed() needs at least one permission")
+        return Plan(
+            "checking a user's permissions",
+            key,
+            lambda r: all(int(flag) for flag in r[0]),
+            [("SMISMEMBER", key, *perms)],
+        )
+
+    def _plan_users(self, permissions: tuple[str, ...]) -> Plan[set[str]]:
+        perms = [escape_id(p, what="permission") for p in _names(permissions, "permission")]
+        if not perms:
+            raise ValueError("users() needs at least one permission, e.g. users('read')")
+        keys = [self._stem + perm for perm in perms]
+        return Plan(
+            "finding users by permission",
+            keys[0],
+            lambda r: {unescape_id(text(user)) for user in r[0]},
+            [("SINTER", *keys)],
+        )
+
+
+class Permissions(_PermissionsCore):
+    """What each user may do, and who may do X and Y: Redis sets, one slot per scope.
+
+    Permissions never expire (like state); :meth:`revoke` with no permissions
+    removes all of a user's. Ids and permission names are any text (escaped).
+
+    Example:
+        >>> from redis_memory.presence import Permissions
+        >>> perms = Permissions("acme", url="embedded")            # doctest: +SKIP
+        >>> perms.grant("alice", "read", "deploy")                 # doctest: +SKIP
+        2
+        >>> perms.allowed("alice", "deploy"), perms.users("read", "deploy")  # doctest: +SKIP
+        (True, {'alice'})
+    """
+
+    def _run(self, plan: Plan[T]) -> T:
+        return execute(self._clients.sync, plan, self._url)
+
+    def grant(self, user_id: str, *permissions: str) -> int:
+        """Give a user permissions; returns how many it did not have."""
+        return self._run(self._plan_change(GRANT, user_id, permissions, "granting permissions"))
+
+    def revoke(self, user_id: str, *permissions: str) -> int:
+        """Take permissions away (all of them if none are named); returns how many it had."""
+        return self._run(self._plan_change(REVOKE, user_id, permissions, "revoking permissions"))
+
+    def permissions(self, user_id: str) -> set[str]:
+        """Everything a user may do."""
+        return self._run(self._plan_permissions(user_id))
+
+    def allowed(self, user_id: str, *permissions: str) -> bool:
+        """True if the user has every one of ``permissions``."""
+        return self._run(self._plan_allowed(user_id, permissions))
+
+    def users(self, *permissions: str) -> set[str]:
+        """The users that have every one of ``permissions``."""
+        return self._run(self._plan_users(permissions))
+
+
+class AsyncPermissions(_PermissionsCore):
+    """:class:`Permissions` on ``redis.asyncio``, name for name."""
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await execute_async(self._clients.async_, plan, self._url)
+
+    async def grant(self, user_id: str, *permissions: str) -> int:
+        """Give a user permissions; returns how many it did not have."""
+        plan = self._plan_change(GRANT, user_id, permissions, "granting permissions")
+        return await self._run(plan)
+
+    async def revoke(self, user_id: str, *permissions: str) -> int:
+        """Take permissions away (all of them if none are named); returns how many it had."""
+        plan = self._plan_change(REVOKE, user_id, permissions, "revoking permissions")
+        return await self._run(plan)
+
+    async def permissions(self, user_id: str) -> set[str]:
+        """Everything a user may do."""
+        return await self._run(self._plan_permissions(user_id))
+
+    async def allowed(self, user_id: str, *permissions: str) -> bool:
+        """True if the user has every one of ``permissions``."""
+        return await self._run(self._plan_allowed(user_id, permissions))
+
+    async def users(self, *permissions: str) -> set[str]:
+        """The users that have every one of ``permissions``."""
+        return await self._run(self._plan_users(permissions))
