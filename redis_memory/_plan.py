@@ -13,12 +13,14 @@ import hashlib
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from time import perf_counter
+from typing import Any, Generic, NoReturn, TypeVar
 
 import redis
 import redis.asyncio
 from redis.crc import key_slot
 
+from . import metrics
 from .errors import (
     ConfigurationError,
     PermissionDeniedError,
@@ -398,6 +400,18 @@ async def drive_async(
 
 def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a sync client: one round trip (two the first time a script is new)."""
+    if metrics.tracing():
+        with metrics.span(plan.doing, plan.key, _command_count(plan)):
+            return _execute(client, plan, url)
+    return _execute(client, plan, url)
+
+
+def _command_count(plan: Plan[Any]) -> int:
+    return len(plan.commands) + (plan.script is not None) + (plan.then_wait is not None)
+
+
+def _execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
+    started = perf_counter()
     # A try costs nothing until something fails; entering redis_errors on every
     # call cost more than a microsecond.
     try:
@@ -428,14 +442,32 @@ def execute(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
             for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = pipe.execute()
-    except Exception:
-        with redis_errors(plan.doing, plan.key, url, plan.advice):
-            raise
+    except Exception as exc:
+        _failed(plan, url, started, exc)
+    metrics.operation(plan.doing, plan.key, perf_counter() - started, None)
     return plan.finish(replies)
+
+
+def _failed(plan: Plan[Any], url: Callable[[], str], started: float, exc: Exception) -> NoReturn:
+    """Count the failure, then raise it as the package's error for what the plan was doing."""
+    try:
+        with redis_errors(plan.doing, plan.key, url, plan.advice):
+            raise exc
+    except Exception as translated:
+        metrics.operation(plan.doing, plan.key, perf_counter() - started, translated)
+        raise
 
 
 async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
     """Run a plan on a ``redis.asyncio`` client; the twin of :func:`execute`."""
+    if metrics.tracing():
+        with metrics.span(plan.doing, plan.key, _command_count(plan)):
+            return await _execute_async(client, plan, url)
+    return await _execute_async(client, plan, url)
+
+
+async def _execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T:
+    started = perf_counter()
     try:
         if _is_cluster(client) and isinstance(client, redis.asyncio.RedisCluster):
             # A no-op once the cluster's layout is known. Tasks that reach a
@@ -470,7 +502,7 @@ async def execute_async(client: Any, plan: Plan[T], url: Callable[[], str]) -> T
             for command in _pipeline_commands(client, plan):
                 pipe.execute_command(*command)
             replies = await pipe.execute()
-    except Exception:
-        with redis_errors(plan.doing, plan.key, url, plan.advice):
-            raise
+    except Exception as exc:
+        _failed(plan, url, started, exc)
+    metrics.operation(plan.doing, plan.key, perf_counter() - started, None)
     return plan.finish(replies)

@@ -54,6 +54,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import redis
 
+from . import metrics
 from ._plan import Plan, drive, drive_async, execute, execute_async
 from ._search import digest, index_exists_is_fine, keyed_results
 from .config import RedisMemoryConfig
@@ -200,6 +201,7 @@ class _Outage:
 
     failing: str
     recovering: str
+    cache: str | None = None  # the name the outage gauge reports, None: no gauge
     down: bool = False
     since: float = 0.0
     failures: int = 0
@@ -224,6 +226,8 @@ class _Outage:
                 self.noticed = now
         if first:
             log.warning(self.failing, doing, exc)
+            if self.cache is not None:
+                metrics.cache_outage(self.cache, True)
         if notice:
             log.warning(
                 "LLM cache: no call has managed within its %g s budget for %.0f s (%d calls, "
@@ -240,6 +244,8 @@ class _Outage:
             with self.lock:
                 self.down = False
             log.warning(self.recovering)
+            if self.cache is not None:
+                metrics.cache_outage(self.cache, False)
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -401,6 +407,7 @@ class _ResponseCacheCore:
                 else "off"
             )
             _state = _CacheState(CacheStats(semantic=label), _RecentEmbeddings(embedding_cache))
+            _state.outage.cache = name
         self._state = _state
 
     @property
@@ -643,6 +650,7 @@ class _ResponseCacheCore:
 
     def _failed(self, doing: str, exc: Exception) -> None:
         self.stats.errors += 1
+        metrics.cache_fail_open(self.name)
         self._state.outage.failed(doing, exc, self._options["timeout"])
 
     def _semantic_failed(self, doing: str, exc: Exception) -> None:
@@ -656,6 +664,7 @@ class _ResponseCacheCore:
             self.stats.semantic_hits += 1
         else:
             self.stats.misses += 1
+        metrics.cache_lookup(self.name, f"{hit}_hit" if hit else "miss")
         self.stats.lookup_seconds += time.perf_counter() - started
 
     def _url(self) -> str:
@@ -698,6 +707,8 @@ class _ResponseCacheFlows(_ResponseCacheCore):
         if not self._semantic_for(prompt):
             return None, None
         candidates = yield from self._semantic_flow("looking up", prompt, llm_hash)
+        if candidates:
+            metrics.nearest_distance(self.name, candidates[0].distance)
         for chosen in self._accepted(prompt, candidates or []):
             value = self._decode(chosen.response, chosen.key, decode)
             if value is not None:
@@ -745,6 +756,7 @@ class _ResponseCacheFlows(_ResponseCacheCore):
             vector = yield from self._semantic_flow("updating", prompt)
         yield self._plan_update(prompt, llm_hash, encoded, vector)
         self.stats.updates += 1
+        metrics.cache_update(self.name)
 
     def _clear_flow(self, llm: str | None) -> Flow[int]:
         removed = 0
@@ -803,7 +815,9 @@ class _ResponseCacheFlows(_ResponseCacheCore):
 
     def _embedded(self, text: str, vector: Sequence[float], started: float) -> bytes:
         self.stats.embeddings += 1
-        self.stats.embedding_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.stats.embedding_seconds += seconds
+        metrics.embedding(self.name, seconds)
         encoded = _vector_bytes(vector, self._state.dimensions)
         self._state.recent.put(text, encoded)
         return encoded

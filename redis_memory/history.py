@@ -57,6 +57,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
 import numpy as np
 import orjson
 
+from . import metrics
 from ._checks import whole
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, drive, drive_async, execute, execute_async
@@ -977,7 +978,13 @@ class _MessageLogCore:
             self.keys.session_appends(session_id),
         ]
         doing = "replacing messages" if replace else "appending messages"
-        plan = Plan(doing, key, lambda r: int(r[0]), script=(APPEND, keys, args), advice=advice)
+        count = len(encoded)
+
+        def finish(replies: list[Any]) -> int:
+            metrics.messages("appended", count)
+            return int(replies[0])
+
+        plan = Plan(doing, key, finish, script=(APPEND, keys, args), advice=advice)
         return self._replicated(plan)
 
     def _plan_insert(
@@ -1058,7 +1065,13 @@ class _MessageLogCore:
 
         if self._ttl.refresh_on_read:
             commands += [("PEXPIRE", key, self._ttl.milliseconds) for key in keys]
-        return Plan("reading messages", keys[-1], finish, commands)
+
+        def counted(replies: list[Any]) -> list[StoredMessage]:
+            read = finish(replies)
+            metrics.messages("read", len(read))
+            return read
+
+        return Plan("reading messages", keys[-1], counted, commands)
 
     def _plan_count(self, session_id: str, section: Section) -> Plan[int]:
         keys = self._section_keys(session_id, section)
@@ -1158,13 +1171,12 @@ class _MessageLogCore:
         key = self.keys.session_messages(session_id)
         keep = whole("keep_last", keep_last, 0)
         last = ("LTRIM", key, -keep, -1) if keep else ("DEL", key)
-        return Plan(
-            "trimming messages",
-            key,
-            lambda r: max(0, int(r[0]) - keep),
-            [("LLEN", key), last],
-            transaction=True,
-        )
+
+        def finish(replies: list[Any]) -> int:
+            metrics.trimmed()
+            return max(0, int(replies[0]) - keep)
+
+        return Plan("trimming messages", key, finish, [("LLEN", key), last], transaction=True)
 
     def _plan_clear(self, session_id: str, section: Section) -> Plan[int]:
         """Deletes the section's lists (``all``: the quarantine list too) and, unless

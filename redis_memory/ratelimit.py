@@ -46,6 +46,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import metrics
 from ._plan import Plan, Script, drive, drive_async, execute, execute_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -177,6 +178,7 @@ def _timeout(value: Any) -> float | None:
 
 def _result(replies: list[Any]) -> RateLimitResult:
     admitted, remaining, wait_us, now_us = replies[0]
+    metrics.rate_limit(admitted=bool(int(admitted)))
     return RateLimitResult(
         admitted=bool(int(admitted)),
         remaining=float(remaining),
