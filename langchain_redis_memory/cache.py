@@ -235,6 +235,9 @@ class RedisSemanticCache(RedisCache):
         semantic: ``"exact-only"`` to cache exact matches only (e.g. on a Redis
             without Search); ``cache.stats.semantic`` then says so.
         embedding_cache: Recent query embeddings kept in process (default 1024).
+        publish_events: Announce each lookup (hit or miss, tier, seconds) on
+            ``{prefix}:events:cache`` for ``redis-memory dashboard``: one more
+            round trip per lookup, after the answer (default off).
         Other arguments as for :class:`RedisCache`.
 
     Example:
@@ -261,6 +264,7 @@ class RedisSemanticCache(RedisCache):
         timeout: float = 0.05,
         semantic: Literal[True, "exact-only"] = True,
         embedding_cache: int = DEFAULT_EMBEDDING_CACHE,
+        publish_events: bool = False,
     ) -> None:
         if semantic not in (True, "exact-only"):
             raise ConfigurationError(
@@ -283,6 +287,7 @@ class RedisSemanticCache(RedisCache):
             algorithm=algorithm,
             semantic=semantic,
             embedding_cache=embedding_cache,
+            publish_events=publish_events,
         )
 
     def _prompt(self, prompt: str) -> CachePrompt:

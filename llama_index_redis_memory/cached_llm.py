@@ -446,6 +446,9 @@ class RedisLLMCache:
             config's cache TTL.
         timeout: Seconds a lookup or update may wait for Redis (default 0.05).
         embedding_cache: Recent query embeddings kept in process (default 1024).
+        publish_events: Announce each lookup (hit or miss, tier, seconds) on
+            ``{prefix}:events:cache`` for ``redis-memory dashboard``: one more
+            round trip per lookup, after the answer (default off).
 
     With the semantic tier, construction checks what it needs: the default
     model's packages (an error naming the ``pip install`` line) and the
@@ -475,6 +478,7 @@ class RedisLLMCache:
         ttl: TTL | float | Literal["policy"] | None = "policy",
         timeout: float = 0.05,
         embedding_cache: int = DEFAULT_EMBEDDING_CACHE,
+        publish_events: bool = False,
     ) -> None:
         if semantic not in (True, False, "exact-only"):
             raise ConfigurationError(f"semantic is True, False or 'exact-only', got {semantic!r}")
@@ -502,6 +506,7 @@ class RedisLLMCache:
             algorithm=algorithm,
             semantic=semantic if semantic == "exact-only" else True,
             embedding_cache=embedding_cache,
+            publish_events=publish_events,
         )
         # One set of counters, one warning per outage, one index for both paths.
         self._async: AsyncResponseCache = self._sync.twin()

@@ -325,8 +325,10 @@ class _ResponseCacheCore:
         timeout: float = DEFAULT_TIMEOUT,
         semantic: Semantic = True,
         embedding_cache: int = DEFAULT_EMBEDDING_CACHE,
+        publish_events: bool = False,
         _state: _CacheState | None = None,
     ) -> None:
+        self.publish_events = bool(publish_events)
         self._options: dict[str, Any] = {
             "url": url,
             "client": client,
@@ -339,6 +341,7 @@ class _ResponseCacheCore:
             "timeout": timeout,
             "semantic": semantic,
             "embedding_cache": embedding_cache,
+            "publish_events": publish_events,
         }
         if not isinstance(name, str) or not name:
             raise ConfigurationError("a cache name is a non-empty str")
@@ -695,6 +698,34 @@ _FAILURES = (Exception,)
 
 
 class _ResponseCacheFlows(_ResponseCacheCore):
+    def _announced(
+        self, lookup: Flow[tuple[Any, str | None]], started: float
+    ) -> Flow[tuple[Any, str | None]]:
+        """A lookup, then (``publish_events``) its event on ``{prefix}:events:cache``.
+
+        The event is a round trip of its own, after the answer is known; one that
+        fails costs the event only, never the lookup.
+        """
+        value, hit = yield from lookup
+        if self.publish_events:
+            channel = self.keys.channel("cache")
+            event = self.config.serializer.dumps(
+                {
+                    "event": "hit" if hit else "miss",
+                    "cache": self.name,
+                    "tier": hit,
+                    "seconds": round(time.perf_counter() - started, 6),
+                }
+            )
+            plan = Plan(
+                "announcing a cache lookup", channel, lambda _: None, [("PUBLISH", channel, event)]
+            )
+            try:
+                yield plan
+            except Exception as exc:
+                log.debug("LLM cache: the lookup's event was not published: %s", exc)
+        return value, hit
+
     """Lookup and update written once, as generators of steps the twins carry out."""
 
     def _lookup_flow(
@@ -850,6 +881,11 @@ class ResponseCache(_ResponseCacheFlows):
             semantic tier is otherwise an error at construction.
         embedding_cache: How many recent query embeddings to keep in process
             (default 1024; 0: none, and an update then embeds its query again).
+        publish_events: Announce each lookup on ``{prefix}:events:cache`` as
+            ``{"event": "hit" | "miss", "cache": <name>, "tier": "exact" |
+            "semantic" | None, "seconds": ...}``, for ``redis-memory dashboard``
+            and anyone subscribed: one more round trip per lookup, after the
+            answer, whose failure costs the event only (default off).
 
     With an embedder, construction asks the server once whether it has the
     Search module (a :class:`~redis_memory.errors.SearchModuleMissingError` if
@@ -923,7 +959,9 @@ class ResponseCache(_ResponseCacheFlows):
         started = time.perf_counter()
         prompt, llm_hash = self._lookup_started(prompt, llm)
         try:
-            value, hit = self._drive(self._lookup_flow(prompt, llm_hash, decode))
+            value, hit = self._drive(
+                self._announced(self._lookup_flow(prompt, llm_hash, decode), started)
+            )
             self._state.outage.recovered()
         except _FAILURES as exc:
             self._failed("looking up", exc)
@@ -1071,7 +1109,8 @@ class AsyncResponseCache(_ResponseCacheFlows):
         started = time.perf_counter()
         prompt, llm_hash = self._lookup_started(prompt, llm)
         try:
-            value, hit = await self._drive(self._lookup_flow(prompt, llm_hash, decode))
+            flow = self._announced(self._lookup_flow(prompt, llm_hash, decode), started)
+            value, hit = await self._drive(flow)
             self._state.outage.recovered()
         except _FAILURES as exc:
             self._failed("looking up", exc)

@@ -197,3 +197,43 @@ def test_spans_name_the_operation_and_carry_no_values(config):
     [span] = exporter.get_finished_spans()
     assert span.name == "appending messages"
     assert dict(span.attributes) == {"redis_memory.kind": "session", "redis_memory.commands": 1}
+
+
+def test_a_cache_announces_its_lookups_when_asked(config, redis_client):
+    import json
+
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(config.keys.channel("cache"))
+    assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+    try:
+        quiet = ResponseCache("quiet", config=config)
+        quiet.lookup("q", "llm")
+        cache = ResponseCache("loud", config=config, publish_events=True)
+        assert cache.lookup("q", "llm") is None
+        cache.update("q", "llm", {"text": "a"})
+        assert cache.lookup("q", "llm") == {"text": "a"}
+        events = []
+        while message := pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5):
+            events.append(json.loads(message["data"]))
+    finally:
+        pubsub.close()
+    assert [(e["event"], e["cache"], e["tier"]) for e in events] == [
+        ("miss", "loud", None),
+        ("hit", "loud", "exact"),
+    ]
+    assert all(0 < e["seconds"] < 5 for e in events)
+
+
+async def test_the_async_twin_announces_too(config, redis_client):
+    import json
+
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(config.keys.channel("cache"))
+    assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+    try:
+        cache = ResponseCache("loud", config=config, publish_events=True).twin()
+        assert await cache.lookup("q", "llm") is None
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+    finally:
+        pubsub.close()
+    assert json.loads(message["data"])["event"] == "miss"
