@@ -30,7 +30,7 @@ from typing import Any
 import redis
 
 from . import __version__
-from ._cli import CommandError, common_options
+from ._cli import CommandError, at_least_one, common_options
 from ._cli import calibrate as _calibrate_cli
 from ._cli import data as _data_cli
 from ._cli import memories as _memories_cli
@@ -48,7 +48,7 @@ from .embedded import (
     libssl_roots,
 )
 from .errors import RedisMemoryError, RedisUnavailableError
-from .server import status
+from .server import DEFAULT_SAMPLE, human_bytes, status
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -76,7 +76,9 @@ def _status(args: argparse.Namespace) -> int:
     config = RedisMemoryConfig.from_env(**({"prefix": args.prefix} if args.prefix else {}))
     clients = RedisClients(url=args.url, config=config)
     try:
-        report = status(clients.sync, prefix=config.prefix, url=clients.masked_url())
+        report = status(
+            clients.sync, prefix=config.prefix, url=clients.masked_url(), sample=args.sample
+        )
     finally:
         clients.close()
     report["url"] = clients.masked_url()
@@ -92,14 +94,30 @@ def _status(args: argparse.Namespace) -> int:
         # Said here rather than at the first failing call: these features need Search.
         rows.append(("search module", "missing; without it, these do not work:"))
         rows += [("", f"- {feature}") for feature in report["needs_search"]]
+    usage = report["memory_by_kind"]
     rows += [
         ("memory used", report["used_memory_human"]),
         (f"keys under {report['prefix']}:", sum(report["keys_by_kind"].values())),
     ]
-    rows += [(f"  {kind}", count) for kind, count in report["keys_by_kind"].items()]
+    # Per kind: keys, then bytes ("~": estimated from a sample of --sample keys).
+    cells = [
+        (
+            kind,
+            f"{used['keys']} {'key' if used['keys'] == 1 else 'keys'}",
+            ("" if used["exact"] else "~") + human_bytes(used["bytes"]),
+        )
+        for kind, used in usage.items()
+    ]
+    keys_width = max((len(keys) for _, keys, _ in cells), default=0)
+    size_width = max((len(size) for _, _, size in cells), default=0)
+    rows += [
+        (f"  {kind}", f"{keys:>{keys_width}}  {size:>{size_width}}") for kind, keys, size in cells
+    ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}".rstrip())
+    if any(not used["exact"] for used in usage.values()):
+        print(f"~ estimated from a sample of {args.sample} keys of that kind (--sample)")
     return 0
 
 
@@ -160,6 +178,13 @@ def _parser() -> argparse.ArgumentParser:
     stat.add_argument("--url", help="Redis URL (default: REDIS_MEMORY_URL, REDIS_URL, localhost)")
     stat.add_argument("--prefix", help="key prefix (default: REDIS_MEMORY_PREFIX or rmem)")
     stat.add_argument("--json", action="store_true", help="print JSON for scripts")
+    stat.add_argument(
+        "--sample",
+        type=at_least_one,
+        default=DEFAULT_SAMPLE,
+        help="keys measured (MEMORY USAGE) per kind of data; a kind with more is "
+        f"estimated from a sample of that many (default: {DEFAULT_SAMPLE})",
+    )
     stat.set_defaults(run=_status)
 
     setup = commands.add_parser(

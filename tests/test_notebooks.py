@@ -22,6 +22,7 @@ EXPECTED = [
     "04_semantic_cache_quality.ipynb",
     "05_long_term_memory.ipynb",
     "06_agent_team.ipynb",
+    "07_watching_a_cache.ipynb",
 ]
 # Outputs of one machine's run that would leak its layout into the committed files.
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
