@@ -14,6 +14,7 @@ import time
 
 import pytest
 import redis
+from _waiting import wait_until
 
 from redis_memory import (
     TTL,
@@ -40,15 +41,6 @@ pytestmark = pytest.mark.acl_user
 
 ATTEMPTS = 100
 PROCESSES = 8
-
-
-def wait_until(condition, *, attempts=2000, pause=0.005):
-    """Poll until ``condition()`` is true (bounded by attempts, not by a clock)."""
-    for _ in range(attempts):
-        if condition():
-            return
-        time.sleep(pause)
-    pytest.fail("the condition never became true")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import json
 import time
 
 import pytest
+from _waiting import wait_until
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError, SerializationError
 from redis_memory.coordination import AsyncClaims, Claims
@@ -34,15 +35,6 @@ HOSTILE = [
     "q" * 512,
     '"quoted"',
 ]
-
-
-def wait_until(condition, *, attempts=2000, pause=0.005):
-    """Poll until ``condition()`` is true (bounded by attempts, not by a clock)."""
-    for _ in range(attempts):
-        if condition():
-            return
-        time.sleep(pause)
-    pytest.fail("the condition never became true")
 
 
 def _events(pubsub):

@@ -12,12 +12,12 @@ import inspect
 import json
 import random
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 import redis
+from _waiting import wait_until
 from redis.crc import key_slot
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError, SerializationError, _holds
@@ -51,16 +51,6 @@ HOSTILE = [
     "ünï 字",
     "tab\tnl\n",
 ]
-
-
-def wait_until(condition, *, attempts=2000, pause=0.005):
-    """Poll until ``condition()`` returns something truthy (bounded by attempts, not a clock)."""
-    for _ in range(attempts):
-        result = condition()
-        if result:
-            return result
-        time.sleep(pause)
-    pytest.fail("the condition never became true")
 
 
 def on_cluster(client) -> bool:
