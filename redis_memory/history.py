@@ -230,20 +230,20 @@ local function append_messages(messages, archive, ttl, window, channel, head, mo
                                refresh_archive, values, first)
   if mode ~= '0' then redis.call('DEL', messages) end
   if mode == '2' then redis.call('DEL', archive) end
-  local n = 0
+  local n, trimmed = 0, 0
   for i = first, #values, 1000 do
     n = redis.call('RPUSH', messages, unpack(values, i, math.min(i + 999, #values)))
   end
   if window > 0 and n > window then
     redis.call('LTRIM', messages, -window, -1)
-    n = window
+    n, trimmed = window, 1
   end
   if ttl > 0 then
     redis.call('PEXPIRE', messages, ttl)
     if refresh_archive == '1' then redis.call('PEXPIRE', archive, ttl) end
   end
   if channel ~= '' then redis.call('PUBLISH', channel, head .. n .. '}') end
-  return n
+  return n, trimmed
 end
 """
 
@@ -308,15 +308,15 @@ local seen = ''
 if token ~= '' then
   seen = redis.call('GET', KEYS[4]) or ''
   for i = 1, #seen, #token do
-    if string.sub(seen, i, i + #token - 1) == token then return redis.call('LLEN', KEYS[1]) end
+    if string.sub(seen, i, i + #token - 1) == token then return {redis.call('LLEN', KEYS[1]), 0} end
   end
 end
 if ARGV[5] ~= '0' then
   redis.call('DEL', KEYS[4])
   if stem ~= '' then unindex(KEYS[3], stem) end
 end
-local n = append_messages(KEYS[1], KEYS[2], ttl, tonumber(ARGV[2]), ARGV[3],
-                          ARGV[4], ARGV[5], ARGV[6], ARGV, first)
+local n, trimmed = append_messages(KEYS[1], KEYS[2], ttl, tonumber(ARGV[2]), ARGV[3],
+                                   ARGV[4], ARGV[5], ARGV[6], ARGV, first)
 if stem ~= '' then
   index_messages(KEYS[3], stem, ttl, ARGV[8], ARGV[9], ARGV[10], ARGV, first,
     #vectors > 0 and vectors or nil)
@@ -329,7 +329,7 @@ if token ~= '' then
     redis.call('SET', KEYS[4], seen)
   end
 end
-return n
+return {n, trimmed}
 """.replace("REMEMBERED", str(REMEMBERED_APPENDS))
 )
 
@@ -741,6 +741,11 @@ _CHECK_FIRST = (
 )
 
 
+def _inserted(replies: list[Any]) -> int:
+    metrics.messages("appended", 1)
+    return int(replies[0])
+
+
 class _MessageLogCore:
     """What the sync and async message logs share: keys, encoding, checks, plans."""
 
@@ -981,8 +986,11 @@ class _MessageLogCore:
         count = len(encoded)
 
         def finish(replies: list[Any]) -> int:
+            length, trimmed = replies[0]
             metrics.messages("appended", count)
-            return int(replies[0])
+            if int(trimmed):
+                metrics.trimmed("window")
+            return int(length)
 
         plan = Plan(doing, key, finish, script=(APPEND, keys, args), advice=advice)
         return self._replicated(plan)
@@ -1005,7 +1013,13 @@ class _MessageLogCore:
         # The message is the append's last argument, its vector (if any) just before.
         script = (INSERT_AT, keys, [*args, index, len(args), len(vectors or ())])
         # No token (an insert is not remembered): a lost connection leaves it unknown.
-        return replace(plan, doing="inserting a message", script=script, advice=_CHECK_FIRST)
+        return replace(
+            plan,
+            doing="inserting a message",
+            script=script,
+            advice=_CHECK_FIRST,
+            finish=_inserted,
+        )
 
     def _plan_append_archived(
         self, session_id: str, messages: Sequence[Mapping[str, Any]]
@@ -1173,7 +1187,7 @@ class _MessageLogCore:
         last = ("LTRIM", key, -keep, -1) if keep else ("DEL", key)
 
         def finish(replies: list[Any]) -> int:
-            metrics.trimmed()
+            metrics.trimmed("trim")
             return max(0, int(replies[0]) - keep)
 
         return Plan("trimming messages", key, finish, [("LLEN", key), last], transaction=True)

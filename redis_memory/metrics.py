@@ -84,7 +84,7 @@ class _Instrument:
     def add(self, value: float, attributes: dict[str, str]) -> None:
         self.otel.add(value, attributes)
         if self.prom is not None:
-            (self.prom.labels(*attributes.values()) if attributes else self.prom).inc(value)
+            self.prom.labels(*attributes.values()).inc(value)
 
     def record(self, value: float, attributes: dict[str, str]) -> None:
         self.otel.record(value, attributes)
@@ -148,7 +148,7 @@ NEAREST_DISTANCE = _Instrument(
     buckets=DISTANCE_BUCKETS,
 )
 MESSAGES = _Instrument("history.messages", "counter", "Messages appended and read", ("direction",))
-TRIMS = _Instrument("history.trims", "counter", "Message windows trimmed", ())
+TRIMS = _Instrument("history.trims", "counter", "Sessions trimmed, by a window or trim()", ("by",))
 CLAIMS = _Instrument("claims", "counter", "Task claims by outcome", ("outcome",))
 LOCK_WAIT = _Instrument(
     "lock.wait", "histogram", "Time spent acquiring a lock", ("outcome",), unit="s"
@@ -276,8 +276,9 @@ def messages(direction: str, count: int) -> None:
         MESSAGES.add(count, {"direction": direction})
 
 
-def trimmed() -> None:
-    TRIMS.add(1, {})
+def trimmed(by: str) -> None:
+    """``by``: ``"window"`` (an append over the window) or ``"trim"`` (a trim() call)."""
+    TRIMS.add(1, {"by": by})
 
 
 def claim(won: bool) -> None:

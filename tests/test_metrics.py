@@ -57,6 +57,9 @@ def _scripted(config: RedisMemoryConfig) -> None:
     log.append("s", [{"role": "user", "content": "again"}])
     assert len(log.messages("s")) == 3
     log.trim("s", 1)
+    windowed = MessageLog(config=config, max_messages=2)
+    windowed.append("w", [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}])
+    windowed.append("w", [{"role": "user", "content": "three"}])  # over the window: trimmed
 
     cache = ResponseCache("metrics-test", config=config)
     assert cache.lookup("q", "llm") is None
@@ -84,9 +87,10 @@ def test_opentelemetry_counts_a_scripted_sequence(reader, config):
     _scripted(config)
     changes = _changes(before, _points(reader))
     expected = {
-        ("redis_memory.history.messages", _attrs(direction="appended")): 3,
+        ("redis_memory.history.messages", _attrs(direction="appended")): 6,
         ("redis_memory.history.messages", _attrs(direction="read")): 3,
-        ("redis_memory.history.trims", _attrs()): 1,
+        ("redis_memory.history.trims", _attrs(by="trim")): 1,
+        ("redis_memory.history.trims", _attrs(by="window")): 1,
         ("redis_memory.cache.lookups", _attrs(cache="metrics-test", result="miss")): 1,
         ("redis_memory.cache.lookups", _attrs(cache="metrics-test", result="exact_hit")): 1,
         ("redis_memory.cache.updates", _attrs(cache="metrics-test")): 1,
@@ -99,8 +103,8 @@ def test_opentelemetry_counts_a_scripted_sequence(reader, config):
     for key, value in expected.items():
         assert changes.pop(key) == value, key
     appends = _attrs(operation="appending messages", kind="session")
-    assert changes.pop(("redis_memory.operations", appends)) == 2
-    assert changes.pop(("redis_memory.operation.duration", appends)) == 2
+    assert changes.pop(("redis_memory.operations", appends)) == 4
+    assert changes.pop(("redis_memory.operation.duration", appends)) == 4
     claiming = _attrs(operation="claiming a task", kind="task")
     assert changes.pop(("redis_memory.operations", claiming)) == 2
     assert changes.pop(("redis_memory.operation.duration", claiming)) == 2
@@ -143,16 +147,17 @@ def test_prometheus_counts_the_same_sequence(config):
     try:
         _scripted(config)
         value = registry.get_sample_value
-        assert value("redis_memory_history_messages_total", {"direction": "appended"}) == 3
-        assert value("redis_memory_history_trims_total", {}) == 1
+        assert value("redis_memory_history_messages_total", {"direction": "appended"}) == 6
+        assert value("redis_memory_history_trims_total", {"by": "trim"}) == 1
+        assert value("redis_memory_history_trims_total", {"by": "window"}) == 1
         lookups = "redis_memory_cache_lookups_total"
         assert value(lookups, {"cache": "metrics-test", "result": "miss"}) == 1
         assert value(lookups, {"cache": "metrics-test", "result": "exact_hit"}) == 1
         assert value("redis_memory_claims_total", {"outcome": "lost"}) == 1
         assert value("redis_memory_rate_limit_decisions_total", {"decision": "refused"}) == 1
         appends = {"operation": "appending messages", "kind": "session"}
-        assert value("redis_memory_operations_total", appends) == 2
-        assert value("redis_memory_operation_duration_seconds_count", appends) == 2
+        assert value("redis_memory_operations_total", appends) == 4
+        assert value("redis_memory_operation_duration_seconds_count", appends) == 4
         assert value("redis_memory_lock_wait_seconds_count", {"outcome": "acquired"}) == 1
     finally:
         metrics.disable_prometheus()
