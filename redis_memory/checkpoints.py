@@ -801,7 +801,7 @@ class _CheckpointLogCore:
         keys = self.thread_keys(thread_id)
         args = [self._refresh(), _text("namespace", namespace), _text("id", checkpoint_id or "")]
         return Plan(
-            f"reading a checkpoint of thread {thread_id!r}",
+            "reading a checkpoint",
             keys[0],
             lambda r: self._entry(thread_id, r[0]) if r[0] else None,
             script=(GET, keys, args),
@@ -920,7 +920,7 @@ class _CheckpointLogCore:
                 memory_bytes=sum(int(n or 0) for n in replies[4:]),
             )
 
-        return Plan(f"reading thread {thread_id!r}", keys[2], finish, commands)
+        return Plan("reading a thread", keys[2], finish, commands)
 
 
 class CheckpointLog(_CheckpointLogCore):

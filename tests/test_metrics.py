@@ -242,3 +242,20 @@ async def test_the_async_twin_announces_too(config, redis_client):
     finally:
         pubsub.close()
     assert json.loads(message["data"])["event"] == "miss"
+
+
+def test_no_operation_name_is_built_from_data():
+    # The operation label is the plan's `doing`: an f-string there could carry an id.
+    import ast
+    from pathlib import Path
+
+    import redis_memory
+
+    built = []
+    for path in Path(redis_memory.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Plan":
+                doing = node.args[0] if node.args else None
+                if isinstance(doing, ast.JoinedStr | ast.BinOp):
+                    built.append(f"{path.name}:{node.lineno}")
+    assert not built
