@@ -19,7 +19,7 @@ LIBSSL := .cache/libssl1.1
 # pip warns about it on every run, which is noise, not news.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help setup test test-cluster demo bench notebooks lint format clean
+.PHONY: help setup browser test test-cluster demo bench notebooks lint format clean
 
 help:
 	@echo "make demo   run the demo (sets everything up the first time)"
@@ -30,6 +30,20 @@ help:
 	@echo "make lint   ruff check;  make format  ruff format;  make clean  remove .venv/.cache"
 
 setup: $(STAMP) $(LIBSSL)/.ready
+
+# Debian's chromium and its driver, for the dashboard's browser test: Selenium
+# drives the system binary (nothing may download a browser build). Skipped when
+# both are there; without root, the test says it is skipped and why.
+browser:
+	@if ! { test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; }; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium and chromium-driver (the dashboard's browser test) ..."; \
+	    apt-get update -qq >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "Not root: run 'sudo apt-get install chromium chromium-driver' for the dashboard's browser test."; \
+	  fi; \
+	fi
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || { echo "Creating $(VENV) ..."; $(PYTHON) -m venv $(VENV); }
@@ -55,7 +69,7 @@ CLUSTER_TESTS := tests/test_cluster.py tests/test_history.py tests/test_langchai
 	tests/test_langgraph_store.py tests/test_presence.py tests/test_priorityqueue.py \
 	tests/test_disagreements.py tests/test_team_tools.py
 
-test: setup
+test: setup browser
 	@$(BIN)/ruff check --quiet .
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "The same features again, on Redis Cluster:"

@@ -32,6 +32,7 @@ import redis
 from . import __version__
 from ._cli import CommandError, at_least_one, common_options
 from ._cli import calibrate as _calibrate_cli
+from ._cli import dashboard as _dashboard_cli
 from ._cli import data as _data_cli
 from ._cli import memories as _memories_cli
 from ._cli import migrate as _migrate_cli
@@ -208,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     _memories_cli.register(commands, common)
     _migrate_cli.register(commands, common)
     _calibrate_cli.register(commands, common)
+    _dashboard_cli.register(commands, common)
     return parser
 
 
