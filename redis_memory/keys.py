@@ -101,6 +101,8 @@ _ESCAPE_RE = re.compile(r"(?:%[0-9A-F]{2})+")
 
 def unescape_id(escaped: str) -> str:
     """Reverse :func:`escape_id`."""
+    if "%" not in escaped:
+        return escaped
     return _ESCAPE_RE.sub(
         lambda match: bytes.fromhex(match.group().replace("%", "")).decode("utf-8"), escaped
     )

@@ -74,6 +74,7 @@ DEFAULT_TTL = 15.0
 RETENTION = timedelta(days=1)
 MAX_CAPABILITIES = 256
 MAX_LISTED = 1000
+_KEPT_QUERIES = 256
 # Expired agents cleared (and announced) per write; the rest go with the next ones.
 _SWEEP_BATCH = 100
 
@@ -299,10 +300,10 @@ def _names(values: Iterable[str], what: str) -> builtins.list[str]:
     """Distinct names in their first order, each checked; one str is refused (not a list)."""
     if isinstance(values, str | bytes):
         raise TypeError(f"{what}s must be a list of names, not a single str: [{values!r}]")
-    names = list(dict.fromkeys(values))
+    names = list(values)
     for name in names:
         escape_id(name, what=what)
-    return names
+    return list(dict.fromkeys(names))
 
 
 def _milliseconds(name: str, value: TTL | Seconds) -> int:
@@ -333,6 +334,8 @@ class _PresenceCore:
         self.team = team
         self._alive = self.keys.team_alive(team)  # checks the name
         self._team_keys = [self._alive, self.keys.team_members(team)]
+        # The keys of recent capability queries: an application asks the same few.
+        self._can_keys: dict[tuple[str, ...], builtins.list[str]] = {}
         self._ms = _milliseconds("ttl", ttl)
         self._retention = int(RETENTION.total_seconds() * 1000)
         self.publish_events = bool(publish_events)
@@ -454,10 +457,17 @@ class _PresenceCore:
         return Plan("reading an agent", self._alive, finish, script=(AGENTS, [self._alive], args))
 
     def _plan_can(self, capabilities: tuple[str, ...]) -> Plan[builtins.list[str]]:
-        caps = _names(capabilities, "capability")
-        if not caps:
-            raise ValueError("can() needs at least one capability, e.g. can('summarise')")
-        keys = [self._alive, *(self.keys.team_capability(self.team, cap) for cap in caps)]
+        try:
+            keys = self._can_keys.get(capabilities)
+        except TypeError:  # an unhashable argument: _names says what is wrong
+            keys = None
+        if keys is None:
+            caps = _names(capabilities, "capability")
+            if not caps:
+                raise ValueError("can() needs at least one capability, e.g. can('summarise')")
+            keys = [self._alive, *(self.keys.team_capability(self.team, cap) for cap in caps)]
+            if len(self._can_keys) < _KEPT_QUERIES:
+                self._can_keys[capabilities] = keys
         return Plan(
             "finding agents by capability",
             self._alive,

@@ -176,6 +176,8 @@ def test_bad_arguments_are_named(team, config):
         team.get("q" * 513)
     with pytest.raises(TypeError, match="single str"):
         team.join("a", capabilities="summarise")
+    with pytest.raises(TypeError, match="capability must be a str"):
+        team.can(["summarise"])
     with pytest.raises(ValueError, match="capability"):
         team.join("a", capabilities=[""])
     with pytest.raises(TypeError, match="metadata must be a dict"):
