@@ -10,6 +10,7 @@ not write anything (``redis_memory.dashboard.acl_rules``).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -31,7 +32,14 @@ from redis_memory import RedisMemoryConfig
 from redis_memory.cache import ResponseCache
 from redis_memory.cli import main
 from redis_memory.coordination import Claims, DistributedLock, Findings
-from redis_memory.dashboard import IdPattern, Limits, ServerThread, acl_rules, create_app
+from redis_memory.dashboard import (
+    Dashboard,
+    IdPattern,
+    Limits,
+    ServerThread,
+    acl_rules,
+    create_app,
+)
 from redis_memory.dashboard.readings import PANELS
 from redis_memory.embedded import EmbeddedRedis
 from redis_memory.history import MessageLog
@@ -542,6 +550,33 @@ def test_the_dashboard_survives_a_redis_restart():
             assert [row["kind"] for row in memory["kinds"]] == ["session"]
     finally:
         server.stop()
+
+
+async def test_stop_ends_a_loop_whose_cancel_became_a_connection_error(config, monkeypatch):
+    """redis-py may report a cancel that lands during a command as a connection error.
+
+    A loop that took it for a lost Redis and went on would make the app's shutdown
+    wait forever; the loops also stop on the dashboard's own flag.
+    """
+    calls = 0
+
+    async def stubborn(self: Dashboard) -> bool:
+        nonlocal calls
+        calls += 1
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            raise redis.exceptions.ConnectionError("Connection closed by server.") from None
+        return True
+
+    monkeypatch.setattr(Dashboard, "check", stubborn)
+    dashboard = Dashboard(config, refresh=0.05, memory_every=0.05)
+    await dashboard.start()
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await asyncio.wait_for(dashboard.stop(), 10)
+    assert time.monotonic() - started < 3
+    assert calls == 1
 
 
 # -- the command line ----------------------------------------------------------------------------

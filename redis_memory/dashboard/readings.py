@@ -369,6 +369,7 @@ class Dashboard:
         self._pubsub_pool: redis.asyncio.ConnectionPool | None = None
         self._backoff = ExponentialWithJitterBackoff(cap=_RECONNECT_CAP, base=_RECONNECT_BASE)
         self._gate: asyncio.Semaphore | None = None
+        self._stopping = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def url(self) -> str:
@@ -379,6 +380,7 @@ class Dashboard:
         """Start the feed and the refresh loops (idempotent)."""
         if self._tasks:
             return
+        self._stopping = False
         self._gate = asyncio.Semaphore(self.limits.concurrency)
         self._tasks = [
             asyncio.create_task(self._feed_loop(), name="dashboard feed"),
@@ -389,12 +391,20 @@ class Dashboard:
     async def stop(self) -> None:
         """End the open streams and the loops; close the connections."""
         self.close_streams()
+        # The flag as well as the cancel: redis-py may turn a cancel that lands
+        # during a command into a connection error, which a loop would outlive.
+        self._stopping = True
         tasks, self._tasks = self._tasks, []
+        for _ in range(3):
+            pending = [task for task in tasks if not task.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=2.0)
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.debug("a dashboard loop ended with an error", exc_info=task.exception())
         pool, self._pubsub_pool = self._pubsub_pool, None
         if pool is not None:
             await pool.disconnect()
@@ -569,7 +579,7 @@ class Dashboard:
 
     async def _feed_loop(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             pubsub = None
             try:
                 pubsub = await self._subscribe()
@@ -579,13 +589,15 @@ class Dashboard:
                 failures = 0
                 self.feed.update(_status(True, None))
                 self._broadcast("status", self.status())
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._on_message(message)
             except asyncio.CancelledError:
                 raise
             except (*_CONNECTION_ERRORS, redis.exceptions.RedisError) as exc:
+                if self._stopping:
+                    return
                 failures += 1
                 if isinstance(exc, redis.exceptions.NoPermissionError):
                     error = (
@@ -690,7 +702,7 @@ class Dashboard:
 
     # -- the readings ------------------------------------------------------------------------
     async def _refresh_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.refresh()
             except asyncio.CancelledError:
@@ -700,7 +712,7 @@ class Dashboard:
             await asyncio.sleep(self.refresh_seconds)
 
     async def _memory_loop(self) -> None:
-        while True:
+        while not self._stopping:
             measured = False
             if self.redis["ok"]:
                 try:
