@@ -32,8 +32,8 @@ from typing import Any, ClassVar, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._flow import drive, drive_async
 from ._holds import Hold
-from ._plan import drive, drive_async
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .coordination import AsyncClaims, AsyncFindings, Claims, Findings

@@ -55,7 +55,9 @@ import numpy as np
 import redis
 
 from . import metrics
-from ._plan import Plan, drive, drive_async, execute, execute_async
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
+from ._plan import Plan
 from ._search import digest, index_exists_is_fine, keyed_results
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient

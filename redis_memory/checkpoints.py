@@ -55,8 +55,10 @@ from typing import Any, TypeVar
 import orjson
 
 from ._checks import whole
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError, UnexpectedDataError

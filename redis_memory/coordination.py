@@ -61,12 +61,12 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import redis
-import redis.asyncio
-
 from . import _holds, metrics
 from ._checks import whole
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._cluster import is_cluster
+from ._execute import execute, execute_async
+from ._flow import Sleep, drive, drive_async
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import RedisMemoryError, RedisUnavailableError, SerializationError
@@ -205,10 +205,6 @@ def _milliseconds(ttl: TTL | Seconds | None, default: TTL) -> int | None:
 
 def _ms_arg(milliseconds: int | None) -> int | str:
     return "" if milliseconds is None else milliseconds
-
-
-def _is_cluster(client: object) -> bool:
-    return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
 
 
 class _Core:
@@ -411,7 +407,7 @@ class Claims(_ClaimsCore):
 
     @property
     def _cluster(self) -> bool:
-        return _is_cluster(self._clients.sync)
+        return is_cluster(self._clients.sync)
 
     def claim(self, task_id: str, owner: str, *, ttl: TTL | Seconds | None = None) -> bool:
         """Claim a free task for ``owner``; True if this call got it, False if it is taken."""
@@ -463,7 +459,7 @@ class AsyncClaims(_ClaimsCore):
 
     @property
     def _cluster(self) -> bool:
-        return _is_cluster(self._clients.async_)
+        return is_cluster(self._clients.async_)
 
     async def claim(self, task_id: str, owner: str, *, ttl: TTL | Seconds | None = None) -> bool:
         """Claim a free task for ``owner``; True if this call got it, False if it is taken."""
@@ -1172,14 +1168,7 @@ class AsyncFindings(_FindingsCore):
 # ===================================================================================
 # Distributed lock
 # ===================================================================================
-@dataclass(frozen=True, slots=True)
-class _Sleep:
-    """A step of the acquire flow: wait this many seconds before trying again."""
-
-    seconds: float
-
-
-LockFlow = Generator[Plan[Any] | _Sleep, Any, bool]
+LockFlow = Generator[Plan[Any] | Sleep, Any, bool]
 
 _FIRST_RETRY = 0.002
 
@@ -1231,7 +1220,7 @@ class _LockCore(_Core):
                 return False
             # Exponential backoff with jitter, so that waiters do not try in lockstep.
             pause = delay * (0.5 + random.random())  # noqa: S311
-            yield _Sleep(pause if deadline is None else min(pause, deadline - now))
+            yield Sleep(pause if deadline is None else min(pause, deadline - now))
             delay = min(delay * 2, self.sleep)
 
     def _plan_release(self, token: str) -> Plan[bool]:
@@ -1337,8 +1326,8 @@ class DistributedLock(_LockCore):
     def _run(self, plan: Plan[T]) -> T:
         return execute(self._clients.sync, plan, self._url)
 
-    def _lock_step(self, step: Plan[Any] | _Sleep) -> Any:
-        if isinstance(step, _Sleep):
+    def _lock_step(self, step: Plan[Any] | Sleep) -> Any:
+        if isinstance(step, Sleep):
             time.sleep(step.seconds)
             return None
         return self._run(step)
@@ -1425,8 +1414,8 @@ class AsyncDistributedLock(_LockCore):
     async def _run(self, plan: Plan[T]) -> T:
         return await execute_async(self._clients.async_, plan, self._url)
 
-    async def _lock_step(self, step: Plan[Any] | _Sleep) -> Any:
-        if isinstance(step, _Sleep):
+    async def _lock_step(self, step: Plan[Any] | Sleep) -> Any:
+        if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             return None
         return await self._run(step)

@@ -65,7 +65,10 @@ from redis.retry import Retry
 
 from . import _streams
 from ._checks import whole
-from ._plan import Plan, drive, drive_async, execute, execute_async, redis_errors
+from ._execute import execute, execute_async
+from ._flow import Sleep, drive, drive_async
+from ._plan import Plan
+from ._translate import redis_errors
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import PermissionDeniedError, SerializationError
@@ -337,16 +340,11 @@ class _Read:
 
 
 @dataclass(frozen=True, slots=True)
-class _Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
 class _Close:
     """A step: drop the pub/sub connection (it is broken, or we are done)."""
 
 
-_Step = _Open | _Read | _Sleep | _Close
+_Step = _Open | _Read | Sleep | _Close
 Flow = Generator[Any, Any, T]
 
 
@@ -463,7 +461,7 @@ class _SubscriptionCore:
                 if remaining <= 0:
                     return False
                 pause = min(pause, remaining)
-            yield _Sleep(pause)
+            yield Sleep(pause)
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             try:
@@ -571,7 +569,7 @@ class Subscription(_SubscriptionCore):
     def _step(self, step: _Step) -> Any:
         if isinstance(step, _Read):
             return self._pubsub.get_message(timeout=step.timeout)
-        if isinstance(step, _Sleep):
+        if isinstance(step, Sleep):
             time.sleep(step.seconds)
             return None
         if isinstance(step, _Open):
@@ -685,7 +683,7 @@ class AsyncSubscription(_SubscriptionCore):
     async def _step(self, step: _Step) -> Any:
         if isinstance(step, _Read):
             return await self._pubsub.get_message(timeout=step.timeout)
-        if isinstance(step, _Sleep):
+        if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             return None
         if isinstance(step, _Open):

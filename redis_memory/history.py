@@ -59,8 +59,10 @@ import orjson
 
 from . import metrics
 from ._checks import whole
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._plan import Plan, Script
 from ._search import (
     SCORER,
     digest,

@@ -46,7 +46,8 @@ from typing import Any, Literal
 
 import orjson
 
-from ._plan import Plan, Script, execute
+from ._execute import execute
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import RedisClients, SyncClient
 from .history import MessageLog, StoredMessage

@@ -56,8 +56,10 @@ from typing import Any, TypeVar
 
 from . import _holds
 from ._checks import text, whole
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
 from ._holds import Hold
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import RedisMemoryError, SerializationError

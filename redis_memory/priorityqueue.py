@@ -88,8 +88,10 @@ from typing import Any, TypeVar
 
 from . import _holds
 from ._checks import text, whole
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
-from ._plan import _is_cluster as is_cluster
+from ._cluster import is_cluster
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import RedisMemoryError, SerializationError, UnexpectedDataError

@@ -47,7 +47,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import metrics
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._execute import execute, execute_async
+from ._flow import Sleep, drive, drive_async
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .keys import KeySchema
@@ -187,14 +189,7 @@ def _result(replies: list[Any]) -> RateLimitResult:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Sleep:
-    """A step of a flow: wait this many seconds (``time.sleep`` or ``asyncio.sleep``)."""
-
-    seconds: float
-
-
-Step = Plan[Any] | _Sleep
+Step = Plan[Any] | Sleep
 Flow = Generator[Step, Any, T]
 
 
@@ -265,7 +260,7 @@ class _RateLimitCore:
             if deadline is not None and attempt.retry_after > deadline - time.monotonic():
                 # Waiting cannot help: the tokens come no sooner than the server said.
                 return False
-            yield _Sleep(attempt.retry_after)
+            yield Sleep(attempt.retry_after)
 
     def _attempt_flow(self, tokens: Any) -> Flow[RateLimitResult]:
         return (yield self._plan_attempt(self._tokens(tokens)))

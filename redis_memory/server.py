@@ -23,7 +23,10 @@ from typing import Any
 
 import redis
 
-from ._plan import Plan, _slot, drive, drive_async, execute, execute_async
+from ._cluster import slot as _slot
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
+from ._plan import Plan
 from .config import mask_url
 from .errors import RedisUnavailableError, SearchModuleMissingError
 from .keys import KINDS, KeySchema

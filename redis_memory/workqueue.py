@@ -42,7 +42,9 @@ import redis
 
 from . import _streams
 from ._checks import whole
-from ._plan import Plan, Script, drive, drive_async, execute, execute_async
+from ._execute import execute, execute_async
+from ._flow import drive, drive_async
+from ._plan import Plan, Script
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError

@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from redis_memory import KeySchema, RedisClients
-from redis_memory._plan import drive, execute
+from redis_memory._execute import execute
+from redis_memory._flow import drive
 from redis_memory.cache import ResponseCache
 from redis_memory.cli import main
 from redis_memory.coordination import Claims

@@ -50,7 +50,8 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
 from .. import _holds
 from .._checks import text
-from .._plan import Plan, execute_async
+from .._execute import execute_async
+from .._plan import Plan
 from ..config import RedisMemoryConfig
 from ..connection import RedisClients
 from ..coordination import AsyncFindings, Conflict, Decision
