@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._flow import drive, drive_async
 from ._holds import Hold
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .coordination import AsyncClaims, AsyncFindings, Claims, Findings
@@ -463,6 +464,7 @@ class TeamDesk(_TeamDeskCore):
         return drive(self._find(capabilities), _result)
 
 
+@twin_of(TeamDesk)
 class AsyncTeamDesk(_TeamDeskCore):
     """One agent's team tools on ``redis.asyncio``: :class:`TeamDesk`'s twin, name for name."""
 

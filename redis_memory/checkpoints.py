@@ -59,6 +59,7 @@ from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError, UnexpectedDataError
@@ -1068,6 +1069,7 @@ class CheckpointLog(_CheckpointLogCore):
         return each_once(lambda cursor: self.threads(cursor=cursor, count=count))
 
 
+@twin_of(CheckpointLog)
 class AsyncCheckpointLog(_CheckpointLogCore):
     """LangGraph threads on ``redis.asyncio``: :class:`CheckpointLog`'s twin, name for name."""
 

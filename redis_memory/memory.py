@@ -58,13 +58,14 @@ from ._search import (
     search_results,
     text_query,
 )
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
 from .errors import SerializationError, UnexpectedDataError
 from .keys import escape_id, unescape_id
 from .serialization import JSONSerializer
-from .server import require_search
+from .server import amodules, require_search, search_missing
 from .ttl import TTL, Seconds
 
 T = TypeVar("T")
@@ -737,15 +738,17 @@ class _MemoryStoreCore:
         return twin
 
     # -- the index --------------------------------------------------------------------
+    def _searching(self) -> str:
+        return (
+            f"memory store {self.name!r} (search; build it with search=False to only "
+            "get, put, list and delete)"
+        )
+
     def _create_index(self) -> None:
         from redisvl.index import SearchIndex
 
         with self._index_lock:
-            require_search(
-                self._clients.sync,
-                f"memory store {self.name!r} (search; build it with search=False to only "
-                "get, put, list and delete)",
-            )
+            require_search(self._clients.sync, self._searching())
             index = SearchIndex(self._schema(), redis_client=self._clients.sync)
             if not index.exists():
                 with index_exists_is_fine():
@@ -1067,6 +1070,7 @@ class MemoryStore(_MemoryStoreCore):
         return each_once(page, key=lambda item: (item.namespace, item.key))
 
 
+@twin_of(MemoryStore)
 class AsyncMemoryStore(_MemoryStoreCore):
     """Long-term memory on ``redis.asyncio``: :class:`MemoryStore`'s twin, name for name.
 
@@ -1084,6 +1088,17 @@ class AsyncMemoryStore(_MemoryStoreCore):
             assert self.embedder is not None
             return await self.embedder.aembed(step.text)
         return await execute_async(self._clients.async_, step, self._url)
+
+    async def create_index(self) -> None:
+        """Check the server has Search, and create this store's index if it is missing."""
+        from redisvl.index import AsyncSearchIndex
+
+        if "search" not in await amodules(self._clients.async_):
+            raise search_missing(self._searching())
+        index = AsyncSearchIndex(self._schema(), redis_client=self._clients.async_)
+        if not await index.exists():
+            with index_exists_is_fine():
+                await index.create(overwrite=False)
 
     async def put(
         self,

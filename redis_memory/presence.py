@@ -60,6 +60,7 @@ from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._holds import Hold
 from ._plan import Plan, Script
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import RedisMemoryError, SerializationError
@@ -613,6 +614,7 @@ class Presence(_PresenceCore):
             self.leave(agent_id)
 
 
+@twin_of(Presence)
 class AsyncPresence(_PresenceCore):
     """:class:`Presence` on ``redis.asyncio``, name for name.
 

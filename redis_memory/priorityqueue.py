@@ -92,6 +92,7 @@ from ._cluster import is_cluster
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._plan import Plan, Script
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import RedisMemoryError, SerializationError, UnexpectedDataError
@@ -954,6 +955,7 @@ class PriorityQueue(_PriorityQueueCore):
         return self._drive(self._clear_flow(self._cluster))
 
 
+@twin_of(PriorityQueue)
 class AsyncPriorityQueue(_PriorityQueueCore):
     """The priority queue on ``redis.asyncio``: :class:`PriorityQueue`'s twin, name for name.
 

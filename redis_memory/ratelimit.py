@@ -50,6 +50,7 @@ from . import metrics
 from ._execute import execute, execute_async
 from ._flow import Sleep, drive, drive_async
 from ._plan import Plan, Script
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .keys import KeySchema
@@ -335,6 +336,7 @@ class RateLimit(_RateLimitCore):
         return execute(self._clients.sync, self._plan_reset(), self._url)
 
 
+@twin_of(RateLimit)
 class AsyncRateLimit(_RateLimitCore):
     """The rate limit on ``redis.asyncio``: :class:`RateLimit`'s twin, name for name.
 

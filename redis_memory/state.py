@@ -47,6 +47,7 @@ from ._checks import whole
 from ._execute import execute, execute_async
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError
@@ -727,6 +728,7 @@ class StateStore(_StateCore):
         self._run(self._plan_set_many(user_id, mapping, ttl, raw=True))
 
 
+@twin_of(StateStore)
 class AsyncStateStore(_StateCore):
     """Per-user state on ``redis.asyncio``: :class:`StateStore`'s twin, name for name.
 

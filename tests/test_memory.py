@@ -183,6 +183,17 @@ async def test_async_twin(config, minilm):
     assert await store.delete(("u",), "k") is True
 
 
+@pytest.mark.search
+async def test_async_create_index_brings_back_a_dropped_index(config, redis_client):
+    store = AsyncMemoryStore("reindexed", config=config)
+    await store.put(("u",), "k", {"text": "Ana plays the cello"})
+    redis_client.execute_command("FT.DROPINDEX", store.index_name)
+    await store.create_index()
+    await store.create_index()  # an index that exists is left as it is
+    [hit] = await store.search(("u",), "cello", limit=1)
+    assert hit.key == "k"
+
+
 def test_search_on_a_server_without_search_says_so_once_at_construction(redis_url, prefix, request):
     if "cluster" not in redis_url:
         pytest.skip("the cluster pass has a server without Search")
