@@ -8,8 +8,16 @@ sync and async walkers are twins.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Hashable,
+    Iterable,
+    Iterator,
+)
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -50,5 +58,27 @@ async def each_once_async(
             if name not in seen:
                 seen.add(name)
                 yield item
+        if cursor == 0:
+            return
+
+
+def every_page(
+    page: Callable[[int], Any],
+    visit: Callable[[list[T]], Generator[Any, Any, None] | None],
+) -> Generator[Any, Any, None]:
+    """A flow over a ``SCAN``-style walk: yields each page's plan, then visits its items.
+
+    ``page(cursor)`` builds the plan of one page, whose result is
+    ``(next_cursor, items)``; ``visit(items)`` sees each page that has items and
+    may itself be a flow (its plans are yielded in turn), e.g. to read or delete
+    what the page named.
+    """
+    cursor = 0
+    while True:
+        cursor, items = yield page(cursor)
+        if items:
+            visiting = visit(items)
+            if visiting is not None:
+                yield from visiting
         if cursor == 0:
             return

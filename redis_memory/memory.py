@@ -45,7 +45,7 @@ import orjson
 from ._checks import whole
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
-from ._paging import each_once, each_once_async
+from ._paging import each_once, each_once_async, every_page
 from ._plan import Plan, Script
 from ._search import (
     SCORER,
@@ -649,20 +649,18 @@ class _MemoryStoreCore:
                     return kept[offset:wanted]
                 count *= 4
         found: list[MemoryItem] = []
-        cursor = 0
-        while True:
-            cursor, keys = yield self._plan_scan(prefix, cursor, 500)
-            if keys:
-                items = yield self._plan_read_many(keys)
-                found += [
-                    item
-                    for item in items
-                    if item.namespace[: len(prefix)] == prefix
-                    and all(tag in item.tags for tag in tags)
-                    and _matches(item.value, filter or {})
-                ]
-            if cursor == 0:
-                break
+
+        def read(keys: list[str]) -> Generator[Any, Any, None]:
+            items = yield self._plan_read_many(keys)
+            found.extend(
+                item
+                for item in items
+                if item.namespace[: len(prefix)] == prefix
+                and all(tag in item.tags for tag in tags)
+                and _matches(item.value, filter or {})
+            )
+
+        yield from every_page(lambda cursor: self._plan_scan(prefix, cursor, 500), read)
         unique = {(item.namespace, item.key): item for item in found}
         ordered = sorted(unique.values(), key=lambda item: item.updated_at, reverse=True)
         return ordered[offset : offset + limit]
@@ -718,16 +716,15 @@ class _MemoryStoreCore:
     ) -> Generator[Any, Any, list[Namespace]]:
         head, tail = _labels(prefix, "namespace prefix"), _labels(suffix, "namespace suffix")
         seen: set[Namespace] = set()
-        cursor = 0
-        while True:
-            cursor, keys = yield self._plan_scan(head, cursor, 1000)
+
+        def note(keys: list[str]) -> None:
             for key in keys:
                 namespace, _ = self._located(key)
                 if namespace[: len(head)] != head or (tail and namespace[-len(tail) :] != tail):
                     continue
                 seen.add(namespace if max_depth is None else namespace[:max_depth])
-            if cursor == 0:
-                break
+
+        yield from every_page(lambda cursor: self._plan_scan(head, cursor, 1000), note)
         return sorted(seen)[offset : offset + limit]
 
     def _twin(self, cls: type[S]) -> S:

@@ -38,14 +38,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import orjson
 
 from ._checks import whole
 from ._execute import execute, execute_async
-from ._paging import each_once, each_once_async
+from ._flow import drive, drive_async
+from ._paging import each_once, each_once_async, every_page
 from ._plan import Plan, Script
 from ._twins import twin_of
 from .config import RedisMemoryConfig
@@ -552,6 +553,18 @@ class _StateCore:
 
         return Plan("reading state", names[0], finish, [("MGET", *redis_keys)])
 
+    def _clear_flow(self, user_id: str) -> Generator[Any, Any, int]:
+        removed = 0
+
+        def delete(names: list[str]) -> Generator[Any, Any, None]:
+            nonlocal removed
+            removed += yield self._plan_delete(user_id, names)
+
+        yield from every_page(
+            lambda cursor: self._plan_keys(user_id, cursor, _ITER_COUNT, None), delete
+        )
+        return removed
+
     def _plan_scan_raw(self, user_id: str, cursor: int) -> Plan[tuple[int, list[Any]]]:
         pattern = self.schema.state_pattern(user_id)
         return Plan(
@@ -691,14 +704,7 @@ class StateStore(_StateCore):
 
     def clear(self, user_id: str) -> int:
         """Delete every key of the user; returns how many were deleted."""
-        removed = 0
-        cursor = 0
-        while True:
-            cursor, names = self.keys(user_id, cursor=cursor, count=_ITER_COUNT)
-            if names:
-                removed += self.delete(user_id, *names)
-            if cursor == 0:
-                return removed
+        return drive(self._clear_flow(user_id), self._run)
 
     # -- raw bytes (LangChain's ByteStore) ------------------------------------------
     def get_bytes(self, user_id: str, key: str, default: bytes | None = None) -> bytes | None:
@@ -812,14 +818,7 @@ class AsyncStateStore(_StateCore):
         return each_once_async(page, key=_item_name)
 
     async def clear(self, user_id: str) -> int:
-        removed = 0
-        cursor = 0
-        while True:
-            cursor, names = await self.keys(user_id, cursor=cursor, count=_ITER_COUNT)
-            if names:
-                removed += await self.delete(user_id, *names)
-            if cursor == 0:
-                return removed
+        return await drive_async(self._clear_flow(user_id), self._run)
 
     async def get_bytes(self, user_id: str, key: str, default: bytes | None = None) -> bytes | None:
         return await self._run(self._plan_get(user_id, key, default, raw=True))
