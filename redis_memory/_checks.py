@@ -15,3 +15,13 @@ def whole(name: str, value: Any, minimum: int) -> int:
 def text(value: Any) -> str:
     """A reply as text: bytes decoded as UTF-8 (never failing), anything else ``str()``."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return float(value)
+
+
+def decoded(value: Any) -> str:
+    """A reply as text, strictly: bytes that are not UTF-8 raise ``UnicodeDecodeError``.
+
+    For names the package wrote itself (keys, fields), where text that does not
+    decode is someone else's data, not a name to show with replacement characters.
+    """
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

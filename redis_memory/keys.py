@@ -179,6 +179,10 @@ class KeySchema:
         """A ``SCAN`` pattern matching each session's message key once."""
         return f"{self.prefix}:session:{{*}}:messages"
 
+    def session_keys_pattern(self) -> str:
+        """A ``SCAN`` pattern matching every key of every session (messages, archive, ...)."""
+        return f"{self.prefix}:session:{{*}}:*"
+
     def session_id_of(self, key: str | bytes) -> str:
         """The session id inside a session key built by this schema."""
         return self._tagged_id("session", key)
@@ -245,6 +249,14 @@ class KeySchema:
 
     def state_pattern(self, user_id: str) -> str:
         return f"{self.state_user(user_id)}:*"
+
+    def state_users_pattern(self) -> str:
+        """A ``SCAN`` pattern matching every state key of every user."""
+        return f"{self.prefix}:state:{{*}}:*"
+
+    def state_user_of(self, key: str | bytes) -> str:
+        """The user id inside a state key built by this schema."""
+        return self._tagged_id("state", key)
 
     # -- coordination -----------------------------------------------------
     def task(self, task_id: str) -> str:

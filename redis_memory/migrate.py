@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 import orjson
 
+from ._checks import decoded
 from ._execute import execute
 from ._plan import Plan, Script
 from .config import RedisMemoryConfig
@@ -157,10 +158,6 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def _text(raw: bytes | str) -> str:
-    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
-
-
 def _without_ts(messages: list[StoredMessage]) -> list[dict[str, Any]]:
     return [{k: v for k, v in m.items() if k != "ts"} for m in messages]
 
@@ -230,7 +227,7 @@ class Migration:
             keys = []
             for raw in raw_keys:
                 try:
-                    key = _text(raw)
+                    key = decoded(raw)
                 except UnicodeDecodeError:
                     continue
                 if not self._is_ours(key) and key not in seen:
@@ -270,17 +267,17 @@ class Migration:
         records: list[Any] = []
         for raw in raws:
             try:
-                decoded = orjson.loads(raw)
+                record = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 return [], "an element is not JSON"
-            if not isinstance(decoded, dict):
+            if not isinstance(record, dict):
                 return [], "an element is not a JSON object"
             if self.layout.framework == "langchain":
-                if not ("type" in decoded and isinstance(decoded.get("data"), dict)):
+                if not ("type" in record and isinstance(record.get("data"), dict)):
                     return [], "not LangChain message dicts ({type, data})"
-                records.append(decoded)
+                records.append(record)
             else:
-                if "role" not in decoded or not ("blocks" in decoded or "content" in decoded):
+                if "role" not in record or not ("blocks" in record or "content" in record):
                     return [], "not LlamaIndex ChatMessage JSON (role, blocks)"
                 records.append(raw)
         return records, ""

@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from ._checks import decoded
 from ._cluster import slot as _slot
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
@@ -46,7 +47,7 @@ def modules(client: redis.Redis) -> dict[str, int]:
         listed = client.module_list()
     except redis.exceptions.ResponseError:
         return _modules_by_probe(client)
-    return {_text(_field(m, "name")).lower(): int(_field(m, "ver")) for m in listed}
+    return {decoded(_field(m, "name")).lower(): int(_field(m, "ver")) for m in listed}
 
 
 def _field(module: dict[Any, Any], name: str) -> Any:
@@ -73,7 +74,7 @@ async def amodules(client: Any) -> dict[str, int]:
         except redis.exceptions.ResponseError:
             return {}
         return {"search": 0}
-    return {_text(_field(m, "name")).lower(): int(_field(m, "ver")) for m in listed}
+    return {decoded(_field(m, "name")).lower(): int(_field(m, "ver")) for m in listed}
 
 
 def has_search(client: redis.Redis) -> bool:
@@ -315,12 +316,12 @@ def status(
         found = modules(client)
         usage = memory_by_kind(client, prefix, sample=sample, url=url)
         return {
-            "redis_version": _text(info["redis_version"]),
-            "mode": _text(info.get("redis_mode", "standalone")),
+            "redis_version": decoded(info["redis_version"]),
+            "mode": decoded(info.get("redis_mode", "standalone")),
             "modules": found,
             "needs_search": [] if "search" in found else list(SEARCH_FEATURES),
             "used_memory": int(info["used_memory"]),
-            "used_memory_human": _text(info["used_memory_human"]),
+            "used_memory_human": decoded(info["used_memory_human"]),
             "prefix": prefix,
             "keys_by_kind": {kind: used.keys for kind, used in usage.items()},
             "memory_by_kind": {kind: used.as_dict() for kind, used in usage.items()},
@@ -338,10 +339,6 @@ def status(
         ) from exc
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise RedisUnavailableError(f"Redis did not answer: {exc}") from exc
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def human_bytes(size: float) -> str:

@@ -37,13 +37,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import orjson
 
-from ._checks import whole
+from ._checks import decoded, whole
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async, every_page
@@ -219,10 +220,6 @@ def _as_bytes(value: Any, key: str) -> bytes:
     )
 
 
-def _text(raw: bytes | str) -> str:
-    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
-
-
 class _StateCore:
     """What the sync and async state stores share: keys, encoding, checks, plans."""
 
@@ -302,7 +299,7 @@ class _StateCore:
 
     def _user_key_of(self, user_id: str, redis_key: bytes | str) -> str:
         stem = self.schema.state_user(user_id) + ":"
-        text = _text(redis_key)
+        text = decoded(redis_key)
         if not text.startswith(stem):
             raise ValueError(f"{text!r} is not a state key of user {user_id!r}")
         return unescape_id(text[len(stem) :])
@@ -438,17 +435,14 @@ class _StateCore:
     def _plan_users(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
         whole("cursor", cursor, 0)
         whole("count", count, 1)
-        stem = f"{self.schema.prefix}:state:{{"
-        pattern = stem + "*}:*"
+        pattern = self.schema.state_users_pattern()
 
         def finish(replies: list[Any]) -> tuple[int, list[str]]:
             next_cursor, raw_keys = replies[0]
             users: dict[str, None] = {}
             for raw in raw_keys:
-                text = _text(raw)
-                end = text.find("}", len(stem))
-                if text.startswith(stem) and end > len(stem):
-                    users[unescape_id(text[len(stem) : end])] = None
+                with contextlib.suppress(ValueError):  # no user: a key of another program
+                    users[self.schema.state_user_of(raw)] = None
             return int(next_cursor), list(users)
 
         return Plan(
@@ -478,7 +472,7 @@ class _StateCore:
             ok, text, *detail = replies[0]
             if int(ok) == 1:
                 return decode(text)
-            reason, shown = _text(text), _text(detail[0]) if detail else ""
+            reason, shown = decoded(text), decoded(detail[0]) if detail else ""
             if reason == "not-json":
                 raise SerializationError(
                     f"state key {key!r} of user {user_id!r} ({redis_key}) does not hold a JSON "
@@ -540,7 +534,7 @@ class _StateCore:
     def _plan_scan_items(self, user_id: str, redis_keys: list[Any]) -> Plan[list[tuple[str, Any]]]:
         names = [self._user_key_of(user_id, raw) for raw in redis_keys]
         decoders = [
-            self._decoder(user_id, name, _text(raw), raw=False)
+            self._decoder(user_id, name, decoded(raw), raw=False)
             for name, raw in zip(names, redis_keys, strict=True)
         ]
 
