@@ -15,7 +15,6 @@ def whole(name: str, value: Any, minimum: int) -> int:
 def text(value: Any) -> str:
     """A reply as text: bytes decoded as UTF-8 (never failing), anything else ``str()``."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return float(value)
 
 
 def decoded(value: Any) -> str:
