@@ -18,6 +18,10 @@ from redis_memory.embedded import EmbeddedRedis
 from redis_memory.embeddings import MiniLMEmbedder
 from redis_memory.errors import SearchModuleMissingError
 
+# Functional tests give Redis a budget no loaded machine misses: under the default
+# 50 ms a slow lookup fails open, and a test of a hit would see a miss.
+BUDGET = 5.0
+
 # The package needs no more than redis_memory.acl grants: these tests run as such a user.
 pytestmark = pytest.mark.acl_user
 
@@ -53,12 +57,14 @@ def words():
 
 @pytest.fixture
 def semantic(config, words):
-    return ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    return ResponseCache(
+        config=config, embedder=words, verifier=None, distance_threshold=0.2, timeout=BUDGET
+    )
 
 
 @pytest.fixture
 def exact(config):
-    return ResponseCache(config=config)
+    return ResponseCache(config=config, timeout=BUDGET)
 
 
 ANSWER = {"text": "Redis is an in-memory data store."}
@@ -92,6 +98,7 @@ def test_a_semantic_lookup_is_two_round_trips_and_one_embedding(
     cache = ResponseCache(
         client=round_trips.client, config=config, embedder=words, verifier=None,
         distance_threshold=0.2,
+        timeout=BUDGET,
     )  # fmt: skip
     cache.update("how do I install redis on ubuntu", "m", ANSWER)  # creates the index
     words.calls, round_trips.count = 0, 0
@@ -139,12 +146,14 @@ def test_far_prompts_miss(semantic):
 @pytest.mark.search
 def test_entries_expire_per_the_cache_ttl(redis_url, prefix, redis_client, words):
     config = RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(cache=600))
-    cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    cache = ResponseCache(
+        config=config, embedder=words, verifier=None, distance_threshold=0.2, timeout=BUDGET
+    )
     cache.update("q", "m", ANSWER)
     keys = list(redis_client.scan_iter(match=f"{prefix}:cache:*"))
     assert len(keys) == 2  # the exact entry and the semantic one
     assert all(590_000 < redis_client.pttl(key) <= 600_000 for key in keys)
-    forever = ResponseCache("forever", config=config, ttl=None)
+    forever = ResponseCache("forever", config=config, ttl=None, timeout=BUDGET)
     forever.update("q", "m", ANSWER)
     key = next(redis_client.scan_iter(match=f"{prefix}:cache:llm:forever:*"))
     assert redis_client.pttl(key) == -1
@@ -152,8 +161,8 @@ def test_entries_expire_per_the_cache_ttl(redis_url, prefix, redis_client, words
 
 @pytest.mark.search
 def test_clear_removes_only_this_caches_entries(config, redis_client, words, prefix):
-    one = ResponseCache("one", config=config, embedder=words, verifier=None)
-    two = ResponseCache("two", config=config, embedder=words, verifier=None)
+    one = ResponseCache("one", config=config, embedder=words, verifier=None, timeout=BUDGET)
+    two = ResponseCache("two", config=config, embedder=words, verifier=None, timeout=BUDGET)
     one.update("q1", "model-a", ANSWER)
     one.update("q2", "model-b", ANSWER)
     two.update("q1", "model-a", ANSWER)
@@ -218,7 +227,7 @@ def test_a_value_json_cannot_hold_is_not_cached(exact, caplog):
 def test_redis_down_is_a_miss_and_a_dropped_update_with_one_warning(tmp_path, caplog, words):
     server = EmbeddedRedis().start()
     config = RedisMemoryConfig(url=server.url, prefix="down")
-    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    cache = ResponseCache(config=config, embedder=words, verifier=None, timeout=BUDGET)
     cache.update("q", "m", ANSWER)
     assert cache.lookup("q", "m") == ANSWER
     server.stop()
@@ -247,7 +256,9 @@ def test_redis_slow_is_a_miss_within_the_timeout(config, redis_client, words):
 
 @pytest.mark.search
 def test_async_twin(config, words):
-    cache = AsyncResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    cache = AsyncResponseCache(
+        config=config, embedder=words, verifier=None, distance_threshold=0.2, timeout=BUDGET
+    )
 
     async def scenario():
         assert await cache.lookup("how do I install redis on ubuntu", "m") is None
@@ -265,7 +276,7 @@ def test_async_twin(config, words):
 
 @pytest.mark.search
 def test_concurrent_lookups_and_updates(config, words):
-    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    cache = ResponseCache(config=config, embedder=words, verifier=None, timeout=BUDGET)
     errors = []
 
     def work(n: int) -> None:
@@ -288,7 +299,11 @@ def test_concurrent_lookups_and_updates(config, words):
 @pytest.mark.search
 def test_paraphrases_hit_with_the_offline_model(config):
     cache = ResponseCache(
-        config=config, embedder=MiniLMEmbedder(), verifier=None, distance_threshold=0.15
+        config=config,
+        embedder=MiniLMEmbedder(),
+        verifier=None,
+        distance_threshold=0.15,
+        timeout=BUDGET,
     )
     cache.update("How do I learn Python quickly?", "m", ANSWER)
     assert cache.lookup("How can I learn Python fast?", "m") == ANSWER
@@ -298,17 +313,17 @@ def test_paraphrases_hit_with_the_offline_model(config):
 @pytest.mark.search
 def test_bad_arguments(config):
     with pytest.raises(ValueError, match="algorithm"):
-        ResponseCache(config=config, algorithm="ivf")
+        ResponseCache(config=config, algorithm="ivf", timeout=BUDGET)
     with pytest.raises(ValueError, match="timeout"):
         ResponseCache(config=config, timeout=0)
     with pytest.raises(ValueError, match="embedder must have"):
-        ResponseCache(config=config, embedder=object())
+        ResponseCache(config=config, embedder=object(), timeout=BUDGET)
     with pytest.raises(ValueError, match="distance_threshold"):
-        ResponseCache(config=config, embedder=WordsEmbedder(), distance_threshold=3)
+        ResponseCache(config=config, embedder=WordsEmbedder(), distance_threshold=3, timeout=BUDGET)
     with pytest.raises(TypeError, match="llm_string"):
-        ResponseCache(config=config).lookup("q", None)
+        ResponseCache(config=config, timeout=BUDGET).lookup("q", None)
     with pytest.raises(TypeError, match="prompt"):
-        ResponseCache(config=config).lookup(42, "m")
+        ResponseCache(config=config, timeout=BUDGET).lookup(42, "m")
 
 
 @pytest.fixture
@@ -330,12 +345,14 @@ def test_a_semantic_tier_on_a_server_without_search_is_an_error_at_construction(
     plain_server, words
 ):
     with pytest.raises(SearchModuleMissingError, match="semantic='exact-only'"):
-        ResponseCache(url=plain_server.url, embedder=words, verifier=None)
+        ResponseCache(url=plain_server.url, embedder=words, verifier=None, timeout=BUDGET)
 
 
 @pytest.mark.standalone_only
 def test_exact_only_caches_exact_matches_and_says_so(plain_server, words, caplog):
-    cache = ResponseCache(url=plain_server.url, embedder=words, semantic="exact-only")
+    cache = ResponseCache(
+        url=plain_server.url, embedder=words, semantic="exact-only", timeout=BUDGET
+    )
     with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
         cache.update("q", "m", ANSWER)
         assert cache.lookup("q", "m") == ANSWER
@@ -350,7 +367,7 @@ def test_exact_only_caches_exact_matches_and_says_so(plain_server, words, caplog
 def test_the_async_cache_finds_no_search_on_first_use_and_keeps_the_exact_tier(
     plain_server, words, caplog
 ):
-    cache = AsyncResponseCache(url=plain_server.url, embedder=words, verifier=None)
+    cache = AsyncResponseCache(url=plain_server.url, embedder=words, verifier=None, timeout=BUDGET)
 
     async def scenario():
         for _ in range(3):
@@ -372,8 +389,10 @@ def test_the_async_cache_finds_no_search_on_first_use_and_keeps_the_exact_tier(
 def test_an_exact_cache_is_built_without_a_round_trip_and_a_semantic_one_when_redis_is_down(
     words,
 ):
-    ResponseCache(url="redis://127.0.0.1:1/0")
-    cache = ResponseCache(url="redis://127.0.0.1:1/0", embedder=words, verifier=None)
+    ResponseCache(url="redis://127.0.0.1:1/0", timeout=BUDGET)
+    cache = ResponseCache(
+        url="redis://127.0.0.1:1/0", embedder=words, verifier=None, timeout=BUDGET
+    )
     assert cache.lookup("q", "m") is None, "checked on first use, failing open"
     assert cache.stats.errors == 1
 
@@ -394,7 +413,9 @@ class FailingEmbedder(WordsEmbedder):
 @pytest.mark.search
 def test_a_failing_embedder_costs_the_semantic_tier_only(config, caplog):
     embedder = FailingEmbedder()
-    cache = ResponseCache(config=config, embedder=embedder, verifier=None, distance_threshold=0.2)
+    cache = ResponseCache(
+        config=config, embedder=embedder, verifier=None, distance_threshold=0.2, timeout=BUDGET
+    )
     model_calls = 0
     with caplog.at_level(logging.WARNING, logger="redis_memory.cache"):
         for _ in range(16):
@@ -414,7 +435,9 @@ def test_a_failing_embedder_costs_the_semantic_tier_only(config, caplog):
 
 @pytest.mark.search
 def test_a_lost_index_is_recreated_on_the_next_call(config, redis_client, words, caplog):
-    cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    cache = ResponseCache(
+        config=config, embedder=words, verifier=None, distance_threshold=0.2, timeout=BUDGET
+    )
     cache.update("how do I install redis on ubuntu", "m", ANSWER)
     # What FLUSHALL, or a restart without persistence, does to this cache.
     redis_client.execute_command("FT.DROPINDEX", cache.index_name, "DD")
@@ -430,14 +453,16 @@ def test_a_lost_index_is_recreated_on_the_next_call(config, redis_client, words,
 
 @pytest.mark.search
 def test_a_repeated_query_is_embedded_once(config, words):
-    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    cache = ResponseCache(config=config, embedder=words, verifier=None, timeout=BUDGET)
     for _ in range(3):
         assert cache.lookup("a question nobody asked", "m") is None
     assert (words.calls, cache.stats.embeddings, cache.stats.embedding_reuses) == (1, 1, 2)
     cache.update("a question nobody asked", "m", ANSWER)
     assert words.calls == 1, "the update reuses the lookup's embedding"
 
-    uncached = ResponseCache("uncached", config=config, embedder=words, embedding_cache=0)
+    uncached = ResponseCache(
+        "uncached", config=config, embedder=words, embedding_cache=0, timeout=BUDGET
+    )
     words.calls = 0
     for _ in range(2):
         uncached.lookup("a question nobody asked", "m")
@@ -446,7 +471,9 @@ def test_a_repeated_query_is_embedded_once(config, words):
 
 @pytest.mark.search
 def test_the_twins_share_counters_index_and_embeddings(config, words):
-    cache = ResponseCache(config=config, embedder=words, verifier=None, distance_threshold=0.2)
+    cache = ResponseCache(
+        config=config, embedder=words, verifier=None, distance_threshold=0.2, timeout=BUDGET
+    )
     twin = cache.twin()
     cache.update("how do I install redis on ubuntu", "m", ANSWER)
     near = asyncio.run(twin.lookup("how do I install redis on ubuntu", "m"))
@@ -460,7 +487,7 @@ def test_the_twins_share_counters_index_and_embeddings(config, words):
 def test_warm_up_creates_the_index_so_the_first_lookup_only_embeds_its_query(
     config, redis_client, words
 ):
-    cache = ResponseCache(config=config, embedder=words, verifier=None)
+    cache = ResponseCache(config=config, embedder=words, verifier=None, timeout=BUDGET)
     cache.warm_up()
     assert cache.index_name.encode() in redis_client.execute_command("FT._LIST")
     words.calls = 0
@@ -492,8 +519,8 @@ async def _after_pause(redis_client, act):
 def test_entry_counts_per_cache_and_tier(config, redis_client, words, prefix):
     from redis_memory.cache import list_caches
 
-    one = ResponseCache("one", config=config, embedder=words, verifier=None)
-    two = ResponseCache("a:b", config=config)
+    one = ResponseCache("one", config=config, embedder=words, verifier=None, timeout=BUDGET)
+    two = ResponseCache("a:b", config=config, timeout=BUDGET)
     assert one.count_entries() == {"exact": 0, "semantic": 0}
     assert list_caches(config=config) == {}
     one.update("q1", "model-a", ANSWER)
@@ -503,7 +530,7 @@ def test_entry_counts_per_cache_and_tier(config, redis_client, words, prefix):
     assert one.count_entries() == {"exact": 2, "semantic": 2}
     assert two.count_entries() == {"exact": 1, "semantic": 0}
     assert asyncio.run(
-        AsyncResponseCache("one", config=config, embedder=words).count_entries()
+        AsyncResponseCache("one", config=config, embedder=words, timeout=BUDGET).count_entries()
     ) == {"exact": 2, "semantic": 2}
     assert list_caches(config=config) == {
         "a:b": {"exact": 1, "semantic": 0},
@@ -518,8 +545,8 @@ def test_drop_deletes_the_entries_and_the_semantic_index(config, redis_client, w
         return [n for n in names if n.startswith(f"{prefix}:")]
 
     near = {"verifier": None, "distance_threshold": 0.2}
-    scratch = ResponseCache("scratch", config=config, embedder=words, **near)
-    kept = ResponseCache("kept", config=config, embedder=words, **near)
+    scratch = ResponseCache("scratch", config=config, embedder=words, **near, timeout=BUDGET)
+    kept = ResponseCache("kept", config=config, embedder=words, **near, timeout=BUDGET)
     scratch.update("how do I install redis on ubuntu", "m", ANSWER)
     kept.update("how do I install redis on ubuntu", "m", ANSWER)
     assert sorted(indexes()) == sorted([kept.index_name, scratch.index_name])
@@ -531,7 +558,9 @@ def test_drop_deletes_the_entries_and_the_semantic_index(config, redis_client, w
     assert scratch.lookup("how do I install redis on debian now", "m") == ANSWER
 
     async def async_drop() -> int:
-        return await AsyncResponseCache("scratch", config=config, embedder=words).drop()
+        return await AsyncResponseCache(
+            "scratch", config=config, embedder=words, timeout=BUDGET
+        ).drop()
 
     assert asyncio.run(async_drop()) == 2
     assert indexes() == [kept.index_name]
