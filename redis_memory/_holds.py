@@ -22,7 +22,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from .errors import RedisMemoryError
 from .keys import KeySchema, escape_id, unescape_id
 
@@ -35,25 +35,14 @@ LEASE = "lease"
 # what ran out and add (or update) one hold; the caller's script puts the index's
 # key in `holds`, the member in `member` and the milliseconds ('' = no expiry) in
 # `ms`. UNINDEX_LUA removes `member` instead.
-NOW_LUA = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-"""
+NOW_LUA = lua("now.lua")
 INDEX_LUA = (
     NOW_LUA
-    + """
-redis.call('ZREMRANGEBYSCORE', holds, '-inf', '(' .. now)
-local score = 'inf'
-if ms ~= '' then score = now + tonumber(ms) end
-redis.call('ZADD', holds, score, member)
-"""
+    + lua("holds_index.lua")
 )
 UNINDEX_LUA = (
     NOW_LUA
-    + """
-redis.call('ZREMRANGEBYSCORE', holds, '-inf', '(' .. now)
-redis.call('ZREM', holds, member)
-"""
+    + lua("holds_unindex.lua")
 )
 
 
@@ -63,28 +52,15 @@ def with_index(source: str) -> str:
 
 
 # KEYS[1] the index; ARGV[1] the member; ARGV[2] milliseconds ('' = no expiry).
-_HOLD = with_index("""
-local holds, member, ms = KEYS[1], ARGV[1], ARGV[2]
---[[index]]
-return 1
-""")
+_HOLD = with_index(lua("holds_hold.lua"))
 
 # KEYS[1] the index; ARGV[1] the member.
-_LET_GO = with_index("""
-local holds, member = KEYS[1], ARGV[1]
---[[unindex]]
-return 1
-""")
+_LET_GO = with_index(lua("holds_let_go.lua"))
 
 # KEYS[1] the index; ARGV[1] at most this many. Returns {now, member, score, ...}.
 _HELD = (
     NOW_LUA
-    + """
-local held = redis.call(
-  'ZRANGE', KEYS[1], now, '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[1], 'WITHSCORES')
-table.insert(held, 1, now)
-return held
-"""
+    + lua("holds_held.lua")
 )
 
 HOLD = Script(_HOLD)

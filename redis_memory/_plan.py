@@ -13,9 +13,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def lua(name: str) -> str:
+    """The source of the Lua script ``redis_memory/lua/<name>``, as the package ships it."""
+    return resources.files(__package__).joinpath("lua", name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True, init=False)

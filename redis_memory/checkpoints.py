@@ -58,7 +58,7 @@ from ._checks import whole
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -76,147 +76,7 @@ _PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored"
 # A list value is stored as its elements' digests ("rmem:list\0" then 16 bytes a
 # digest); each element once per namespace in KEYS[8] (field "ns\0digest"), so a
 # conversation that grows by one message stores one message, not the whole list.
-_FUNCTIONS = """
-local LIST = 'rmem:list\\0'
--- The thread's generation (a field of KEYS[2]): it changes whenever list
--- elements are deleted, and is gone with the thread, so a writer that saw it
--- may trust the elements and message ids it wrote in that generation.
-local GEN = '\\0generation'
-local state = {dropped = false}
-local function new_generation()
-  local now = redis.call('TIME')
-  redis.call('HSET', KEYS[2], GEN, now[1] .. '.' .. now[2])
-end
-local function upper(prefix) return string.sub(prefix, 1, -2) .. '\\1' end
-local function members(key, prefix)
-  return redis.call('ZRANGEBYLEX', key, '[' .. prefix, '(' .. upper(prefix))
-end
-local function decode_head(member)
-  local raw = redis.call('HGET', KEYS[2], member)
-  if not raw then return nil end
-  local ok, head = pcall(cjson.decode, raw)
-  if ok and type(head) == 'table' then return head end
-  return false
-end
-local function expire(ttl)
-  if ttl > 0 then for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], ttl) end end
-end
-local function elements(ns, value)
-  local fields = {}
-  if value and string.sub(value, 1, #LIST) == LIST then
-    for i = #LIST + 1, #value, 16 do
-      fields[#fields + 1] = ns .. '\\0' .. string.sub(value, i, i + 15)
-    end
-  end
-  return fields
-end
-local function array_header(n)
-  if n < 16 then return string.char(0x90 + n) end
-  if n < 65536 then return string.char(0xdc, math.floor(n / 256), n % 256) end
-  return string.char(0xdd, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
-    math.floor(n / 256) % 256, n % 256)
-end
--- A stored value as the serializer wrote it: a list is put back together.
-local function assemble(ns, value)
-  if not value or string.sub(value, 1, #LIST) ~= LIST then return value end
-  local fields = elements(ns, value)
-  local parts = {'msgpack\\0', array_header(#fields)}
-  for i = 1, #fields, 1000 do
-    local bodies = redis.call('HMGET', KEYS[8], unpack(fields, i, math.min(i + 999, #fields)))
-    for j, body in ipairs(bodies) do
-      if not body then
-        error({err = 'RMEM_DATA ' .. KEYS[8] .. ' lacks an element of a stored list ('
-          .. #fields .. ' elements); the thread is damaged: delete it'})
-      end
-      parts[#parts + 1] = body
-    end
-  end
-  return table.concat(parts)
-end
--- Drops checkpoints of one namespace with their writes, and the values (and list
--- elements) no checkpoint left in the namespace refers to (none, if a head
--- cannot be read).
-local function drop(ns, victims)
-  local doomed = {}
-  for _, member in ipairs(victims) do
-    local head = decode_head(member)
-    if head then
-      for _, blob in ipairs(head.b or {}) do
-        doomed[ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]] = true
-      end
-      if head.r and head.r ~= '' then redis.call('ZREM', KEYS[6], head.r .. '\\0' .. member) end
-    end
-    redis.call('HDEL', KEYS[1], member)
-    redis.call('HDEL', KEYS[2], member)
-    redis.call('ZREM', KEYS[3], member)
-    redis.call('ZREMRANGEBYLEX', KEYS[5], '[' .. member .. '\\0', '(' .. member .. '\\1')
-  end
-  if next(doomed) == nil then return end
-  local kept = {}
-  for _, member in ipairs(members(KEYS[3], ns .. '\\0')) do
-    local head = decode_head(member)
-    if head == false then return end
-    if head then
-      for _, blob in ipairs(head.b or {}) do
-        local field = ns .. '\\0' .. blob[1] .. '\\0' .. blob[2]
-        doomed[field] = nil
-        kept[field] = true
-      end
-    end
-  end
-  local unused = {}
-  for blob in pairs(doomed) do
-    for _, field in ipairs(elements(ns, redis.call('HGET', KEYS[4], blob))) do
-      unused[field] = true
-    end
-    redis.call('HDEL', KEYS[4], blob)
-  end
-  if next(unused) == nil then return end
-  for blob in pairs(kept) do
-    for _, field in ipairs(elements(ns, redis.call('HGET', KEYS[4], blob))) do
-      unused[field] = nil
-    end
-  end
-  if next(unused) == nil then return end
-  for field in pairs(unused) do redis.call('HDEL', KEYS[8], field) end
-  new_generation()
-  state.dropped = true
-end
-local function keep_newest(ns, keep)
-  local all = members(KEYS[3], ns .. '\\0')
-  if #all <= keep then return end
-  local victims = {}
-  for i = 1, #all - keep do victims[i] = all[i] end
-  drop(ns, victims)
-end
-local function entry(member)
-  local record = redis.call('HGET', KEYS[1], member)
-  if not record then return false end
-  local raw = redis.call('HGET', KEYS[2], member)
-  local ok, head = pcall(cjson.decode, raw or '')
-  if not ok or type(head) ~= 'table' then
-    error({err = 'RMEM_DATA ' .. KEYS[2] .. ' holds an unreadable head for checkpoint '
-      .. string.gsub(member, '%z', '/')})
-  end
-  local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
-  local values = {}
-  for i, blob in ipairs(head.b or {}) do
-    local value = redis.call('HGET', KEYS[4], ns .. '\\0' .. blob[1] .. '\\0' .. blob[2])
-    if value and string.sub(value, 1, #LIST) == LIST then
-      -- The newest list of a channel is also kept whole: no assembly for it.
-      local whole = redis.call('HGET', KEYS[4], '\\1' .. ns .. '\\0' .. blob[1])
-      local version = blob[2] .. '\\0'
-      if whole and string.sub(whole, 1, #version) == version then
-        value = string.sub(whole, #version + 1)
-      else
-        value = assemble(ns, value)
-      end
-    end
-    values[i] = value
-  end
-  return {member, record, raw, values, members(KEYS[5], member .. '\\0')}
-end
-"""
+_FUNCTIONS = lua("checkpoints_functions.lua")
 
 # ARGV: ttl, keep_last, ns, member, record, head, run, the generation the caller
 # trusts ('' if it sends every element and message), n blobs, n (field, value)
@@ -227,147 +87,37 @@ end
 _PUT = (
     APPEND_FUNCTION
     + _FUNCTIONS
-    + """
-local ttl, keep, ns, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local generation = redis.call('HGET', KEYS[2], GEN)
-if ARGV[8] ~= '' and ARGV[8] ~= generation then return {'stale'} end
-if not generation then new_generation() end
-local n = tonumber(ARGV[9])
-local e = 10 + 2 * n
-for i = e + 1, e + 2 * tonumber(ARGV[e]), 2 do
-  redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1])
-end
-local m = e + 1 + 2 * tonumber(ARGV[e])
-if ARGV[m] == '1' then
-  local fresh, values = {}, {}
-  for i = m + 6, #ARGV, 2 do
-    if redis.call('SADD', KEYS[7], ARGV[i]) == 1 then
-      fresh[#fresh + 1] = ARGV[i]
-      values[#values + 1] = ARGV[i + 1]
-    end
-  end
-  if #fresh > 0 then
-    local channel, head = ARGV[m + 3], ''
-    if channel ~= '' then
-      local event = cjson.encode({event = 'messages', session_id = ARGV[m + 4],
-        added = #fresh, ids = fresh})
-      head = string.sub(event, 1, -2) .. ',"count":'
-    end
-    append_messages(KEYS[9], KEYS[10], tonumber(ARGV[m + 1]), tonumber(ARGV[m + 2]),
-      channel, head, '0', ARGV[m + 5], values, 1)
-  end
-end
-redis.call('HSET', KEYS[1], member, ARGV[5])
-redis.call('HSET', KEYS[2], member, ARGV[6])
-redis.call('ZADD', KEYS[3], 0, member)
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 0, ARGV[7] .. '\\0' .. member) end
-for i = 10, 9 + 2 * n, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
-if keep > 0 then keep_newest(ns, keep) end
-expire(ttl)
-return {'ok', redis.call('HGET', KEYS[2], GEN), state.dropped and 1 or 0}
-"""
+    + lua("checkpoints_put.lua")
 )
 
 # ARGV: ttl, then per write: its prefix (up to idx), the member, '1' to replace.
 _PUT_WRITES = (
     _FUNCTIONS
-    + """
-for i = 2, #ARGV, 3 do
-  local prefix, member = ARGV[i], ARGV[i + 1]
-  if ARGV[i + 2] == '1' then
-    redis.call('ZREMRANGEBYLEX', KEYS[5], '[' .. prefix, '(' .. upper(prefix))
-    redis.call('ZADD', KEYS[5], 0, member)
-  elseif #redis.call('ZRANGEBYLEX', KEYS[5], '[' .. prefix, '(' .. upper(prefix), 'LIMIT', 0, 1)
-      == 0 then
-    redis.call('ZADD', KEYS[5], 0, member)
-  end
-end
-expire(tonumber(ARGV[1]))
-return #ARGV
-"""
+    + lua("checkpoints_put_writes.lua")
 )
 
 # ARGV: refresh ttl, ns, checkpoint id ('' for the newest).
 _GET = (
     _FUNCTIONS
-    + """
-local member
-if ARGV[3] == '' then
-  member = redis.call('ZREVRANGEBYLEX', KEYS[3], '(' .. ARGV[2] .. '\\1',
-    '[' .. ARGV[2] .. '\\0', 'LIMIT', 0, 1)[1]
-  if not member then return false end
-else
-  member = ARGV[2] .. '\\0' .. ARGV[3]
-end
-local found = entry(member)
-if found then expire(tonumber(ARGV[1])) end
-return found
-"""
+    + lua("checkpoints_get.lua")
 )
 
 # ARGV: refresh ttl, highest (exclusive, as a lex bound), lowest, count.
 _PAGE = (
     _FUNCTIONS
-    + """
-local page = redis.call('ZREVRANGEBYLEX', KEYS[3], ARGV[2], ARGV[3], 'LIMIT', 0,
-  tonumber(ARGV[4]))
-local out = {}
-for _, member in ipairs(page) do
-  local found = entry(member)
-  if found then out[#out + 1] = found end
-end
-if #page > 0 then expire(tonumber(ARGV[1])) end
-return {page[#page] or '', out}
-"""
+    + lua("checkpoints_page.lua")
 )
 
 # ARGV: ttl, keep (checkpoints per namespace).
 _PRUNE = (
     _FUNCTIONS
-    + """
-local keep = tonumber(ARGV[2])
-local groups, order = {}, {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
-  if not groups[ns] then groups[ns] = {}; order[#order + 1] = ns end
-  table.insert(groups[ns], member)
-end
-local dropped = 0
-for _, ns in ipairs(order) do
-  local all = groups[ns]
-  if #all > keep then
-    local victims = {}
-    for i = 1, #all - keep do victims[i] = all[i] end
-    drop(ns, victims)
-    dropped = dropped + #victims
-  end
-end
-expire(tonumber(ARGV[1]))
-return dropped
-"""
+    + lua("checkpoints_prune.lua")
 )
 
 # ARGV: ttl, run ids.
 _DELETE_RUNS = (
     _FUNCTIONS
-    + """
-local groups, order, dropped = {}, {}, 0
-for i = 2, #ARGV do
-  for _, entry in ipairs(members(KEYS[6], ARGV[i] .. '\\0')) do
-    redis.call('ZREM', KEYS[6], entry)
-    local member = string.sub(entry, #ARGV[i] + 2)
-    local ns = string.sub(member, 1, string.find(member, '\\0', 1, true) - 1)
-    if not groups[ns] then groups[ns] = {}; order[#order + 1] = ns end
-    table.insert(groups[ns], member)
-  end
-end
-for _, ns in ipairs(order) do
-  drop(ns, groups[ns])
-  dropped = dropped + #groups[ns]
-end
-if dropped > 0 then expire(tonumber(ARGV[1])) end
-return dropped
-"""
+    + lua("checkpoints_delete_runs.lua")
 )
 
 # ARGV: ttl, then for each copied key (all but the mirrored ids, which belong to
@@ -375,22 +125,7 @@ return dropped
 # members for sorted sets). What the target holds already wins.
 _COPY_INTO = (
     _FUNCTIONS
-    + """
-local i = 2
-for _, part in ipairs({1, 2, 3, 4, 5, 6, 8}) do
-  local n = tonumber(ARGV[i])
-  i = i + 1
-  if part == 1 or part == 2 or part == 4 or part == 8 then
-    for j = i, i + 2 * n - 1, 2 do redis.call('HSETNX', KEYS[part], ARGV[j], ARGV[j + 1]) end
-    i = i + 2 * n
-  else
-    for j = i, i + n - 1 do redis.call('ZADD', KEYS[part], 'NX', 0, ARGV[j]) end
-    i = i + n
-  end
-end
-expire(tonumber(ARGV[1]))
-return i
-"""
+    + lua("checkpoints_copy_into.lua")
 )
 
 PUT = Script(_PUT)

@@ -46,7 +46,7 @@ from ._checks import whole
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async, every_page
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from ._search import (
     SCORER,
     digest,
@@ -82,21 +82,12 @@ _RETURN = ("ns", "key", "value", "tags", "created", "updated", "sliding")
 _RETURN_FIELDS = tuple(field.encode() for field in _RETURN)
 
 # An item with a sliding TTL keeps its lifetime in its "sliding" field; reads renew it.
-_REFRESH_FUNCTION = """
-local function refresh(key)
-  local ttl = tonumber(redis.call('HGET', key, 'sliding') or '0')
-  if ttl and ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-end
-"""
+_REFRESH_FUNCTION = lua("memory_refresh_function.lua")
 GET = Script(
     _REFRESH_FUNCTION
-    + """
-local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
-if ARGV[1] == '1' and values[1] then refresh(KEYS[1]) end
-return values
-"""
+    + lua("memory_get.lua")
 )
-REFRESH = Script(_REFRESH_FUNCTION + "refresh(KEYS[1])\nreturn 1\n")
+REFRESH = Script(_REFRESH_FUNCTION + lua("memory_refresh.lua"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ import orjson
 
 from ._checks import decoded
 from ._execute import execute
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from .config import RedisMemoryConfig
 from .connection import RedisClients, SyncClient
 from .history import MessageLog, StoredMessage
@@ -61,16 +61,7 @@ _SCAN_COUNT = 1000
 # A source list is deleted only if it still holds exactly what was read: an
 # application writing to it during the migration must not lose the new messages.
 _UNLINK_IF_UNCHANGED = Script(
-    """
-local parts = {}
-for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  parts[#parts + 1] = #item .. ':' .. item
-end
-if redis.sha1hex(table.concat(parts)) == ARGV[1] then
-  return redis.call('UNLINK', KEYS[1])
-end
-return -1
-"""
+    lua("migrate_unlink_if_unchanged.lua")
 )
 
 

@@ -59,7 +59,7 @@ from ._checks import text, whole
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._holds import Hold
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -85,39 +85,15 @@ _SWEEP_BATCH = 100
 # Every script starts from the server's clock; KEYS[1] is the team's alive set.
 # Agents are stored by their escaped id (escape_id), so that a key can be built
 # from a member; the hash keeps the id as given.
-_NOW = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-"""
+_NOW = lua("now.lua")
 
 # What every write starts from: the team's keys, and its ARGV[1..5].
-_HEAD = """
-local alive, members = KEYS[1], KEYS[2]
-local agent_stem, can_stem, channel, team = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local retention = tonumber(ARGV[5])
-"""
+_HEAD = lua("presence_head.lua")
 
 # Clears and announces the agents whose heartbeat ran out, and forgets the
 # members not seen for the retention. Needs: alive, members, agent_stem,
 # can_stem, channel ('' = quiet), team, retention (ms).
-_SWEEP = """
-redis.call('ZREMRANGEBYSCORE', members, '-inf', '(' .. (now - retention))
-local gone = redis.call('ZRANGE', alive, '-inf', '(' .. now, 'BYSCORE', 'LIMIT', 0, SWEEP_BATCH)
-for _, member in ipairs(gone) do
-  local record = redis.call('HMGET', agent_stem .. member, 'id', 'can')
-  if record[2] then
-    for cap in string.gmatch(record[2], '%S+') do
-      redis.call('SREM', can_stem .. cap, member)
-    end
-  end
-  redis.call('DEL', agent_stem .. member)
-  redis.call('ZREM', alive, member)
-  if channel ~= '' then
-    redis.call('PUBLISH', channel,
-      cjson.encode({event = 'expired', team = team, agent = record[1] or member}))
-  end
-end
-""".replace("SWEEP_BATCH", str(_SWEEP_BATCH))
+_SWEEP = lua("presence_sweep.lua").replace("SWEEP_BATCH", str(_SWEEP_BATCH))
 
 # KEYS[1] alive, KEYS[2] members; ARGV: agent stem, capability stem, channel, team,
 # retention ms (the sweep's), then [6] member, [7] id, [8] ttl ms, [9] capabilities
@@ -127,26 +103,7 @@ _JOIN = (
     _NOW
     + _HEAD
     + _SWEEP
-    + """
-local member, agent = ARGV[6], agent_stem .. ARGV[6]
-local new = redis.call('ZSCORE', alive, member) == false
-local old = redis.call('HGET', agent, 'can')
-if old then
-  for cap in string.gmatch(old, '%S+') do redis.call('SREM', can_stem .. cap, member) end
-end
-if new then redis.call('HSET', agent, 'joined', now) end
-redis.call('HSET', agent, 'id', ARGV[7], 'can', ARGV[9], 'meta', ARGV[10], 'seen', now)
-redis.call('ZADD', alive, now + tonumber(ARGV[8]), member)
-redis.call('ZADD', members, now, member)
-for _, key in ipairs({agent, alive, members}) do redis.call('PEXPIRE', key, retention) end
-for cap in string.gmatch(ARGV[9], '%S+') do
-  redis.call('SADD', can_stem .. cap, member)
-  redis.call('PEXPIRE', can_stem .. cap, retention)
-end
-if new and channel ~= '' then redis.call('PUBLISH', channel, ARGV[11]) end
-if new then return 1 end
-return 0
-"""
+    + lua("presence_join.lua")
 )
 
 # KEYS and ARGV[1..5] as for a join; ARGV[6] member, [7] ttl ms.
@@ -155,20 +112,7 @@ _HEARTBEAT = (
     _NOW
     + _HEAD
     + _SWEEP
-    + """
-local member, agent = ARGV[6], agent_stem .. ARGV[6]
-if redis.call('ZADD', alive, 'XX', 'CH', now + tonumber(ARGV[7]), member) == 0 then
-  if redis.call('ZSCORE', alive, member) == false then return 0 end
-end
-local caps = redis.call('HGET', agent, 'can')
-redis.call('HSET', agent, 'seen', now)
-redis.call('ZADD', members, now, member)
-for _, key in ipairs({agent, alive, members}) do redis.call('PEXPIRE', key, retention) end
-if caps then
-  for cap in string.gmatch(caps, '%S+') do redis.call('PEXPIRE', can_stem .. cap, retention) end
-end
-return 1
-"""
+    + lua("presence_heartbeat.lua")
 )
 
 # KEYS and ARGV[1..5] as for a join; ARGV[6] member, [7] the 'left' event. The
@@ -177,17 +121,7 @@ _LEAVE = (
     _NOW
     + _HEAD
     + _SWEEP
-    + """
-local member, agent = ARGV[6], agent_stem .. ARGV[6]
-if redis.call('ZREM', alive, member) == 0 then return 0 end
-local caps = redis.call('HGET', agent, 'can')
-if caps then
-  for cap in string.gmatch(caps, '%S+') do redis.call('SREM', can_stem .. cap, member) end
-end
-redis.call('DEL', agent)
-if channel ~= '' then redis.call('PUBLISH', channel, ARGV[7]) end
-return 1
-"""
+    + lua("presence_leave.lua")
 )
 
 # Reads only, so that a dashboard never writes. KEYS[1] alive; ARGV[1] agent stem;
@@ -195,46 +129,14 @@ return 1
 # Returns {now, member, deadline, id, can, meta, joined, seen, ...}.
 _AGENTS = (
     _NOW
-    + """
-local members
-if ARGV[3] ~= '' then
-  local deadline = redis.call('ZSCORE', KEYS[1], ARGV[3])
-  members = {}
-  if deadline and tonumber(deadline) >= now then members = {ARGV[3], deadline} end
-else
-  members = redis.call(
-    'ZRANGE', KEYS[1], now, '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[2], 'WITHSCORES')
-end
-local out = {now}
-for i = 1, #members, 2 do
-  local record = redis.call('HMGET', ARGV[1] .. members[i], 'id', 'can', 'meta', 'joined', 'seen')
-  if record[1] then
-    table.insert(out, members[i + 1])
-    for _, value in ipairs(record) do table.insert(out, value or '') end
-  end
-end
-return out
-"""
+    + lua("presence_agents.lua")
 )
 
 # KEYS[1] alive, KEYS[2..] one set per capability. Reads only. Returns the
 # members alive now that are in every set.
 _CAN = (
     _NOW
-    + """
-local command = {'ZINTER', #KEYS}
-for i = 1, #KEYS do command[#command + 1] = KEYS[i] end
-command[#command + 1] = 'WEIGHTS'
-command[#command + 1] = 1
-for i = 2, #KEYS do command[#command + 1] = 0 end
-command[#command + 1] = 'WITHSCORES'
-local scored = redis.call(unpack(command))
-local out = {}
-for i = 1, #scored, 2 do
-  if tonumber(scored[i + 1]) >= now then table.insert(out, scored[i]) end
-end
-return out
-"""
+    + lua("presence_can.lua")
 )
 
 JOIN = Script(_JOIN)
@@ -721,30 +623,10 @@ def _interval(interval: float | None, ttl: float) -> float:
 # -- permissions -----------------------------------------------------------------------
 # KEYS[1] the user's set; ARGV[1] the stem of the permissions' sets; ARGV[2] the
 # user (escaped); ARGV[3..] permissions (escaped). Returns how many were new.
-_GRANT = """
-local added = 0
-for i = 3, #ARGV do
-  added = added + redis.call('SADD', KEYS[1], ARGV[i])
-  redis.call('SADD', ARGV[1] .. ARGV[i], ARGV[2])
-end
-return added
-"""
+_GRANT = lua("presence_grant.lua")
 
 # As _GRANT; no permissions: all of the user's. Returns how many were removed.
-_REVOKE = """
-local perms = {}
-if #ARGV > 2 then
-  for i = 3, #ARGV do perms[#perms + 1] = ARGV[i] end
-else
-  perms = redis.call('SMEMBERS', KEYS[1])
-end
-local removed = 0
-for _, perm in ipairs(perms) do
-  removed = removed + redis.call('SREM', KEYS[1], perm)
-  redis.call('SREM', ARGV[1] .. perm, ARGV[2])
-end
-return removed
-"""
+_REVOKE = lua("presence_revoke.lua")
 
 GRANT = Script(_GRANT)
 REVOKE = Script(_REVOKE)

@@ -91,7 +91,7 @@ from ._checks import text, whole
 from ._cluster import is_cluster
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -123,53 +123,15 @@ MAX_SECONDS = 10 * 365 * 24 * 3600
 # Times and scores go through fmt('%.0f', x): Lua writes numbers with 14 digits.
 # Each script defines only the helpers it uses (a Lua closure costs a little on
 # every call).
-_HEAD = """
-local ready, delayed, leased, payloads, metas, seqkey, holds =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local channel, queue, stem = ARGV[1], ARGV[2], ARGV[3]
-local fmt = string.format
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local function hex(h) return string.char(tonumber(h, 16)) end
-"""
+_HEAD = lua("priorityqueue_head.lua")
 
 # A task's meta: priority, attempts, then its lease's token, escaped worker and
 # expiry (ms), each '-' when not leased. nil: no such task (an error if `needed`).
-_META = """
-local function meta(id, needed)
-  local m = redis.call('HGET', metas, id)
-  if not m then
-    if needed then
-      error({err = 'RMEM_DATA ' .. metas .. ' lacks the entry of queued task '
-             .. id:gsub('%%(%x%x)', hex)})
-    end
-    return nil
-  end
-  local p, a, tok, w, e = string.match(m, '^(%-?%d+) (%d+) (%S+) (%S+) (%S+)$')
-  if not p then
-    error({err = 'RMEM_DATA ' .. metas .. ' holds an unreadable entry for task '
-           .. id:gsub('%%(%x%x)', hex)})
-  end
-  return tonumber(p), tonumber(a), tok, w, tonumber(e)
-end
-"""
+_META = lua("priorityqueue_meta.lua")
 
-_EVENTS = """
-local function announce(kind, id, worker)
-  if channel == '' then return end
-  local who = cjson.null
-  if worker then who = (worker:gsub('%%(%x%x)', hex)) end
-  redis.call('PUBLISH', channel, cjson.encode(
-    {event = kind, queue = queue, task_id = (id:gsub('%%(%x%x)', hex)), worker = who}))
-end
-"""
+_EVENTS = lua("priorityqueue_events.lua")
 
-_READY = """
-local function to_ready(id, p)
-  local seq = redis.call('INCR', seqkey) % 4294967296
-  redis.call('ZADD', ready, fmt('%.0f', p * 4294967296 - seq), id)
-end
-"""
+_READY = lua("priorityqueue_ready.lua")
 
 # ARGV[4] id, ARGV[5] payload, ARGV[6] priority, ARGV[7] delay ms (0 = none).
 # Returns 1 if queued, 0 if a task of that id exists already.
@@ -177,19 +139,7 @@ _PUT = (
     _HEAD
     + _EVENTS
     + _READY
-    + """
-local id, p, d = ARGV[4], tonumber(ARGV[6]), tonumber(ARGV[7])
-if redis.call('HEXISTS', metas, id) == 1 then return 0 end
-redis.call('HSET', payloads, id, ARGV[5])
-redis.call('HSET', metas, id, fmt('%d 0 - - -', p))
-if d > 0 then
-  redis.call('ZADD', delayed, fmt('%.0f', now + d), id)
-else
-  to_ready(id, p)
-end
-announce('queued', id, nil)
-return 1
-"""
+    + lua("priorityqueue_put.lua")
 )
 
 # ARGV[4] sweep limit, ARGV[5] escaped worker, ARGV[6] token, ARGV[7] lease ms,
@@ -201,54 +151,7 @@ _TAKE = (
     + _META
     + _EVENTS
     + _READY
-    + """
-local limit, clock = tonumber(ARGV[4]), fmt('%.0f', now)
-local due = redis.call('ZRANGE', delayed, '-inf', clock, 'BYSCORE', 'LIMIT', 0, limit)
-if #due > 0 then
-  for _, id in ipairs(due) do to_ready(id, (meta(id, true))) end
-  redis.call('ZREM', delayed, unpack(due))
-end
-local out = {'', 0}
-local expired = redis.call('ZRANGE', leased, '-inf', clock, 'BYSCORE', 'LIMIT', 0, limit)
-if #expired > 0 then
-  for _, id in ipairs(expired) do
-    local p, a, _, w = meta(id, true)
-    redis.call('HSET', metas, id, fmt('%d %d - - -', p, a))
-    to_ready(id, p)
-    if holds then redis.call('ZREM', holds, stem .. id .. ':' .. w) end
-    announce('lease_expired', id, w)
-    out[#out + 1] = id
-    out[#out + 1] = w
-  end
-  redis.call('ZREM', leased, unpack(expired))
-end
-out[2] = #out - 2
-if holds then redis.call('ZREMRANGEBYSCORE', holds, '-inf', '(' .. clock) end
-local w, token = ARGV[5], ARGV[6]
-local expiry = fmt('%.0f', now + tonumber(ARGV[7]))
-out[1] = expiry
-for _ = 1, tonumber(ARGV[8]) do
-  local popped = redis.call('ZPOPMAX', ready)
-  if #popped == 0 then break end
-  local id = popped[1]
-  local p, a = meta(id, true)
-  a = a + 1
-  redis.call('HSET', metas, id, fmt('%d %d %s %s %s', p, a, token, w, expiry))
-  redis.call('ZADD', leased, expiry, id)
-  if holds then redis.call('ZADD', holds, expiry, stem .. id .. ':' .. w) end
-  announce('taken', id, w)
-  local payload = redis.call('HGET', payloads, id)
-  if not payload then
-    error({err = 'RMEM_DATA ' .. payloads .. ' lacks the payload of task '
-           .. id:gsub('%%(%x%x)', hex)})
-  end
-  out[#out + 1] = id
-  out[#out + 1] = payload
-  out[#out + 1] = p
-  out[#out + 1] = a
-end
-return out
-"""
+    + lua("priorityqueue_take.lua")
 )
 
 # ARGV[4] id, ARGV[5] token. Returns 1 if acked, 0 if the lease did not hold.
@@ -256,17 +159,7 @@ _ACK = (
     _HEAD
     + _META
     + _EVENTS
-    + """
-local id = ARGV[4]
-local p, _, tok, w, e = meta(id)
-if not p or tok ~= ARGV[5] or e <= now then return 0 end
-redis.call('ZREM', leased, id)
-redis.call('HDEL', metas, id)
-redis.call('HDEL', payloads, id)
-if holds then redis.call('ZREM', holds, stem .. id .. ':' .. w) end
-announce('acked', id, w)
-return 1
-"""
+    + lua("priorityqueue_ack.lua")
 )
 
 # ARGV[4] id, ARGV[5] token, ARGV[6] delay ms (0 = ready now).
@@ -275,40 +168,14 @@ _NACK = (
     + _META
     + _EVENTS
     + _READY
-    + """
-local id, d = ARGV[4], tonumber(ARGV[6])
-local p, a, tok, w, e = meta(id)
-if not p or tok ~= ARGV[5] or e <= now then return 0 end
-redis.call('ZREM', leased, id)
-redis.call('HSET', metas, id, fmt('%d %d - - -', p, a))
-if d > 0 then
-  redis.call('ZADD', delayed, fmt('%.0f', now + d), id)
-else
-  to_ready(id, p)
-end
-if holds then redis.call('ZREM', holds, stem .. id .. ':' .. w) end
-announce('nacked', id, w)
-return 1
-"""
+    + lua("priorityqueue_nack.lua")
 )
 
 # ARGV[4] id, ARGV[5] token, ARGV[6] lease ms.
 _EXTEND = (
     _HEAD
     + _META
-    + """
-local id = ARGV[4]
-local p, a, tok, w, e = meta(id)
-if not p or tok ~= ARGV[5] or e <= now then return 0 end
-local expiry = fmt('%.0f', now + tonumber(ARGV[6]))
-redis.call('HSET', metas, id, fmt('%d %d %s %s %s', p, a, tok, w, expiry))
-redis.call('ZADD', leased, expiry, id)
-if holds then
-  redis.call('ZREMRANGEBYSCORE', holds, '-inf', '(' .. fmt('%.0f', now))
-  redis.call('ZADD', holds, expiry, stem .. id .. ':' .. w)
-end
-return 1
-"""
+    + lua("priorityqueue_extend.lua")
 )
 
 # ARGV[4] id, ARGV[5] new priority ('' = keep), ARGV[6] delay ms (0 = ready now).
@@ -318,29 +185,7 @@ _REQUEUE = (
     + _META
     + _EVENTS
     + _READY
-    + """
-local id, d = ARGV[4], tonumber(ARGV[6])
-local p, a, tok, w = meta(id)
-if not p then return nil end
-if ARGV[5] ~= '' then p = tonumber(ARGV[5]) end
-local holder = ''
-if tok ~= '-' then
-  holder = w
-  redis.call('ZREM', leased, id)
-  if holds then redis.call('ZREM', holds, stem .. id .. ':' .. w) end
-else
-  redis.call('ZREM', ready, id)
-  redis.call('ZREM', delayed, id)
-end
-redis.call('HSET', metas, id, fmt('%d %d - - -', p, a))
-if d > 0 then
-  redis.call('ZADD', delayed, fmt('%.0f', now + d), id)
-else
-  to_ready(id, p)
-end
-if holder ~= '' then announce('requeued', id, holder) else announce('requeued', id, nil) end
-return {1, holder}
-"""
+    + lua("priorityqueue_requeue.lua")
 )
 
 # ARGV[4] id. Read only. Returns nil or {state, payload, priority, attempts,
@@ -349,32 +194,13 @@ return {1, holder}
 _GET = (
     _HEAD
     + _META
-    + """
-local id = ARGV[4]
-local p, a, tok, w, e = meta(id)
-if not p then return nil end
-local state, worker, at = 'ready', '', ''
-if tok ~= '-' then
-  if e > now then state, worker, at = 'leased', w, fmt('%.0f', e) end
-else
-  local due = redis.call('ZSCORE', delayed, id)
-  if due and tonumber(due) > now then state, at = 'delayed', due end
-end
-return {state, redis.call('HGET', payloads, id) or '', p, a, worker, at}
-"""
+    + lua("priorityqueue_get.lua")
 )
 
 # Read only: {ready, delayed, leased} as the next take would see them.
 _COUNTS = (
     _HEAD
-    + """
-local clock = fmt('%.0f', now)
-local due = redis.call('ZCOUNT', delayed, '-inf', clock)
-local lost = redis.call('ZCOUNT', leased, '-inf', clock)
-return {redis.call('ZCARD', ready) + due + lost,
-        redis.call('ZCARD', delayed) - due,
-        redis.call('ZCARD', leased) - lost}
-"""
+    + lua("priorityqueue_counts.lua")
 )
 
 # ARGV[4] at most this many. Read only: {id, expiry ms, escaped worker, attempts, ...}
@@ -382,39 +208,14 @@ return {redis.call('ZCARD', ready) + due + lost,
 _LEASED = (
     _HEAD
     + _META
-    + """
-local held = redis.call('ZRANGE', leased, '(' .. fmt('%.0f', now), '+inf', 'BYSCORE',
-                        'LIMIT', 0, tonumber(ARGV[4]), 'WITHSCORES')
-local out = {}
-for i = 1, #held, 2 do
-  local id = held[i]
-  local _, a, _, w = meta(id, true)
-  out[#out + 1] = id
-  out[#out + 1] = held[i + 1]
-  out[#out + 1] = w
-  out[#out + 1] = a
-end
-return out
-"""
+    + lua("priorityqueue_leased.lua")
 )
 
 # Deletes the queue. Returns {how many tasks it had, id, escaped worker, ...} of its
 # leases, so that a cluster's second step can drop them from the holds index.
 _CLEAR = (
     _HEAD
-    + """
-local out = {redis.call('HLEN', metas)}
-for _, id in ipairs(redis.call('ZRANGE', leased, 0, -1)) do
-  local tok, w = string.match(redis.call('HGET', metas, id) or '', '^%S+ %S+ (%S+) (%S+)')
-  if tok and tok ~= '-' then
-    if holds then redis.call('ZREM', holds, stem .. id .. ':' .. w) end
-    out[#out + 1] = id
-    out[#out + 1] = w
-  end
-end
-redis.call('UNLINK', ready, delayed, leased, payloads, metas, seqkey)
-return out
-"""
+    + lua("priorityqueue_clear.lua")
 )
 
 PUT = Script(_PUT)

@@ -1,0 +1,4 @@
+
+local holds, member = KEYS[1], ARGV[1]
+--[[unindex]]
+return 1

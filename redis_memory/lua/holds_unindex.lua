@@ -1,0 +1,3 @@
+
+redis.call('ZREMRANGEBYSCORE', holds, '-inf', '(' .. now)
+redis.call('ZREM', holds, member)

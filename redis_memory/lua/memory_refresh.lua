@@ -1,0 +1,2 @@
+refresh(KEYS[1])
+return 1
