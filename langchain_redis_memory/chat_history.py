@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.embeddings import Embeddings
@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage
 
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
-from redis_memory.history import AsyncMessageLog, MessageHit, MessageLog
+from redis_memory.history import MessageHit, message_log_twins
 
 from ._messages import from_stored_list, to_stored
 from .cache import _embedder
@@ -76,18 +76,15 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         embeddings: Embeddings | None = None,
         dims: int | None = None,
     ) -> None:
-        options: dict[str, Any] = {
-            "url": url,
-            "client": client,
-            "config": config,
-            "max_messages": max_messages,
-        }
-        if searchable or embeddings is not None:
-            embedder = None if embeddings is None else _embedder(embeddings)
-            dims = dims if dims is not None else getattr(embeddings, "dimensions", None)
-            options.update(searchable=True, embedder=embedder, dims=dims)
-        self._log = MessageLog(**options)
-        self._alog = AsyncMessageLog(**options)
+        self._log, self._alog = message_log_twins(
+            url=url,
+            client=client,
+            config=config,
+            max_messages=max_messages,
+            searchable=searchable,
+            embedder=None if embeddings is None else _embedder(embeddings),
+            dims=dims if dims is not None else getattr(embeddings, "dimensions", None),
+        )
         self._log.keys.session(session_id)  # a bad id fails here, not at first use
         self.session_id = session_id
         self.user_id = user_id

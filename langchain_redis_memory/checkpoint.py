@@ -41,7 +41,7 @@ from redis_memory.checkpoints import (
     msgpack_elements,
 )
 from redis_memory.config import RedisMemoryConfig
-from redis_memory.connection import AsyncClient, SyncClient
+from redis_memory.connection import AsyncClient, RedisClients, SyncClient
 from redis_memory.errors import ConfigurationError, SerializationError
 
 from ._messages import to_stored
@@ -207,6 +207,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
         self._log = CheckpointLog(**options)
         self._alog = AsyncCheckpointLog(**options)
         self.config = self._log.config
+        # The same pooled connection as the logs': it names where the data lives.
+        self._clients = RedisClients.shared(client=client, config=self.config)
         self.keep_last = self._log.keep_last
         self.mirror_messages = mirror is not None
 
@@ -562,7 +564,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     def __repr__(self) -> str:
         return (
-            f"RedisSaver(url={self._log._url()!r}, prefix={self.config.prefix!r}, "
+            f"RedisSaver(url={self._clients.masked_url()!r}, prefix={self.config.prefix!r}, "
             f"keep_last={self.keep_last}, mirror_messages={self.mirror_messages})"
         )
 

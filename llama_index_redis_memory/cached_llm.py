@@ -47,13 +47,14 @@ Redis failures never break the call: lookups are misses and updates are dropped
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import logging
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -240,16 +241,10 @@ def model_identity(llm: LLM) -> str:
 
 
 class _Key(NamedTuple):
-    """Where one call's response lives: the prompt, the model, and whether only exactly."""
+    """Where one call's response lives: the prompt and the model."""
 
     prompt: CachePrompt
     llm: str
-    exact_only: bool
-
-    def cache_prompt(self) -> CachePrompt:
-        # No query: the exact tier only (same key, no embedding, no semantic entry).
-        prompt = self.prompt
-        return CachePrompt(prompt.text, None, prompt.context) if self.exact_only else prompt
 
 
 def _call(method: str, kwargs: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
@@ -269,13 +264,13 @@ def _query_of(message: ChatMessage) -> str | None:
     return text if text.strip() else None
 
 
-def chat_prompt(
-    messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
-) -> tuple[CachePrompt, bool]:
-    """The cache prompt of a chat call, and whether it may be matched only exactly.
+def chat_prompt(messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> CachePrompt:
+    """The cache prompt of a chat call.
 
     The query is the text of the last user message; the context is the call and
     every message with that text left out (its other fields and its position stay).
+    Without a last user message made of text, the prompt has no query: the core
+    cache then matches it exactly only.
     """
     stored = [_as_data(to_stored(message), setting=False) for message in messages]
     call = _call("chat", kwargs)
@@ -288,21 +283,22 @@ def chat_prompt(
             rest = list(stored)
             rest[position] = {**stored[position], "content": None}
             context = _dumps({**call, "messages": rest, "query_at": position})
-            return CachePrompt(text, query, context), False
-    return CachePrompt(text, text, text), True
+            return CachePrompt(text, query, context)
+    return CachePrompt(text, None)
 
 
-def completion_prompt(
-    prompt: str, formatted: bool, kwargs: Mapping[str, Any]
-) -> tuple[CachePrompt, bool]:
-    """The cache prompt of a completion call: the prompt is the query, the call the context."""
+def completion_prompt(prompt: str, formatted: bool, kwargs: Mapping[str, Any]) -> CachePrompt:
+    """The cache prompt of a completion call: the prompt is the query, the call the context.
+
+    A blank prompt has no query: the core cache then matches it exactly only.
+    """
     if not isinstance(prompt, str):
         raise _NotData(f"a prompt of type {type(prompt).__name__}")
     call = _call("complete", kwargs, formatted=bool(formatted))
     text = _dumps({**call, "prompt": prompt})
     if not prompt.strip():
-        return CachePrompt(text, text, text), True
-    return CachePrompt(text, prompt, _dumps(call)), False
+        return CachePrompt(text, None)
+    return CachePrompt(text, prompt, _dumps(call))
 
 
 # -- stored responses ------------------------------------------------------------------
@@ -386,7 +382,11 @@ def _load_extras(value: Mapping[str, Any]) -> dict[str, Any]:
     return {"additional_kwargs": kwargs, "logprobs": logprobs, "delta": delta}
 
 
-def load_response(value: Any, kind: Literal["chat", "completion"]) -> Any:
+_Kind = Literal["chat", "completion"]
+_Response = TypeVar("_Response", ChatResponse, CompletionResponse)
+
+
+def load_response(value: Any, kind: _Kind) -> Any:
     """Rebuild a cached ``ChatResponse``/``CompletionResponse``; anything else is None."""
     if value is None:
         return None
@@ -401,6 +401,12 @@ def load_response(value: Any, kind: Literal["chat", "completion"]) -> Any:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         log.warning("LLM cache: ignoring an entry that is not a cached %s response: %s", kind, exc)
         return None
+
+
+# The core cache's decoders: a stored value that is not such a response is a miss.
+_LOADERS: dict[_Kind, Callable[[Any], Any]] = {
+    kind: functools.partial(load_response, kind=kind) for kind in ("chat", "completion")
+}
 
 
 # -- the cache settings ------------------------------------------------------------------
@@ -549,17 +555,32 @@ class RedisLLMCache:
         """:meth:`clear` on ``redis.asyncio``."""
         return await self._async.clear(llm=_identity_of(llm))
 
-    def _lookup(self, key: _Key) -> Any:
-        return self._sync.lookup(key.cache_prompt(), key.llm)
+    # RedisCachedLLM's calls: the cached response, else call() with its response
+    # stored. A call that cannot be keyed (key None) or a response that cannot be
+    # stored equal goes on uncached.
+    def _cached(self, key: _Key | None, kind: _Kind, call: Callable[[], _Response]) -> _Response:
+        if key is not None:
+            cached = self._sync.lookup(*key, decode=_LOADERS[kind])
+            if cached is not None:
+                return cached  # type: ignore[no-any-return]
+        response = call()
+        value = None if key is None else dump_response(response)
+        if value is not None:
+            self._sync.update(*key, value)
+        return response
 
-    async def _alookup(self, key: _Key) -> Any:
-        return await self._async.lookup(key.cache_prompt(), key.llm)
-
-    def _update(self, key: _Key, value: Any) -> None:
-        self._sync.update(key.cache_prompt(), key.llm, value)
-
-    async def _aupdate(self, key: _Key, value: Any) -> None:
-        await self._async.update(key.cache_prompt(), key.llm, value)
+    async def _acached(
+        self, key: _Key | None, kind: _Kind, call: Callable[[], Awaitable[_Response]]
+    ) -> _Response:
+        if key is not None:
+            cached = await self._async.lookup(*key, decode=_LOADERS[kind])
+            if cached is not None:
+                return cached  # type: ignore[no-any-return]
+        response = await call()
+        value = None if key is None else dump_response(response)
+        if value is not None:
+            await self._async.update(*key, value)
+        return response
 
     def __repr__(self) -> str:
         tier = "exact+semantic" if self.semantic else "exact"
@@ -686,8 +707,7 @@ class RedisCachedLLM(LLM):
 
     def _key(self, method: str, build: Any, *args: Any) -> _Key | None:
         try:
-            prompt, exact_only = build(*args)
-            return _Key(prompt, model_identity(self.llm), exact_only)
+            return _Key(build(*args), model_identity(self.llm))
         except _NotData as exc:
             log.debug("LLM cache: not caching a %s call: it holds %s", method, exc)
         except Exception as exc:  # the cache never breaks the call
@@ -699,55 +719,26 @@ class RedisCachedLLM(LLM):
     # -- cached ----------------------------------------------------------------------
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         key = self._key("complete", completion_prompt, prompt, formatted, kwargs)
-        if key is not None:
-            cached = load_response(self.cache._lookup(key), "completion")
-            if cached is not None:
-                return cached
-        response = self.llm.complete(prompt, formatted=formatted, **kwargs)
-        value = None if key is None else dump_response(response)
-        if value is not None:
-            self.cache._update(key, value)
-        return response
+        call = functools.partial(self.llm.complete, prompt, formatted=formatted, **kwargs)
+        return self.cache._cached(key, "completion", call)
 
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         key = self._key("complete", completion_prompt, prompt, formatted, kwargs)
-        if key is not None:
-            cached = load_response(await self.cache._alookup(key), "completion")
-            if cached is not None:
-                return cached
-        response = await self.llm.acomplete(prompt, formatted=formatted, **kwargs)
-        value = None if key is None else dump_response(response)
-        if value is not None:
-            await self.cache._aupdate(key, value)
-        return response
+        call = functools.partial(self.llm.acomplete, prompt, formatted=formatted, **kwargs)
+        return await self.cache._acached(key, "completion", call)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         messages = list(messages)
         key = self._key("chat", chat_prompt, messages, kwargs)
-        if key is not None:
-            cached = load_response(self.cache._lookup(key), "chat")
-            if cached is not None:
-                return cached
-        response = self.llm.chat(messages, **kwargs)
-        value = None if key is None else dump_response(response)
-        if value is not None:
-            self.cache._update(key, value)
-        return response
+        return self.cache._cached(key, "chat", functools.partial(self.llm.chat, messages, **kwargs))
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         messages = list(messages)
         key = self._key("chat", chat_prompt, messages, kwargs)
-        if key is not None:
-            cached = load_response(await self.cache._alookup(key), "chat")
-            if cached is not None:
-                return cached
-        response = await self.llm.achat(messages, **kwargs)
-        value = None if key is None else dump_response(response)
-        if value is not None:
-            await self.cache._aupdate(key, value)
-        return response
+        call = functools.partial(self.llm.achat, messages, **kwargs)
+        return await self.cache._acached(key, "chat", call)
 
     # -- streamed: never cached --------------------------------------------------------
     def stream_complete(

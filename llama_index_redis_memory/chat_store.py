@@ -25,8 +25,14 @@ from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, Messag
 
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
-from redis_memory.errors import SerializationError
-from redis_memory.history import AsyncMessageLog, MessageHit, MessageLog, Section, StoredMessage
+from redis_memory.history import (
+    AsyncMessageLog,
+    MessageHit,
+    MessageLog,
+    Section,
+    StoredMessage,
+    message_log_twins,
+)
 
 from ._messages import from_stored_list, to_stored
 from .cached_llm import _embedder
@@ -59,15 +65,6 @@ def _decode_one(
     stored: StoredMessage | None, log: MessageLog | AsyncMessageLog, key: str
 ) -> ChatMessage | None:
     return None if stored is None else _decode([stored], log, key)[0]
-
-
-def _check_serializable(stored: Sequence[dict[str, Any]], log: AsyncMessageLog) -> None:
-    """Raise what the log would raise for a message JSON cannot hold, before any write."""
-    for position, message in enumerate(stored):
-        try:
-            log.config.checked_serializer.dumps(message)
-        except SerializationError as exc:
-            raise SerializationError(f"message {position} cannot be stored: {exc}") from exc
 
 
 def _section(status: MessageStatus | str | None) -> Section:
@@ -131,18 +128,15 @@ class RedisChatStore(BaseChatStore):
         embed_model: BaseEmbedding | None = None,
     ) -> None:
         super().__init__()
-        options: dict[str, Any] = {
-            "url": url,
-            "client": client,
-            "config": config,
-            "max_messages": max_messages,
-        }
-        if searchable or embed_model is not None:
-            embedder = None if embed_model is None else _embedder(embed_model)
-            dims = getattr(embed_model, "dimensions", None)
-            options.update(searchable=True, embedder=embedder, dims=dims)
-        self._log = MessageLog(**options)
-        self._alog = AsyncMessageLog(**options)
+        self._log, self._alog = message_log_twins(
+            url=url,
+            client=client,
+            config=config,
+            max_messages=max_messages,
+            searchable=searchable,
+            embedder=None if embed_model is None else _embedder(embed_model),
+            dims=getattr(embed_model, "dimensions", None),
+        )
 
     @classmethod
     def class_name(cls) -> str:
@@ -360,15 +354,13 @@ class RedisMemoryChatStore(AsyncDBChatStore):
     ) -> None:
         """Replace the session's messages (both lists) with ``messages`` of ``status``.
 
-        A failing write (a value JSON cannot hold) changes nothing.
+        One atomic round trip; a failing write (a value JSON cannot hold) changes nothing.
         """
         stored = _encode(messages)
         if _section(status) == "active":
             await self._log.replace(key, stored, clear_archive=True)
         else:
-            _check_serializable(stored, self._log)
-            await self._log.clear(key, section="all")
-            await self._log.append_archived(key, stored)
+            await self._log.replace_archived(key, stored)
 
     async def delete_message(self, key: str, idx: int) -> ChatMessage | None:
         return _decode_one(await self._log.delete_at(key, idx), self._log, key)

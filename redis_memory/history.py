@@ -74,6 +74,7 @@ from ._search import (
     search_results,
     text_query,
 )
+from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
 from .embeddings import Embedder
@@ -450,6 +451,25 @@ return n
 """
 )
 
+# Replaces the whole session with archived messages: what clear(section="all") deletes
+# goes (the search copy included), then the messages are pushed to the archive.
+# KEYS: messages, archive, quarantine, appends, meta. ARGV: the session stem ('' when
+# the log is not searchable), the TTL in ms (0: none), then the messages.
+_REPLACE_ARCHIVED = (
+    INDEX_FUNCTION
+    + """
+if ARGV[1] ~= '' then unindex(KEYS[5], ARGV[1]) end
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+local n = 0
+for i = 3, #ARGV, 1000 do
+  n = redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+local ttl = tonumber(ARGV[2])
+if n > 0 and ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return n
+"""
+)
+
 _TOMBSTONE = b"\x00rmem:deleted\x00"
 
 
@@ -462,6 +482,7 @@ DELETE_AT = Script(_DELETE_AT)
 ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
 QUARANTINE = Script(_QUARANTINE)
 INSERT_AT = Script(_INSERT_AT)
+REPLACE_ARCHIVED = Script(_REPLACE_ARCHIVED)
 
 
 def _shown(value: Any) -> str:
@@ -1044,6 +1065,29 @@ class _MessageLogCore:
             )
         )
 
+    def _plan_replace_archived(
+        self, session_id: str, messages: Sequence[Mapping[str, Any]]
+    ) -> Plan[int]:
+        encoded, _ = self._encode(messages)
+        archive = self._archive_key(session_id)
+        keys = [
+            self.keys.session_messages(session_id),
+            archive,
+            self.keys.session_quarantine(session_id),
+            self.keys.session_appends(session_id),
+            self.keys.session_meta(session_id),
+        ]
+        stem = self.keys.session(session_id) if self.searchable else ""
+        args = [stem, self._ttl.milliseconds or 0, *encoded]
+        # Safe to repeat as it is: the session ends the same.
+        plan = Plan(
+            "replacing archived messages",
+            archive,
+            lambda r: int(r[0]),
+            script=(REPLACE_ARCHIVED, keys, args),
+        )
+        return self._replicated(plan)
+
     def _plan_messages(
         self,
         session_id: str,
@@ -1601,6 +1645,17 @@ class MessageLog(_MessageLogCore):
         """Append messages straight to the archive; returns the archive's length."""
         return self._run(self._plan_append_archived(session_id, messages))
 
+    def replace_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        """Make ``messages`` the session's archive, with no active messages; returns their count.
+
+        Everything :meth:`clear` deletes goes (active and archived messages, the
+        quarantine list, the appends' tokens and the search copy), and the
+        messages are stored as archived, in one atomic round trip: a reader sees
+        the old session or the new one, never neither. A message that cannot be
+        stored raises before anything is sent, so the session is left as it was.
+        """
+        return self._run(self._plan_replace_archived(session_id, messages))
+
     def messages(
         self,
         session_id: str,
@@ -1689,6 +1744,7 @@ class MessageLog(_MessageLogCore):
         return self._run(self._plan_quarantined(session_id))
 
 
+@twin_of(MessageLog)
 class AsyncMessageLog(_MessageLogCore):
     """The message log on ``redis.asyncio``: :class:`MessageLog`'s twin, name for name."""
 
@@ -1775,6 +1831,10 @@ class AsyncMessageLog(_MessageLogCore):
     async def append_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
         return await self._run(self._plan_append_archived(session_id, messages))
 
+    async def replace_archived(self, session_id: str, messages: Sequence[Mapping[str, Any]]) -> int:
+        """:meth:`MessageLog.replace_archived` on ``redis.asyncio``: one atomic round trip."""
+        return await self._run(self._plan_replace_archived(session_id, messages))
+
     async def messages(
         self,
         session_id: str,
@@ -1831,3 +1891,23 @@ class AsyncMessageLog(_MessageLogCore):
 
     async def quarantined(self, session_id: str) -> list[bytes]:
         return await self._run(self._plan_quarantined(session_id))
+
+
+def message_log_twins(**options: Any) -> tuple[MessageLog, AsyncMessageLog]:
+    """A :class:`MessageLog` and its :class:`AsyncMessageLog` twin, built from
+    :class:`MessageLog`'s ``options`` (``url``/``client``/``config``,
+    ``max_messages``, ``searchable``, ``embedder``, ``dims``...).
+
+    The framework faces, which serve both kinds of caller, take theirs here. An
+    ``embedder`` implies ``searchable=True``. A searchable log checks for the
+    Search module (and creates the message index) and finds the embedder's
+    dimensions (one embedding, unless ``dims`` or ``embedder.dimensions`` says)
+    once, for both twins.
+    """
+    if options.get("embedder") is not None:
+        options["searchable"] = True
+    sync = MessageLog(**options)
+    # The same settings, checks and connection pool: the construction is not repeated.
+    twin = AsyncMessageLog.__new__(AsyncMessageLog)
+    twin.__dict__.update(sync.__dict__)
+    return sync, twin

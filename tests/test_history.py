@@ -7,10 +7,10 @@ import json
 import re
 import socket
 import threading
-import time
 
 import pytest
 import redis
+from _waiting import wait_until
 
 from redis_memory import (
     TTL,
@@ -20,8 +20,9 @@ from redis_memory import (
     TTLPolicy,
 )
 from redis_memory.embedded import EmbeddedRedis
+from redis_memory.embeddings import FunctionEmbedder
 from redis_memory.errors import UnexpectedDataError
-from redis_memory.history import AsyncMessageLog, MessageLog
+from redis_memory.history import AsyncMessageLog, MessageLog, message_log_twins
 
 # The package needs no more than redis_memory.acl grants: these tests run as such a user.
 pytestmark = pytest.mark.acl_user
@@ -189,7 +190,9 @@ def test_messages_expire_and_reads_slide_the_expiry(redis_url, prefix, redis_cli
         config=RedisMemoryConfig(url=redis_url, prefix=prefix, ttl=TTLPolicy(messages=0.05))
     )
     short.append("brief", [user("a")])
-    time.sleep(0.3)
+    brief = short.keys.session_messages("brief")
+    assert redis_client.pttl(brief) <= 50, "the write set the short TTL"
+    wait_until(lambda: not redis_client.exists(brief))
     assert short.messages("brief") == []
 
 
@@ -408,9 +411,18 @@ def test_redis_down_is_a_clear_error_and_the_same_object_recovers(tmp_path):
         assert texts(asyncio.run(alog.messages("s"))) == ["after"]
 
 
-def test_construction_costs_no_round_trip():
-    MessageLog(url=f"redis://127.0.0.1:{_free_port()}/0")
-    AsyncMessageLog(url=f"redis://127.0.0.1:{_free_port()}/0")
+def test_construction_costs_no_round_trip(config, round_trips):
+    # Nothing listens there: construction succeeds, and only the first call finds out.
+    nowhere = RedisMemoryConfig(url=f"redis://127.0.0.1:{_free_port()}/0", retries=0)
+    log, alog = MessageLog(config=nowhere), AsyncMessageLog(config=nowhere)
+    with pytest.raises(RedisUnavailableError, match="could not be reached while counting"):
+        log.count("s")
+    with pytest.raises(RedisUnavailableError, match="could not be reached while counting"):
+        asyncio.run(alog.count("s"))
+    counted = MessageLog(client=round_trips.client, config=config)
+    assert round_trips.count == 0
+    assert counted.count("s") == 0
+    assert round_trips.count > 0, "the counter sees the log's calls"
 
 
 @pytest.mark.standalone_only
@@ -446,3 +458,88 @@ def test_a_foreign_value_in_the_archive_is_reported_under_the_archives_key(log, 
     redis_client.rpush(log.keys.session("s") + ":archived", b"junk")
     with pytest.raises(SerializationError, match=r"session:\{s\}:archived holds"):
         log.messages("s", section="all")
+
+
+def test_replace_archived_swaps_the_whole_session_in_one_round_trip(
+    config, count_commands, round_trips
+):
+    log = MessageLog(client=round_trips.client, config=config)
+    log.append("s", [user(x) for x in "abc"])
+    log.archive_oldest("s", 1)
+    log.replace_archived("warm", [user("script is loaded now")])
+    round_trips.count = 0
+    with count_commands() as replaced:
+        assert log.replace_archived("s", [user("old1"), user("old2")]) == 2
+    assert round_trips.count == 1
+    assert replaced.by_name == {"evalsha": 1, "unlink": 1, "rpush": 1, "pexpire": 1}
+    assert texts(log.messages("s", section="archived")) == ["old1", "old2"]
+    assert log.messages("s") == []
+    info = log.info("s")
+    assert (info.message_count, info.archived_count) == (0, 2)
+    # The archive takes the session's TTL.
+    left = round_trips.client.pttl(log.keys.session_archive("s"))
+    assert 0 < left <= log.config.ttl.messages.milliseconds
+    # An append after it is stored: the old appends' tokens went with the session.
+    assert log.append("s", [user("new", id="m1")]) == 1
+    assert log.replace_archived("s", []) == 0
+    assert log.count("s", section="all") == 0
+
+
+def test_replace_archived_changes_nothing_when_a_message_cannot_be_stored(log):
+    log.append("s", [user("kept")])
+    log.append_archived("s", [user("archived")])
+    with pytest.raises(TypeError, match="message 1 cannot be stored"):
+        log.replace_archived("s", [user("fine"), user("bad", extra=object())])
+    assert texts(log.messages("s", section="all")) == ["archived", "kept"]
+
+
+def test_async_replace_archived(alog, log):
+    async def scenario():
+        await alog.append("s", [user("a")])
+        await alog.append_archived("s", [user("z")])
+        assert await alog.replace_archived("s", [user("r1"), user("r2")]) == 2
+        return texts(await alog.messages("s", section="all"))
+
+    assert asyncio.run(scenario()) == ["r1", "r2"]
+    assert texts(log.messages("s", section="archived")) == ["r1", "r2"]
+    assert log.count("s") == 0
+
+
+@pytest.mark.search
+def test_replace_archived_takes_the_search_copy_with_the_session(config):
+    log = MessageLog(config=config, searchable=True)
+    log.append("s", [user("the blue whale")])
+    assert [hit.text for hit in log.search_messages("whale")] == ["the blue whale"]
+    log.replace_archived("s", [user("the blue whale, archived")])
+    assert log.search_messages("whale") == [], "archived messages are not searched"
+    log.append("s", [user("a red fox")])
+    assert [(hit.text, hit.position) for hit in log.search_messages("fox")] == [("a red fox", 1)]
+
+
+def test_message_log_twins_share_their_settings(config):
+    log, alog = message_log_twins(config=config, max_messages=2)
+    assert isinstance(alog, AsyncMessageLog)
+
+    async def scenario():
+        await alog.append("s", [user(x) for x in "abc"])
+
+    asyncio.run(scenario())
+    assert texts(log.messages("s")) == ["b", "c"], "the twin keeps the window too"
+
+
+@pytest.mark.search
+def test_message_log_twins_with_an_embedder_are_searchable_and_embed_once_to_size_it(config):
+    asked = []
+
+    def embed(text):
+        asked.append(text)
+        return [1.0, 0.0, 0.0]
+
+    async def aembed(text):
+        return embed(text)
+
+    log, alog = message_log_twins(config=config, embedder=FunctionEmbedder(embed, aembed))
+    assert (log.searchable, alog.searchable, alog.dims) == (True, True, 3)
+    assert len(asked) == 1, "the dimensions are found once, for both twins"
+    asyncio.run(alog.append("s", [user("the blue whale")]))
+    assert [hit.text for hit in log.search_messages("whale", mode="text")] == ["the blue whale"]

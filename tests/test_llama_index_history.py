@@ -754,6 +754,23 @@ def test_memory_chat_store_command_budgets(config, count_commands):
     assert read.total <= 3, read.by_name
 
 
+def test_memory_chat_store_sets_archived_messages_in_one_atomic_step(config, count_commands):
+    store = RedisMemoryChatStore(config=config)
+
+    async def run() -> tuple:
+        await store.set_messages("warm-up", [user("x")], status=ARCHIVED)
+        await store.add_messages("s", [user("active")])
+        await store.add_messages("s", [user("archived")], status=ARCHIVED)
+        with count_commands() as replaced:
+            await store.set_messages("s", [user("n1"), user("n2")], status=ARCHIVED)
+        return replaced, await store.get_messages("s", status=None)
+
+    replaced, everything = asyncio.run(run())
+    # One script (one round trip): the old session and the new archive in one step.
+    assert replaced.by_name == {"evalsha": 1, "unlink": 1, "rpush": 1, "pexpire": 1}
+    assert everything == [user("n1"), user("n2")]
+
+
 # -- RedisMemoryChatStore ----------------------------------------------------------------
 
 
