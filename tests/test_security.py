@@ -39,7 +39,7 @@ from redis_memory.coordination import Claims, Findings
 from redis_memory.history import AsyncMessageLog, MessageLog
 from redis_memory.workqueue import WorkQueue
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "production.md"  # its ACL section
 SECRET = "hunter2-secret"
 
 
@@ -106,9 +106,9 @@ def test_a_second_prefixs_user_cannot_read_the_first_ones_data(prefix, acl_user_
             MessageLog(config=trespasser).append("s", [{"role": "user", "content": "x"}])
         bus = EventBus(config=trespasser)
         with pytest.raises(PermissionDeniedError, match="refused subscribing"):
-            bus.subscribe("news", timeout=1)
+            bus.subscribe("news", idle_timeout=1)
         with pytest.raises(PermissionDeniedError, match="refused subscribing"):
-            bus.subscribe(patterns=["n*"], timeout=1)
+            bus.subscribe(patterns=["n*"], idle_timeout=1)
         cache = _semantic(trespasser)
         assert cache.lookup("private prompt", "m") is None  # the cache fails open: a miss
         assert cache.stats.errors == 1
@@ -242,7 +242,7 @@ def test_no_password_in_errors_reprs_or_logs(redis_server, silent_port, prefix, 
         _no_secret(caught.value)
         with (
             pytest.raises(RedisUnavailableError) as caught,
-            EventBus(config=config).subscribe("news", timeout=0.3),
+            EventBus(config=config).subscribe("news", idle_timeout=0.3),
         ):
             pass
         _no_secret(caught.value)
