@@ -148,7 +148,7 @@ def main() -> None:
 def agents_demo(config: RedisMemoryConfig) -> None:
     bus, claims, findings = EventBus(config=config), Claims(config=config), Findings(config=config)
     tasks = ["compare-caches", "check-ttl-policy", "write-summary"]
-    with bus.subscribe("tasks", timeout=0.5) as events:
+    with bus.subscribe("tasks", idle_timeout=0.5) as events:
         done: dict[str, list[str]] = {"agent-a": [], "agent-b": []}
         for round_number in range(2):
             for agent in ("agent-a", "agent-b"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from .keys import escape_id
 
 
 def whole(name: str, value: Any, minimum: int) -> int:
@@ -15,6 +18,31 @@ def whole(name: str, value: Any, minimum: int) -> int:
 def text(value: Any) -> str:
     """A reply as text: bytes decoded as UTF-8 (never failing), anything else ``str()``."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def checked_name(value: Any, what: str) -> str:
+    """``value`` as given, once it is a name a key can hold (a str, not empty, <= 512 bytes).
+
+    The error names the argument as ``what`` ("owner", "lock name").
+    """
+    escape_id(value, what=what)
+    return value
+
+
+def seconds_or_none(name: str, value: Any, *, allow_zero: bool) -> float | None:
+    """A duration in seconds (a finite int or float, not a bool) as a float; None stays None."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a {kind} number of seconds or None, got {value!r}")
+    return float(value)
 
 
 def decoded(value: Any) -> str:

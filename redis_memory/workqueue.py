@@ -33,29 +33,32 @@ Example:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import redis
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from . import _streams
 from ._checks import whole
-from ._execute import execute, execute_async
-from ._flow import drive, drive_async
-from ._plan import Plan, Script
+from ._engine import AsyncRunner, Engine, SyncRunner
+from ._groups import PendingSummary, StreamGroups, Wording, encode_object, xadd
+from ._plan import Plan
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
-from .errors import SerializationError
+from .connection import AsyncClient, SyncClient
 from .keys import KeySchema, escape_id
-
-T = TypeVar("T")
 
 DEFAULT_GROUP = "workers"
 # No cap by default: MAXLEN trims undelivered jobs too, which would lose work.
 DEFAULT_MAXLEN: int | None = None
 PAYLOAD_FIELD = "payload"
+
+_WORDING = Wording(
+    create="creating the consumer group",
+    read="taking jobs",
+    ack="acknowledging jobs",
+    pending="reading pending jobs",
+    resume="resuming jobs",
+    reclaim="reclaiming jobs",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,64 +75,9 @@ class Job:
     deliveries: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class PendingSummary:
-    """Jobs delivered and not yet acked: how many, their id range, and per consumer."""
-
-    count: int
-    first_id: str | None
-    last_id: str | None
-    consumers: dict[str, int] = field(default_factory=dict)
-
-
-# XREADGROUP from id 0: the consumer's own pending jobs, with their delivery
-# counts; entries trimmed away from the stream meanwhile are acked (they cannot
-# be processed any more). KEYS[1] stream; ARGV group, consumer, count.
-_RESUME = """
-local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
-                         'STREAMS', KEYS[1], '0')
-local entries = (reply and reply[1] and reply[1][2]) or {}
-local jobs, counts = {}, {}
-for _, entry in ipairs(entries) do
-  if entry[2] then
-    jobs[#jobs + 1] = entry
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-    counts[#counts + 1] = p[1] and p[1][4] or 1
-  else
-    redis.call('XACK', KEYS[1], ARGV[1], entry[1])
-  end
-end
-return {jobs, counts}
-"""
-
-# XAUTOCLAIM (entries idle >= min_idle go to the consumer; their delivery count
-# rises by one) and the delivery counts. KEYS[1] stream; ARGV group, consumer,
-# min_idle_ms, count.
-_RECLAIM = """
-local jobs, counts = {}, {}
-local cursor, want = '0-0', tonumber(ARGV[4])
--- XAUTOCLAIM scans at most COUNT*10 pending entries per call: follow its cursor
--- (a bounded number of passes) so idle jobs behind busy ones are reached too.
-for _ = 1, 50 do
-  local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor,
-                             'COUNT', want - #jobs)
-  for _, entry in ipairs(claimed[2]) do
-    if entry[2] then
-      jobs[#jobs + 1] = entry
-      local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-      counts[#counts + 1] = p[1] and p[1][4] or 1
-    end
-  end
-  cursor = claimed[1]
-  if #jobs >= want or cursor == '0-0' then break end
-end
-return {jobs, counts}
-"""
-
-RESUME = Script(_RESUME)
-RECLAIM = Script(_RECLAIM)
-
-Flow = Generator[Plan[Any], Any, T]
+# One class for both faces of the consumer-group core (the audit log calls it
+# AuditPending); documented here, where it was first defined.
+PendingSummary.__module__ = __name__
 
 
 def queue_key(prefix: str, name: str) -> str:
@@ -137,41 +85,26 @@ def queue_key(prefix: str, name: str) -> str:
     return KeySchema(prefix).queue(name)
 
 
-class _WorkQueueCore:
-    """What the sync and async work queues share: keys, encoding, checks, plans, flows."""
+class _WorkQueueCore(Engine):
+    """The work queue's face of the consumer-group core (``_groups``): keys, jobs, checks."""
 
     def __init__(
         self,
         name: str,
         *,
+        group: str = DEFAULT_GROUP,
+        maxlen: int | None = DEFAULT_MAXLEN,
         url: str | None = None,
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
-        group: str = DEFAULT_GROUP,
-        maxlen: int | None = DEFAULT_MAXLEN,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
+        super().__init__(url, client, config)
         self.name = name
         self.key = queue_key(self.config.prefix, name)
         escape_id(group, what="consumer group name")
         self.group = group
         self.maxlen = None if maxlen is None else whole("maxlen", maxlen, 1)
-        self._serializer = self.config.checked_serializer
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
-
-    # -- encoding -------------------------------------------------------------------
-    def _encode(self, payload: Mapping[str, Any]) -> bytes:
-        if not isinstance(payload, Mapping):
-            raise TypeError(
-                f"a job's payload is a dict of JSON values, not {type(payload).__name__}"
-            )
-        try:
-            return self._serializer.dumps(payload)
-        except SerializationError as exc:
-            raise SerializationError(f"the job's payload cannot be queued: {exc}") from exc
+        self._groups = StreamGroups(self.key, _WORDING, self._job)
 
     def _job(self, job_id: Any, raw_fields: Any, deliveries: Any) -> Job:
         ident, payload = _streams.json_object(
@@ -179,121 +112,14 @@ class _WorkQueueCore:
         )
         return Job(ident, payload, int(deliveries))
 
-    # -- plans ----------------------------------------------------------------------
     def _plan_put(self, payload: Mapping[str, Any]) -> Plan[str]:
-        encoded = self._encode(payload)
-        trim = () if self.maxlen is None else ("MAXLEN", "~", self.maxlen)
-        command = ("XADD", self.key, *trim, "*", PAYLOAD_FIELD, encoded)
+        encoded = encode_object(
+            self._serializer, payload, "a job's payload", "the job's payload", "queued"
+        )
+        command = xadd(self.key, self.maxlen, PAYLOAD_FIELD, encoded)
         return Plan("queueing a job", self.key, lambda r: _streams.text(r[0]), [command])
 
-    def _plan_read(self, consumer: str, count: int, block_ms: int | None) -> Plan[list[Job]]:
-        block = () if block_ms is None else ("BLOCK", block_ms)
-        command = (
-            "XREADGROUP", "GROUP", self.group, consumer, "COUNT", count, *block,
-            "STREAMS", self.key, ">",
-        )  # fmt: skip
-        return Plan(
-            "taking jobs",
-            self.key,
-            lambda r: [self._job(i, f, 1) for i, f in _streams.entries(r[0]) if i is not None],
-            [command],
-        )
-
-    def _plan_create_group(self) -> Plan[None]:
-        command = ("XGROUP", "CREATE", self.key, self.group, "0", "MKSTREAM")
-        return Plan("creating the consumer group", self.key, lambda _: None, [command])
-
-    def _plan_scripted(self, doing: str, script: Script, args: list[Any]) -> Plan[list[Job]]:
-        def finish(replies: list[Any]) -> list[Job]:
-            entries, counts = replies[0]
-            return [
-                self._job(entry[0], entry[1], n) for entry, n in zip(entries, counts, strict=True)
-            ]
-
-        return Plan(doing, self.key, finish, script=(script, [self.key], args))
-
-    def _plan_ack(self, ids: list[str]) -> Plan[int]:
-        return Plan(
-            "acknowledging jobs",
-            self.key,
-            lambda r: int(r[0]),
-            [("XACK", self.key, self.group, *ids)],
-        )
-
-    def _plan_pending(self) -> Plan[PendingSummary]:
-        def finish(replies: list[Any]) -> PendingSummary:
-            return PendingSummary(*_streams.pending_summary(replies[0]))
-
-        return Plan("reading pending jobs", self.key, finish, [("XPENDING", self.key, self.group)])
-
-    # -- flows (a missing group is created, or means "nothing pending") -----------------
-    def _consumer(self, consumer: str) -> str:
-        escape_id(consumer, what="consumer name")
-        return consumer
-
-    def _create_group_flow(self) -> Flow[None]:
-        try:
-            yield self._plan_create_group()
-        except redis.exceptions.ResponseError as exc:
-            if not _streams.is_error(exc, "BUSYGROUP"):  # another consumer created it first
-                raise
-
-    def _get_flow(
-        self, consumer: str, count: int, block_ms: int | None, slice_ms: int | None
-    ) -> Flow[list[Job]]:
-        consumer = self._consumer(consumer)
-        whole("count", count, 1)
-        if block_ms is not None:
-            whole("block_ms", block_ms, 0)
-        # block_ms=0 waits for a job as long as it takes. Long waits go in slices
-        # shorter than the socket timeout, so that the client never times out.
-        deadline = None if not block_ms else time.monotonic() + block_ms / 1000
-        created = False
-        while True:
-            block: int | None = None
-            if block_ms is not None:
-                block = _streams.next_block_ms(deadline, slice_ms)
-            try:
-                jobs = yield self._plan_read(consumer, count, block)
-            except redis.exceptions.ResponseError as exc:
-                if created or not _streams.is_error(exc, "NOGROUP"):
-                    raise
-                yield from self._create_group_flow()
-                created = True
-                continue
-            if jobs or block_ms is None or (deadline is not None and time.monotonic() >= deadline):
-                return jobs
-
-    def _scripted_flow(self, doing: str, script: Script, args: list[Any]) -> Flow[list[Job]]:
-        try:
-            return (yield self._plan_scripted(doing, script, args))
-        except redis.exceptions.ResponseError as exc:
-            if not _streams.is_error(exc, "NOGROUP"):
-                raise
-            return []  # no group yet: nothing was ever delivered
-
-    def _resume_flow(self, consumer: str, count: int) -> Flow[list[Job]]:
-        args = [self.group, self._consumer(consumer), whole("count", count, 1)]
-        return (yield from self._scripted_flow("resuming jobs", RESUME, args))
-
-    def _reclaim_flow(self, consumer: str, min_idle_ms: int, count: int) -> Flow[list[Job]]:
-        args = [
-            self.group,
-            self._consumer(consumer),
-            whole("min_idle_ms", min_idle_ms, 0),
-            whole("count", count, 1),
-        ]
-        return (yield from self._scripted_flow("reclaiming jobs", RECLAIM, args))
-
-    def _pending_flow(self) -> Flow[PendingSummary]:
-        try:
-            return (yield self._plan_pending())
-        except redis.exceptions.ResponseError as exc:
-            if not _streams.is_error(exc, "NOGROUP"):
-                raise
-            return PendingSummary(0, None, None, {})
-
-    def _ack_plan(self, jobs: tuple[Job | str, ...]) -> Plan[int]:
+    def _ack_ids(self, jobs: tuple[Job | str, ...]) -> list[str]:
         if not jobs:
             raise TypeError("ack() needs at least one job (or job id)")
         ids = []
@@ -302,10 +128,10 @@ class _WorkQueueCore:
             if not isinstance(ident, str):
                 raise TypeError(f"ack() takes jobs or job ids, not {type(job).__name__}")
             ids.append(_streams.stream_id(ident, "a job id"))
-        return self._plan_ack(ids)
+        return ids
 
 
-class WorkQueue(_WorkQueueCore):
+class WorkQueue(_WorkQueueCore, SyncRunner):
     """A work queue on a Redis Stream: each job goes to one consumer, until acked.
 
     Args:
@@ -333,19 +159,13 @@ class WorkQueue(_WorkQueueCore):
         0
     """
 
-    def _drive(self, flow: Flow[T]) -> T:
-        return drive(flow, self._execute, (redis.exceptions.ResponseError,))
-
-    def _execute(self, plan: Plan[Any]) -> Any:
-        return execute(self._clients.sync, plan, self._url)
-
     def put(self, payload: Mapping[str, Any]) -> str:
         """Queue a job (a dict of JSON values); returns its id. One ``XADD``.
 
         A payload JSON cannot hold raises a ``TypeError``
         (:class:`~redis_memory.errors.SerializationError`) and queues nothing.
         """
-        return execute(self._clients.sync, self._plan_put(payload), self._url)
+        return self._run(self._plan_put(payload))
 
     def get(self, consumer: str, *, count: int = 1, block_ms: int | None = None) -> list[Job]:
         """Take up to ``count`` new jobs for ``consumer``.
@@ -353,13 +173,14 @@ class WorkQueue(_WorkQueueCore):
         ``block_ms`` waits up to that many milliseconds for a job when none is
         there (``0``: as long as it takes); ``None`` returns at once.
         """
+        slice_ms = _streams.block_slice_ms(self._clients.sync)
         return self._drive(
-            self._get_flow(consumer, count, block_ms, _streams.block_slice_ms(self._clients.sync))
+            self._groups.read_flow(self.group, consumer, count, block_ms, ">", slice_ms)
         )
 
     def ack(self, *jobs: Job | str) -> int:
         """Mark jobs (or job ids) done; returns how many were pending. One ``XACK``."""
-        return execute(self._clients.sync, self._ack_plan(jobs), self._url)
+        return self._drive(self._groups.ack_flow(self.group, self._ack_ids(jobs)))
 
     def reclaim(self, consumer: str, *, min_idle_ms: int, count: int = 10) -> list[Job]:
         """Take over jobs that another consumer took and left idle for ``min_idle_ms``.
@@ -367,18 +188,18 @@ class WorkQueue(_WorkQueueCore):
         The jobs now belong to ``consumer``; their ``deliveries`` count this one.
         One atomic round trip (``XAUTOCLAIM`` in a script).
         """
-        return self._drive(self._reclaim_flow(consumer, min_idle_ms, count))
+        return self._drive(self._groups.reclaim_flow(self.group, consumer, min_idle_ms, count))
 
     def resume(self, consumer: str, *, count: int = 100) -> list[Job]:
         """The jobs ``consumer`` took earlier and has not acked (e.g. before a restart)."""
-        return self._drive(self._resume_flow(consumer, count))
+        return self._drive(self._groups.resume_flow(self.group, consumer, count))
 
     def pending(self) -> PendingSummary:
         """How many jobs are taken and not acked, and by which consumers."""
-        return self._drive(self._pending_flow())
+        return self._drive(self._groups.pending_flow(self.group))
 
 
-class AsyncWorkQueue(_WorkQueueCore):
+class AsyncWorkQueue(_WorkQueueCore, AsyncRunner):
     """The work queue on ``redis.asyncio``: :class:`WorkQueue`'s twin, name for name.
 
     Example:
@@ -394,31 +215,34 @@ class AsyncWorkQueue(_WorkQueueCore):
         {'doc_id': 8}
     """
 
-    async def _drive(self, flow: Flow[T]) -> T:
-        return await drive_async(flow, self._execute, (redis.exceptions.ResponseError,))
-
-    async def _execute(self, plan: Plan[Any]) -> Any:
-        return await execute_async(self._clients.async_, plan, self._url)
-
     async def put(self, payload: Mapping[str, Any]) -> str:
-        return await execute_async(self._clients.async_, self._plan_put(payload), self._url)
+        """Queue a job (a dict of JSON values); returns its id. One ``XADD``."""
+        return await self._run(self._plan_put(payload))
 
     async def get(self, consumer: str, *, count: int = 1, block_ms: int | None = None) -> list[Job]:
+        """Take up to ``count`` new jobs for ``consumer``, waiting up to ``block_ms``."""
+        slice_ms = _streams.block_slice_ms(self._clients.async_)
         return await self._drive(
-            self._get_flow(consumer, count, block_ms, _streams.block_slice_ms(self._clients.async_))
+            self._groups.read_flow(self.group, consumer, count, block_ms, ">", slice_ms)
         )
 
     async def ack(self, *jobs: Job | str) -> int:
-        return await execute_async(self._clients.async_, self._ack_plan(jobs), self._url)
+        """Mark jobs (or job ids) done; returns how many were pending. One ``XACK``."""
+        return await self._drive(self._groups.ack_flow(self.group, self._ack_ids(jobs)))
 
     async def reclaim(self, consumer: str, *, min_idle_ms: int, count: int = 10) -> list[Job]:
-        return await self._drive(self._reclaim_flow(consumer, min_idle_ms, count))
+        """Take over jobs another consumer left idle for ``min_idle_ms`` (``XAUTOCLAIM``)."""
+        return await self._drive(
+            self._groups.reclaim_flow(self.group, consumer, min_idle_ms, count)
+        )
 
     async def resume(self, consumer: str, *, count: int = 100) -> list[Job]:
-        return await self._drive(self._resume_flow(consumer, count))
+        """The jobs ``consumer`` took earlier and has not acked (e.g. before a restart)."""
+        return await self._drive(self._groups.resume_flow(self.group, consumer, count))
 
     async def pending(self) -> PendingSummary:
-        return await self._drive(self._pending_flow())
+        """How many jobs are taken and not acked, and by which consumers."""
+        return await self._drive(self._groups.pending_flow(self.group))
 
 
 __all__ = ["AsyncWorkQueue", "Job", "PendingSummary", "WorkQueue", "queue_key"]

@@ -337,7 +337,7 @@ def _tail(redis_url: str, prefix: str, *args: str) -> subprocess.Popen:
 
 def test_events_tail_prints_live_events_until_count(redis_url, prefix, config):
     tail = _tail(
-        redis_url, prefix, "--json", "--count", "2", "--timeout", "30", "--pattern", "b*",
+        redis_url, prefix, "--json", "--count", "2", "--idle-timeout", "30", "--pattern", "b*",
         "--session", "s-1",
     )  # fmt: skip
     try:
@@ -360,7 +360,7 @@ def test_events_tail_audit_follows_new_entries_and_stops_when_quiet(redis_url, p
     audit = AuditLog(config=config)
     audit.append({"did": "before the tail"})
     # --count ends this part: a quiet timeout here would race the appends on a busy machine.
-    tail = _tail(redis_url, prefix, "--audit", "--count", "2", "--timeout", "30")
+    tail = _tail(redis_url, prefix, "--audit", "--count", "2", "--idle-timeout", "30")
     try:
         assert "following the audit stream" in tail.stderr.readline()
         EventBus(config=config).publish("jobs", {"did": "published"}, audit=True)
@@ -376,15 +376,16 @@ def test_events_tail_audit_follows_new_entries_and_stops_when_quiet(redis_url, p
     assert '"published"' in lines[0]
     assert lines[1].endswith('{"did": "appended"}')
 
-    quiet = _tail(redis_url, prefix, "--audit", "--timeout", "0.3")
+    quiet = _tail(redis_url, prefix, "--audit", "--idle-timeout", "0.3")
     out, err = quiet.communicate(timeout=30)
     assert (quiet.returncode, out) == (0, "")
     assert "following the audit stream" in err
 
 
-def test_events_tail_stops_after_timeout_without_events(run):
-    # It returns at all (the run has a time limit): with no event, --timeout ends it.
-    code, out, err = run("events tail", "--topic", "quiet", "--timeout", "0.3")
+@pytest.mark.parametrize("flag", ["--idle-timeout", "--timeout"])  # --timeout: its old name
+def test_events_tail_stops_after_an_idle_timeout_without_events(run, flag):
+    # It returns at all (the run has a time limit): with no event, --idle-timeout ends it.
+    code, out, err = run("events tail", "--topic", "quiet", flag, "0.3")
     assert (code, out) == (0, "")
     assert "following events" in err
 

@@ -21,6 +21,7 @@ from typing import Any
 from ..cache import ResponseCache, list_caches
 from ..events import AuditLog, EventBus
 from ..state import StateStore
+from ..ttl import POLICY
 from . import CommandError, at_least_one, config_of, confirm, print_json, print_table
 
 # -- cache ---------------------------------------------------------------------------
@@ -110,7 +111,9 @@ def _state_set(args: argparse.Namespace) -> int:
                 "or pass --string to store it as text"
             ) from None
     store = StateStore(config=config_of(args))
-    stored = store.set(args.user_id, args.key, value, ttl=args.ttl, only_if_absent=args.nx)
+    stored = store.set(
+        args.user_id, args.key, value, ttl=args.ttl or POLICY, only_if_absent=args.nx
+    )
     if args.json:
         print_json({"user_id": args.user_id, "key": args.key, "stored": stored})
     elif stored:
@@ -193,7 +196,7 @@ def _tail_audit(args: argparse.Namespace, deadline: float | None) -> int:
         now = time.monotonic()
         if entries:
             quiet_since = now
-        elif args.timeout is not None and now - quiet_since >= args.timeout:
+        elif args.idle_timeout is not None and now - quiet_since >= args.idle_timeout:
             return 0
         if deadline is not None and now >= deadline:
             return 0
@@ -214,7 +217,7 @@ def _events_tail(args: argparse.Namespace) -> int:
         patterns=patterns,
         session_ids=args.session or [],
         user_ids=args.user or [],
-        timeout=args.timeout,
+        idle_timeout=args.idle_timeout,
     ) as events:
         print("following events; Ctrl-C stops", file=sys.stderr, flush=True)
         for event in events:
@@ -281,5 +284,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--from-start", action="store_true", help="with --audit: the whole stream first"
     )
     tail.add_argument("--count", type=at_least_one, help="stop after N events")
-    tail.add_argument("--timeout", type=float, help="stop after S seconds without an event")
+    tail.add_argument(
+        "--idle-timeout", type=float, help="stop after S seconds without an event"
+    )
+    # The old name of --idle-timeout: a timeout is the longest one call may wait.
+    tail.add_argument("--timeout", type=float, dest="idle_timeout", help=argparse.SUPPRESS)
     tail.set_defaults(run=_events_tail)
