@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from redis_memory._extras import require_extra
 
@@ -41,7 +41,7 @@ from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import FunctionEmbedder
 from redis_memory.memory import MemoryItem, memory_twins
-from redis_memory.ttl import TTL
+from redis_memory.ttl import POLICY, TTL
 
 # The field paths the engine reads: "$", or names joined by dots, each maybe with "[*]".
 _PATH = re.compile(r"\$|[^.\[\]{}*$]+(?:\[\*\])?(?:\.[^.\[\]{}*$]+(?:\[\*\])?)*")
@@ -326,10 +326,11 @@ class RedisLongTermStore(BaseStore):
 
     # -- translation ------------------------------------------------------------------
     @staticmethod
-    def _lifetime(minutes: float | None) -> TTL | None:
-        # LangGraph's TTL is in minutes, renewed by the reads that ask for it.
+    def _lifetime(minutes: float | None) -> TTL | Literal["policy"]:
+        # LangGraph's TTL is in minutes, renewed by the reads that ask for it; None
+        # there is the store's default.
         if minutes is None:
-            return None
+            return POLICY
         if isinstance(minutes, bool) or not isinstance(minutes, int | float):
             raise TypeError(f"ttl is a number of minutes or None, got {minutes!r}")
         return TTL(minutes * 60, sliding=True)

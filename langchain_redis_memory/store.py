@@ -21,7 +21,7 @@ from langchain_core.stores import BaseStore
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.state import AsyncStateStore, StateStore
-from redis_memory.ttl import TTL, Seconds
+from redis_memory.ttl import POLICY, TTLOption, kept_ttl
 
 V = TypeVar("V")
 
@@ -45,16 +45,14 @@ class _RedisStoreBase(BaseStore[str, V], Generic[V]):
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
         namespace: str = "default",
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
     ) -> None:
         options = {"url": url, "client": client, "config": config}
         self._store = StateStore(**options)
         self._astore = AsyncStateStore(**options)
         self._store.schema.state_user(namespace)  # a bad namespace fails here
-        if ttl is not None:
-            TTL.of(ttl)  # and so does a bad ttl
         self.namespace = namespace
-        self.ttl = ttl
+        self.ttl = kept_ttl(ttl, f"{type(self).__name__}()")  # a bad ttl fails here
 
     @property
     def config(self) -> RedisMemoryConfig:

@@ -22,7 +22,7 @@ from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.errors import SerializationError
 from redis_memory.state import AsyncStateStore, StateStore
-from redis_memory.ttl import TTL, Seconds
+from redis_memory.ttl import POLICY, TTLOption, kept_ttl
 
 
 def _checked(key: str, val: Any) -> dict:
@@ -84,14 +84,12 @@ class RedisKVStore(BaseKVStore):
         url: str | None = None,
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
     ) -> None:
         options = {"url": url, "client": client, "config": config}
         self._store = StateStore(**options)
         self._astore = AsyncStateStore(**options)
-        if ttl is not None:
-            TTL.of(ttl)  # a bad ttl fails here, not at first use
-        self.ttl = ttl
+        self.ttl = kept_ttl(ttl, f"{type(self).__name__}()")  # a bad ttl fails here
 
     @property
     def config(self) -> RedisMemoryConfig:

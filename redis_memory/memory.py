@@ -66,7 +66,7 @@ from .errors import SerializationError, UnexpectedDataError
 from .keys import escape_id, unescape_id
 from .serialization import JSONSerializer
 from .server import amodules, require_search, search_missing
-from .ttl import TTL, Seconds
+from .ttl import POLICY, TTL, TTLOption, or_default
 
 T = TypeVar("T")
 S = TypeVar("S", bound="_MemoryStoreCore")
@@ -83,10 +83,7 @@ _RETURN_FIELDS = tuple(field.encode() for field in _RETURN)
 
 # An item with a sliding TTL keeps its lifetime in its "sliding" field; reads renew it.
 _REFRESH_FUNCTION = lua("memory_refresh_function.lua")
-GET = Script(
-    _REFRESH_FUNCTION
-    + lua("memory_get.lua")
-)
+GET = Script(_REFRESH_FUNCTION + lua("memory_get.lua"))
 REFRESH = Script(_REFRESH_FUNCTION + lua("memory_refresh.lua"))
 
 
@@ -211,7 +208,7 @@ class _MemoryStoreCore:
         text_fields: Sequence[str] | None = None,
         filter_fields: Mapping[str, FieldKind] | None = None,
         vector_algorithm: Literal["hnsw", "flat"] = "hnsw",
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         dedupe_distance: float | None = None,
         search: bool = True,
     ) -> None:
@@ -252,12 +249,8 @@ class _MemoryStoreCore:
     def _url(self) -> str:
         return self._clients.masked_url()
 
-    @staticmethod
-    def _ttl_of(ttl: TTL | Seconds | None, default: TTL) -> TTL:
-        # None: the default; a number keeps the default's sliding (as TTLPolicy does).
-        if ttl is None:
-            return default
-        return ttl if isinstance(ttl, TTL) else TTL(ttl, sliding=default.sliding)
+    def _ttl_of(self, ttl: TTLOption, default: TTL) -> TTL:
+        return or_default(ttl, default, type(self).__name__)
 
     # -- keys -------------------------------------------------------------------------
     def key_of(self, namespace: Sequence[str], key: str) -> str:
@@ -292,7 +285,7 @@ class _MemoryStoreCore:
         value: Mapping[str, Any],
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
     ) -> _Put:
         labels = _labels(namespace)
         if not isinstance(value, Mapping):
@@ -662,7 +655,7 @@ class _MemoryStoreCore:
         value: Mapping[str, Any],
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
     ) -> Generator[Any, Any, str]:
         labels = _labels(namespace)
         try:
@@ -690,7 +683,7 @@ class _MemoryStoreCore:
         value: Mapping[str, Any],
         tags: Sequence[str],
         index: bool | Sequence[str] | None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         created_at: float | None = None,
     ) -> Generator[Any, Any, None]:
         item = self._prepared(namespace, key, value, tags, index, ttl)
@@ -959,7 +952,7 @@ class MemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         created_at: float | None = None,
     ) -> None:
         """Store an item (replacing the one at that key, whose created time stays).
@@ -979,7 +972,7 @@ class MemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
     ) -> str:
         """Store an item under a key made from its content; returns the key.
 
@@ -1096,7 +1089,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         created_at: float | None = None,
     ) -> None:
         await drive_async(
@@ -1110,7 +1103,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         *,
         tags: Sequence[str] = (),
         index: bool | Sequence[str] | None = None,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
     ) -> str:
         return await drive_async(self._add_flow(namespace, value, tags, index, ttl), self._step)
 

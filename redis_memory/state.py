@@ -55,7 +55,7 @@ from .connection import AsyncClient, RedisClients, SyncClient
 from .errors import SerializationError
 from .keys import KeySchema, unescape_id
 from .serialization import check_value_size, fast_loads
-from .ttl import TTL, Seconds
+from .ttl import POLICY, TTLOption, or_default
 
 T = TypeVar("T")
 Op = Literal["set", "delete", "update"]
@@ -126,11 +126,9 @@ class _StateCore:
         return self.schema.state_channel(user_id)
 
     # -- encoding -----------------------------------------------------------------
-    def _expiry(self, ttl: TTL | Seconds | None) -> int:
-        """Milliseconds to live for a write, 0 for none; ``None`` takes the policy's."""
-        if ttl is None:
-            return self._ttl.milliseconds or 0
-        return TTL.of(ttl).milliseconds or 0
+    def _expiry(self, ttl: TTLOption) -> int:
+        """Milliseconds to live for a write, 0 for none; left out, the policy's."""
+        return or_default(ttl, self._ttl, type(self).__name__).milliseconds or 0
 
     def _encode(self, value: Any, key: str, raw: bool) -> bytes:
         if raw:
@@ -200,7 +198,7 @@ class _StateCore:
         user_id: str,
         key: str,
         value: Any,
-        ttl: TTL | Seconds | None,
+        ttl: TTLOption,
         only_if_absent: bool,
         raw: bool,
     ) -> Plan[bool]:
@@ -254,7 +252,7 @@ class _StateCore:
         return Plan("reading state", stem, finish, commands)
 
     def _plan_set_many(
-        self, user_id: str, mapping: Mapping[str, Any], ttl: TTL | Seconds | None, raw: bool
+        self, user_id: str, mapping: Mapping[str, Any], ttl: TTLOption, raw: bool
     ) -> Plan[None]:
         if not isinstance(mapping, Mapping):
             raise TypeError(
@@ -342,7 +340,7 @@ class _StateCore:
         redis_key = self.schema.state(user_id, key)
         channel = self._channel_or_none(user_id)
         event = self._event(user_id, "update", [key]) if channel else b""
-        args: list[Any] = [mode, self._expiry(None), channel, event]
+        args: list[Any] = [mode, self._expiry(POLICY), channel, event]
         for name, json_name, value in triples:
             args += [name, json_name, value]
         decode = self._decoder(user_id, key, redis_key, raw=False)
@@ -498,7 +496,7 @@ class StateStore(_StateCore):
         key: str,
         value: Any,
         *,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         only_if_absent: bool = False,
     ) -> bool:
         """Store a JSON value in one round trip; False when ``only_if_absent`` found one.
@@ -517,7 +515,7 @@ class StateStore(_StateCore):
         return self._run(self._plan_get_many(user_id, keys, raw=False))
 
     def set_many(
-        self, user_id: str, mapping: Mapping[str, Any], *, ttl: TTL | Seconds | None = None
+        self, user_id: str, mapping: Mapping[str, Any], *, ttl: TTLOption = POLICY
     ) -> None:
         """Store several JSON values atomically, in one round trip."""
         self._run(self._plan_set_many(user_id, mapping, ttl, raw=False))
@@ -590,7 +588,7 @@ class StateStore(_StateCore):
         key: str,
         value: bytes,
         *,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         only_if_absent: bool = False,
     ) -> bool:
         """Store raw bytes (not JSON), like :meth:`set`."""
@@ -601,7 +599,7 @@ class StateStore(_StateCore):
         return self._run(self._plan_get_many(user_id, keys, raw=True))
 
     def set_many_bytes(
-        self, user_id: str, mapping: Mapping[str, bytes], *, ttl: TTL | Seconds | None = None
+        self, user_id: str, mapping: Mapping[str, bytes], *, ttl: TTLOption = POLICY
     ) -> None:
         """Store several raw byte values atomically, in one round trip."""
         self._run(self._plan_set_many(user_id, mapping, ttl, raw=True))
@@ -640,7 +638,7 @@ class AsyncStateStore(_StateCore):
         key: str,
         value: Any,
         *,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         only_if_absent: bool = False,
     ) -> bool:
         return await self._run(self._plan_set(user_id, key, value, ttl, only_if_absent, raw=False))
@@ -652,7 +650,7 @@ class AsyncStateStore(_StateCore):
         return await self._run(self._plan_get_many(user_id, keys, raw=False))
 
     async def set_many(
-        self, user_id: str, mapping: Mapping[str, Any], *, ttl: TTL | Seconds | None = None
+        self, user_id: str, mapping: Mapping[str, Any], *, ttl: TTLOption = POLICY
     ) -> None:
         await self._run(self._plan_set_many(user_id, mapping, ttl, raw=False))
 
@@ -702,7 +700,7 @@ class AsyncStateStore(_StateCore):
         key: str,
         value: bytes,
         *,
-        ttl: TTL | Seconds | None = None,
+        ttl: TTLOption = POLICY,
         only_if_absent: bool = False,
     ) -> bool:
         return await self._run(self._plan_set(user_id, key, value, ttl, only_if_absent, raw=True))
@@ -711,6 +709,6 @@ class AsyncStateStore(_StateCore):
         return await self._run(self._plan_get_many(user_id, keys, raw=True))
 
     async def set_many_bytes(
-        self, user_id: str, mapping: Mapping[str, bytes], *, ttl: TTL | Seconds | None = None
+        self, user_id: str, mapping: Mapping[str, bytes], *, ttl: TTLOption = POLICY
     ) -> None:
         await self._run(self._plan_set_many(user_id, mapping, ttl, raw=True))

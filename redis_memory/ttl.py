@@ -20,9 +20,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Self
+from typing import Literal, Self
+
+from ._deprecation import meaning_changes
 
 Seconds = int | float | timedelta
+
+# A ``ttl`` left out: the default of its kind (the policy's). ``None`` always means
+# "never expires", as in :class:`TTL`.
+POLICY: Literal["policy"] = "policy"
 
 _DAY = 24 * 60 * 60
 # Redis refuses expiries past 2**63-1 ms from now; a century is past any real need.
@@ -167,3 +173,61 @@ class TTLPolicy:
     def never_expire(cls) -> Self:
         """A policy under which nothing expires (data lives until deleted)."""
         return cls(**dict.fromkeys(KINDS, NEVER))
+
+
+# What a ``ttl=`` parameter takes: a lifetime, None (never expires), or "policy" (left out).
+TTLOption = TTL | Seconds | Literal["policy"] | None
+
+
+def or_default(ttl: TTLOption, default: TTL, where: str) -> TTL:
+    """The TTL a call asked for: ``ttl`` itself, or ``default`` when it was left out.
+
+    A number keeps the default's ``sliding``. ``ttl=None`` used to mean the
+    default in the state and memory stores and the claims; it still does there,
+    with a ``DeprecationWarning``, until it means "never expires" everywhere.
+
+    Example:
+        >>> week = TTL(7 * 24 * 3600, sliding=True)
+        >>> or_default("policy", week, "StateStore.set()") is week
+        True
+        >>> or_default(60, week, "StateStore.set()")
+        TTL(60, sliding=True)
+    """
+    if isinstance(ttl, str):
+        if ttl != POLICY:
+            raise TypeError(
+                f"{where}: ttl must be seconds, a timedelta, a TTL, None (never expires) or "
+                f"left out (the policy's default), not {ttl!r}"
+            )
+        return default
+    if ttl is None:
+        _none_is_still_the_default(where)
+        return default
+    if isinstance(ttl, TTL):
+        return ttl
+    return TTL(ttl, sliding=default.sliding)
+
+
+def kept_ttl(ttl: TTLOption, where: str) -> TTLOption:
+    """A ``ttl`` a class keeps to pass on with each write, checked when the class is built.
+
+    ``None``, where it still means the policy's default, becomes ``"policy"`` with
+    one ``DeprecationWarning`` now rather than one per write.
+    """
+    if ttl is None:
+        _none_is_still_the_default(where)
+        return POLICY
+    if isinstance(ttl, str):
+        or_default(ttl, TTL(None), where)  # only "policy" passes
+    else:
+        TTL.of(ttl)
+    return ttl
+
+
+def _none_is_still_the_default(where: str) -> None:
+    meaning_changes(
+        where,
+        "ttl=None takes the policy's default here, but will mean 'never expires' as it "
+        "does everywhere else; leave ttl out for the default, or pass TTL(None) to keep "
+        "the data until it is deleted",
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -22,4 +23,16 @@ def wait_until(condition: Callable[[], T], *, attempts: int = 2000, pause: float
         if result:
             return result
         time.sleep(pause)
+    pytest.fail("the condition never became true")
+
+
+async def wait_until_async(
+    condition: Callable[[], Awaitable[T]], *, attempts: int = 2000, pause: float = 0.005
+) -> T:
+    """:func:`wait_until` for an async ``condition``, sleeping without blocking the loop."""
+    for _ in range(attempts):
+        result = await condition()
+        if result:
+            return result
+        await asyncio.sleep(pause)
     pytest.fail("the condition never became true")

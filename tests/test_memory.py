@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from _waiting import wait_until_async
 
 from redis_memory import TTL
 from redis_memory.embedded import EmbeddedRedis
@@ -190,7 +191,8 @@ async def test_async_create_index_brings_back_a_dropped_index(config, redis_clie
     redis_client.execute_command("FT.DROPINDEX", store.index_name)
     await store.create_index()
     await store.create_index()  # an index that exists is left as it is
-    [hit] = await store.search(("u",), "cello", limit=1)
+    # Redis indexes the keys already there in the background.
+    [hit] = await wait_until_async(lambda: store.search(("u",), "cello", limit=1))
     assert hit.key == "k"
 
 

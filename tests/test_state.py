@@ -180,6 +180,13 @@ def test_ttl_is_set_in_the_same_round_trip(config, redis_client, round_trips, pu
         assert 119_000 < redis_client.pttl(state.schema.state("ana", key)) <= 120_000
 
 
+def test_ttl_none_still_takes_the_policy_with_a_deprecation_warning(config, redis_client):
+    state = StateStore(config=config.replace(ttl=TTLPolicy(state=30)))
+    with pytest.warns(DeprecationWarning, match="leave ttl out for the default"):
+        state.set("ana", "old-style", 1, ttl=None)
+    assert 29_000 < redis_client.pttl(state.schema.state("ana", "old-style")) <= 30_000
+
+
 def test_the_policy_ttl_is_the_default_and_ttl_none_means_never(config, redis_client):
     state = StateStore(config=config.replace(ttl=TTLPolicy(state=30)))
     pttl = lambda key: redis_client.pttl(state.schema.state("ana", key))  # noqa: E731
@@ -203,7 +210,7 @@ def test_the_policy_ttl_is_the_default_and_ttl_none_means_never(config, redis_cl
     assert pttl("plain") == -1
     with pytest.raises(ValueError, match="positive"):
         state.set("ana", "bad", 1, ttl=-1)
-    with pytest.raises(TypeError, match="a TTL is a number"):
+    with pytest.raises(TypeError, match="ttl must be seconds"):
         state.set("ana", "bad", 1, ttl="60")
     assert state.get("ana", "bad") is None
 
