@@ -385,7 +385,7 @@ HEADLINE_PEERS = (
 
 
 def headline(results: list[Result], foot: list[dict[str, Any]]) -> list[str]:
-    """The README's table: medians, and each other's time over ours in brackets."""
+    """The table of benchmarks/README.md: medians, and each other's time over ours in brackets."""
     lines = [
         "| operation | ours | floor (raw redis-py) | " + " | ".join(HEADLINE_PEERS) + " |",
         "|---|---:|---:|" + "---:|" * len(HEADLINE_PEERS),

@@ -215,7 +215,7 @@ class RedisSemanticCache(RedisCache):
     turn and everything before it must match exactly, so a paraphrase in
     another conversation never hits. By default each candidate is also checked
     by a verifier fitted on Quora question pairs, which raises hit precision
-    well above a plain distance threshold (see the README's figures).
+    well above a plain distance threshold (figures: benchmarks/README.md).
 
     Construction checks what the semantic tier needs: the default model's
     packages (an error naming the ``pip install`` line if missing) and the

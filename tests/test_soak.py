@@ -1,7 +1,7 @@
 """A short soak (``benchmarks/soak.py``): 200 concurrent sessions, windows and TTLs on.
 
 Nothing acknowledged is lost, no call fails, and what Redis holds stays bounded
-by the windows and TTLs: the longer run and its figures are in the README.
+by the windows and TTLs: the longer run and its figures are in docs/production.md (Load).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def test_200_sessions_for_20_seconds_lose_nothing_fail_never_and_stay_bounded():
                 turns=5,
                 wait_for_expiry=True,
                 # A connection per session: on a loaded machine a starved event loop
-                # can keep a caller waiting for a pooled one past socket_timeout (README:
-                # Load), which is the pool's limit, not a loss this test looks for.
+                # can keep a caller waiting for a pooled one past socket_timeout (docs/
+                # production.md: Load), which is the pool's limit, not a loss this test looks for.
                 max_connections=sessions,
             )
         )
