@@ -8,13 +8,15 @@ twins, how a plan or a flow is carried out, is written once for all engines.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Generator
 from typing import Any, TypeVar
 
 import redis
 
 from ._execute import execute, execute_async
-from ._flow import drive, drive_async
+from ._flow import Sleep, drive, drive_async
 from ._plan import Plan
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, RedisClients, SyncClient
@@ -49,8 +51,16 @@ class SyncRunner(Engine):
     def _run(self, plan: Plan[T]) -> T:
         return execute(self._clients.sync, plan, self._url)
 
+    def _step(self, step: Any) -> Any:
+        """One step of a flow: a plan, or a :class:`Sleep`; engines with steps of their
+        own (an embedding) handle those, then hand the rest here."""
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            return None
+        return self._run(step)
+
     def _drive(self, flow: Generator[Any, Any, T]) -> T:
-        return drive(flow, self._run, _FLOW_ERRORS)
+        return drive(flow, self._step, _FLOW_ERRORS)
 
 
 class AsyncRunner(Engine):
@@ -59,5 +69,11 @@ class AsyncRunner(Engine):
     async def _run(self, plan: Plan[T]) -> T:
         return await execute_async(self._clients.async_, plan, self._url)
 
+    async def _step(self, step: Any) -> Any:
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            return None
+        return await self._run(step)
+
     async def _drive(self, flow: Generator[Any, Any, T]) -> T:
-        return await drive_async(flow, self._run, _FLOW_ERRORS)
+        return await drive_async(flow, self._step, _FLOW_ERRORS)

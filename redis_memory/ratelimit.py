@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import math
 import numbers
 import time
@@ -47,13 +46,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import metrics
-from ._execute import execute, execute_async
-from ._flow import Sleep, drive, drive_async
+from ._engine import AsyncRunner, Engine, SyncRunner
+from ._flow import Sleep
 from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
-from .keys import KeySchema
+from .connection import AsyncClient, SyncClient
 from .ttl import MAX_SECONDS
 
 T = TypeVar("T")
@@ -131,7 +129,7 @@ Step = Plan[Any] | Sleep
 Flow = Generator[Step, Any, T]
 
 
-class _RateLimitCore:
+class _RateLimitCore(Engine):
     """What the sync and async rate limits share: checks, the key, plans and flows."""
 
     def __init__(
@@ -146,9 +144,7 @@ class _RateLimitCore:
     ) -> None:
         self.rate = _positive("rate (tokens per second)", rate)
         self.capacity = max(1.0, self.rate) if capacity is None else _positive("capacity", capacity)
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys: KeySchema = self.config.keys
+        super().__init__(url, client, config)
         self.key: str = self.keys.ratelimit(name)  # a bad name fails here, with no round trip
         self.name = name
 
@@ -157,9 +153,6 @@ class _RateLimitCore:
             f"{type(self).__name__}({self.name!r}, rate={self.rate:g}, "
             f"capacity={self.capacity:g}, prefix={self.config.prefix!r})"
         )
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     def _tokens(self, tokens: Any) -> float:
         wanted = _positive("tokens", tokens)
@@ -204,7 +197,7 @@ class _RateLimitCore:
         return (yield self._plan_attempt(self._tokens(tokens)))
 
 
-class RateLimit(_RateLimitCore):
+class RateLimit(_RateLimitCore, SyncRunner):
     """A token bucket in Redis, shared by every process using the same name; sync.
 
     :class:`AsyncRateLimit` mirrors it name for name.
@@ -235,15 +228,6 @@ class RateLimit(_RateLimitCore):
             assert limit.available() < 1
     """
 
-    def _step(self, step: Step) -> Any:
-        if isinstance(step, Plan):
-            return execute(self._clients.sync, step, self._url)
-        time.sleep(step.seconds)
-        return None
-
-    def _drive(self, flow: Flow[T]) -> T:
-        return drive(flow, self._step)
-
     def try_acquire(self, tokens: float = 1) -> bool:
         """Take ``tokens`` if the bucket has them now; never waits (one round trip)."""
         return self._drive(self._acquire_flow(tokens, False, None))
@@ -266,15 +250,15 @@ class RateLimit(_RateLimitCore):
 
     def available(self) -> float:
         """How many tokens the bucket holds now (reads only; one round trip)."""
-        return execute(self._clients.sync, self._plan_attempt(0), self._url).remaining
+        return self._run(self._plan_attempt(0)).remaining
 
     def reset(self) -> bool:
         """Delete the bucket, so it is full again; returns whether it existed."""
-        return execute(self._clients.sync, self._plan_reset(), self._url)
+        return self._run(self._plan_reset())
 
 
 @twin_of(RateLimit)
-class AsyncRateLimit(_RateLimitCore):
+class AsyncRateLimit(_RateLimitCore, AsyncRunner):
     """The rate limit on ``redis.asyncio``: :class:`RateLimit`'s twin, name for name.
 
     Waiting uses ``asyncio.sleep``, so a blocked :meth:`acquire` never blocks the
@@ -297,15 +281,6 @@ class AsyncRateLimit(_RateLimitCore):
             asyncio.run(main())
     """
 
-    async def _step(self, step: Step) -> Any:
-        if isinstance(step, Plan):
-            return await execute_async(self._clients.async_, step, self._url)
-        await asyncio.sleep(step.seconds)
-        return None
-
-    async def _drive(self, flow: Flow[T]) -> T:
-        return await drive_async(flow, self._step)
-
     async def try_acquire(self, tokens: float = 1) -> bool:
         return await self._drive(self._acquire_flow(tokens, False, None))
 
@@ -325,7 +300,7 @@ class AsyncRateLimit(_RateLimitCore):
 
     async def available(self) -> float:
         plan = self._plan_attempt(0)
-        return (await execute_async(self._clients.async_, plan, self._url)).remaining
+        return (await self._run(plan)).remaining
 
     async def reset(self) -> bool:
-        return await execute_async(self._clients.async_, self._plan_reset(), self._url)
+        return await self._run(self._plan_reset())
