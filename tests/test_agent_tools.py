@@ -17,7 +17,7 @@ from _examples import code_blocks, run_example
 from pydantic import ValidationError
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError
-from redis_memory import coordination as coordination_module
+from redis_memory import _findings as findings_module
 from redis_memory.agent_tools import (
     TEAM_TOOLS,
     TOOL_ERRORS,
@@ -200,7 +200,7 @@ def test_opened_or_joined_does_not_trust_clocks(desk, monkeypatch):
     ana, bob, carl = desk("ana"), desk("bob"), desk("carl")
     ana.report_finding("t", "a", subject="s", verdict="yes")
     with monkeypatch.context() as ahead:
-        ahead.setattr(coordination_module, "time", _ClockAhead())
+        ahead.setattr(findings_module, "time", _ClockAhead())
         opened = bob.report_finding("t", "b", subject="s", verdict="no")
     assert " opened a disagreement: " in opened
     # carl's clock is 1000 s behind the conflict's opening: it joined all the same.

@@ -481,17 +481,17 @@ def _count_under_lock(make_lock, *, threads=8, rounds=50):
 
 
 def test_lock_mutual_exclusion_across_objects(config):
-    assert _count_under_lock(lambda: DistributedLock("counter", config=config, timeout=30)) == 400
+    assert _count_under_lock(lambda: DistributedLock("counter", config=config, ttl=30)) == 400
 
 
 def test_lock_mutual_exclusion_one_shared_object(config):
-    shared = DistributedLock("counter", config=config, timeout=30)
+    shared = DistributedLock("counter", config=config, ttl=30)
     assert _count_under_lock(lambda: shared) == 400
     assert not shared.locked()
 
 
 def test_lock_basics(config, redis_client):
-    lock = DistributedLock("job", config=config, timeout=30)
+    lock = DistributedLock("job", config=config, ttl=30)
     assert lock.key == config.keys.lock("job")
     assert not lock.locked()
     assert not lock.owned()
@@ -508,15 +508,15 @@ def test_lock_basics(config, redis_client):
     assert lock.release() is False  # not held
 
 
-def test_lock_default_timeout_is_the_claims_ttl(config, redis_client):
+def test_lock_default_ttl_is_the_claims_ttl(config, redis_client):
     lock = DistributedLock("d", config=config)
-    assert lock.timeout == 60
+    assert lock.ttl == TTL(60)
     with lock:
         assert 0 < redis_client.pttl(lock.key) <= 60_000
 
 
 def test_lock_not_acquired_in_time(config):
-    holder = DistributedLock("busy", config=config, timeout=30)
+    holder = DistributedLock("busy", config=config, ttl=30)
     waiter = DistributedLock("busy", config=config, blocking_timeout=0.05)
     assert holder.acquire()
     try:
@@ -533,8 +533,8 @@ def test_lock_not_acquired_in_time(config):
 
 
 def test_an_expired_lock_release_leaves_the_new_owners_lock(config):
-    old = DistributedLock("shared", config=config, timeout=0.05)
-    new = DistributedLock("shared", config=config, timeout=30)
+    old = DistributedLock("shared", config=config, ttl=0.05)
+    new = DistributedLock("shared", config=config, ttl=30)
     assert old.acquire()
     wait_until(lambda: not old.locked())
     assert new.acquire(blocking=False)
@@ -546,8 +546,8 @@ def test_an_expired_lock_release_leaves_the_new_owners_lock(config):
 
 
 def test_a_with_block_that_outlived_its_lock_raises_and_spares_the_new_owner(config):
-    old = DistributedLock("shared", config=config, timeout=0.05)
-    new = DistributedLock("shared", config=config, timeout=30)
+    old = DistributedLock("shared", config=config, ttl=0.05)
+    new = DistributedLock("shared", config=config, ttl=30)
     with pytest.raises(LockLostError, match="expired"), old:
         wait_until(lambda: not new.locked())
         assert new.acquire(blocking=False)
@@ -556,7 +556,7 @@ def test_a_with_block_that_outlived_its_lock_raises_and_spares_the_new_owner(con
 
 
 def test_lock_budgets(config, count_commands, round_trips):
-    lock = DistributedLock("b", client=round_trips.client, config=config, timeout=30)
+    lock = DistributedLock("b", client=round_trips.client, config=config, ttl=30)
     with lock:
         pass  # loads the release script
     round_trips.count = 0
@@ -570,7 +570,7 @@ def test_lock_budgets(config, count_commands, round_trips):
 
 
 async def test_async_lock_mutual_exclusion_and_expiry(config):
-    shared = AsyncDistributedLock("counter", config=config, timeout=30)
+    shared = AsyncDistributedLock("counter", config=config, ttl=30)
     counter = {"n": 0}
 
     async def work():
@@ -584,8 +584,8 @@ async def test_async_lock_mutual_exclusion_and_expiry(config):
     assert counter["n"] == 160
     assert not await shared.locked()
 
-    old = AsyncDistributedLock("shared", config=config, timeout=0.05)
-    new = AsyncDistributedLock("shared", config=config, timeout=30)
+    old = AsyncDistributedLock("shared", config=config, ttl=0.05)
+    new = AsyncDistributedLock("shared", config=config, ttl=30)
     with pytest.raises(LockLostError):
         async with old:
             for _ in range(2000):
@@ -598,7 +598,7 @@ async def test_async_lock_mutual_exclusion_and_expiry(config):
 
 
 async def test_async_lock_timeout(config):
-    holder = AsyncDistributedLock("busy", config=config, timeout=30)
+    holder = AsyncDistributedLock("busy", config=config, ttl=30)
     waiter = AsyncDistributedLock("busy", config=config, blocking_timeout=0.05)
     assert await holder.acquire()
     with pytest.raises(LockTimeoutError):
@@ -631,11 +631,11 @@ def test_a_lock_whose_acquire_times_out_gives_its_token_back(config, redis_clien
     from redis_memory.errors import RedisUnavailableError
 
     slow = config.replace(socket_timeout=0.05, retries=0)
-    lock = DistributedLock("paused", config=slow, timeout=None)
+    lock = DistributedLock("paused", config=slow)
     redis_client.execute_command("CLIENT", "PAUSE", 300, "WRITE")
     with pytest.raises(RedisUnavailableError, match="may still have been applied"):
         lock.acquire(blocking=False)
     # The pause ends; whatever the SET did, the lock must be free again for others.
-    deadline_lock = DistributedLock("paused", config=config, timeout=5)
+    deadline_lock = DistributedLock("paused", config=config, ttl=5)
     assert deadline_lock.acquire(blocking=True, blocking_timeout=5)
     deadline_lock.release()

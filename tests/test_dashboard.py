@@ -112,7 +112,7 @@ def write_everything(config: RedisMemoryConfig) -> None:
     queue.put({"doc": "a"}, priority=1)
     queue.put({"doc": "b"}, priority=9)
     queue.put({"doc": "c"}, priority=5, delay=3600)
-    assert DistributedLock("nightly-report", config=config, timeout=120).acquire(blocking=False)
+    assert DistributedLock("nightly-report", config=config, ttl=120).acquire(blocking=False)
     assert RateLimit("openai", rate=0.001, capacity=5, config=config).try_acquire()
     work = WorkQueue("crawl", config=config)
     work.put({"url": "a"})

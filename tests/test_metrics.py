@@ -70,7 +70,7 @@ def _scripted(config: RedisMemoryConfig) -> None:
     assert claims.claim("t", "a")
     assert not claims.claim("t", "b")
 
-    with DistributedLock("l", config=config, timeout=5):
+    with DistributedLock("l", config=config, ttl=5):
         pass
 
     limit = RateLimit("m", rate=1, capacity=1, config=config)
