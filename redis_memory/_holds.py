@@ -36,14 +36,8 @@ LEASE = "lease"
 # key in `holds`, the member in `member` and the milliseconds ('' = no expiry) in
 # `ms`. UNINDEX_LUA removes `member` instead.
 NOW_LUA = lua("now.lua")
-INDEX_LUA = (
-    NOW_LUA
-    + lua("holds_index.lua")
-)
-UNINDEX_LUA = (
-    NOW_LUA
-    + lua("holds_unindex.lua")
-)
+INDEX_LUA = NOW_LUA + lua("holds_index.lua")
+UNINDEX_LUA = NOW_LUA + lua("holds_unindex.lua")
 
 
 def with_index(source: str) -> str:
@@ -58,10 +52,7 @@ _HOLD = with_index(lua("holds_hold.lua"))
 _LET_GO = with_index(lua("holds_let_go.lua"))
 
 # KEYS[1] the index; ARGV[1] at most this many. Returns {now, member, score, ...}.
-_HELD = (
-    NOW_LUA
-    + lua("holds_held.lua")
-)
+_HELD = NOW_LUA + lua("holds_held.lua")
 
 HOLD = Script(_HOLD)
 LET_GO = Script(_LET_GO)

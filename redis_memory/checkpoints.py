@@ -55,16 +55,14 @@ from typing import Any, TypeVar
 import orjson
 
 from ._checks import whole
-from ._execute import execute, execute_async
-from ._flow import drive, drive_async
+from ._engine import AsyncRunner, Engine, SyncRunner
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
+from .connection import AsyncClient, SyncClient
 from .errors import SerializationError, UnexpectedDataError
 from .history import APPEND_FUNCTION, _MessageLogCore
-from .keys import KeySchema
 
 T = TypeVar("T")
 Typed = tuple[str, bytes]
@@ -84,49 +82,27 @@ _FUNCTIONS = lua("checkpoints_functions.lua")
 # session's ttl, window, channel, session id, refresh_archive, then (id, body)
 # pairs of messages the session may lack. A caller whose generation is not the
 # thread's gets 'stale' and nothing is written: it sends everything again.
-_PUT = (
-    APPEND_FUNCTION
-    + _FUNCTIONS
-    + lua("checkpoints_put.lua")
-)
+_PUT = APPEND_FUNCTION + _FUNCTIONS + lua("checkpoints_put.lua")
 
 # ARGV: ttl, then per write: its prefix (up to idx), the member, '1' to replace.
-_PUT_WRITES = (
-    _FUNCTIONS
-    + lua("checkpoints_put_writes.lua")
-)
+_PUT_WRITES = _FUNCTIONS + lua("checkpoints_put_writes.lua")
 
 # ARGV: refresh ttl, ns, checkpoint id ('' for the newest).
-_GET = (
-    _FUNCTIONS
-    + lua("checkpoints_get.lua")
-)
+_GET = _FUNCTIONS + lua("checkpoints_get.lua")
 
 # ARGV: refresh ttl, highest (exclusive, as a lex bound), lowest, count.
-_PAGE = (
-    _FUNCTIONS
-    + lua("checkpoints_page.lua")
-)
+_PAGE = _FUNCTIONS + lua("checkpoints_page.lua")
 
 # ARGV: ttl, keep (checkpoints per namespace).
-_PRUNE = (
-    _FUNCTIONS
-    + lua("checkpoints_prune.lua")
-)
+_PRUNE = _FUNCTIONS + lua("checkpoints_prune.lua")
 
 # ARGV: ttl, run ids.
-_DELETE_RUNS = (
-    _FUNCTIONS
-    + lua("checkpoints_delete_runs.lua")
-)
+_DELETE_RUNS = _FUNCTIONS + lua("checkpoints_delete_runs.lua")
 
 # ARGV: ttl, then for each copied key (all but the mirrored ids, which belong to
 # the source's session): a count and its items (field, value pairs for hashes;
 # members for sorted sets). What the target holds already wins.
-_COPY_INTO = (
-    _FUNCTIONS
-    + lua("checkpoints_copy_into.lua")
-)
+_COPY_INTO = _FUNCTIONS + lua("checkpoints_copy_into.lua")
 
 PUT = Script(_PUT)
 PUT_WRITES = Script(_PUT_WRITES)
@@ -309,7 +285,7 @@ def _part(raw: bytes) -> str:
     return raw.decode("utf-8")
 
 
-class _CheckpointLogCore:
+class _CheckpointLogCore(Engine):
     """What the sync and async engines share: keys, encoding, checks, plans."""
 
     def __init__(
@@ -322,9 +298,7 @@ class _CheckpointLogCore:
         mirror: MessageMirror | None = None,
         page_size: int = 20,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys: KeySchema = self.config.keys
+        super().__init__(url, client, config)
         self.keep_last = None if keep_last is None else whole("keep_last", keep_last, 1)
         self.mirror = mirror
         self.page_size = whole("page_size", page_size, 1)
@@ -335,9 +309,6 @@ class _CheckpointLogCore:
         # and list elements it wrote in it: those are not sent again while the
         # thread's generation stays the same (the script checks it).
         self._sent: OrderedDict[str, tuple[str, frozenset[str | bytes]]] = OrderedDict()
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     def thread_keys(self, thread_id: str) -> list[str]:
         """Every key of the thread, in the order the scripts take them."""
@@ -661,7 +632,7 @@ class _CheckpointLogCore:
         return Plan("reading a thread", keys[2], finish, commands)
 
 
-class CheckpointLog(_CheckpointLogCore):
+class CheckpointLog(_CheckpointLogCore, SyncRunner):
     """LangGraph threads in Redis, sync. :class:`AsyncCheckpointLog` mirrors it name for name.
 
     The engine behind ``langchain_redis_memory.RedisSaver``; it stores typed
@@ -693,9 +664,6 @@ class CheckpointLog(_CheckpointLogCore):
             log.delete_thread("t1")
     """
 
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
-
     def put(
         self,
         thread_id: str,
@@ -717,7 +685,7 @@ class CheckpointLog(_CheckpointLogCore):
         ``messages`` (with a mirror) is the messages channel's whole list: the
         session gets those it lacks.
         """
-        drive(
+        self._drive(
             self._put_flow(
                 thread_id,
                 namespace,
@@ -728,8 +696,7 @@ class CheckpointLog(_CheckpointLogCore):
                 values=values,
                 run_id=run_id,
                 messages=messages,
-            ),
-            self._run,
+            )
         )
 
     def put_writes(
@@ -789,7 +756,7 @@ class CheckpointLog(_CheckpointLogCore):
 
         What ``target`` holds already stays as it is. Returns the checkpoints copied.
         """
-        return drive(self._copy_flow(source, target), self._run)
+        return self._drive(self._copy_flow(source, target))
 
     def info(self, thread_id: str) -> ThreadInfo | None:
         """Counts, newest ids, TTL and memory of a thread; None if it has no checkpoint."""
@@ -805,11 +772,8 @@ class CheckpointLog(_CheckpointLogCore):
 
 
 @twin_of(CheckpointLog)
-class AsyncCheckpointLog(_CheckpointLogCore):
+class AsyncCheckpointLog(_CheckpointLogCore, AsyncRunner):
     """LangGraph threads on ``redis.asyncio``: :class:`CheckpointLog`'s twin, name for name."""
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def put(
         self,
@@ -824,7 +788,7 @@ class AsyncCheckpointLog(_CheckpointLogCore):
         run_id: str | None = None,
         messages: Sequence[Any] | None = None,
     ) -> None:
-        await drive_async(
+        await self._drive(
             self._put_flow(
                 thread_id,
                 namespace,
@@ -835,8 +799,7 @@ class AsyncCheckpointLog(_CheckpointLogCore):
                 values=values,
                 run_id=run_id,
                 messages=messages,
-            ),
-            self._run,
+            )
         )
 
     async def put_writes(
@@ -882,7 +845,7 @@ class AsyncCheckpointLog(_CheckpointLogCore):
         return await self._run(self._plan_delete_runs(thread_id, run_ids)) if run_ids else 0
 
     async def copy_thread(self, source: str, target: str) -> int:
-        return await drive_async(self._copy_flow(source, target), self._run)
+        return await self._drive(self._copy_flow(source, target))
 
     async def info(self, thread_id: str) -> ThreadInfo | None:
         return await self._run(self._plan_info(thread_id))

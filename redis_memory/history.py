@@ -36,10 +36,10 @@ key building, encoding and validation in :class:`_MessageLogCore`.
 
 Example:
     >>> from redis_memory.history import MessageLog
-    >>> log = MessageLog(url="embedded")                       # doctest: +SKIP
-    >>> log.append("ana", [{"role": "user", "content": "hi"}])  # doctest: +SKIP
+    >>> log = MessageLog()
+    >>> log.append("ana", [{"role": "user", "content": "hi"}])
     1
-    >>> log.messages("ana")[0]["content"]                      # doctest: +SKIP
+    >>> log.messages("ana")[0]["content"]
     'hi'
 """
 
@@ -59,7 +59,7 @@ import orjson
 
 from . import metrics
 from ._checks import whole
-from ._execute import execute, execute_async
+from ._engine import AsyncRunner, Engine, SyncRunner
 from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async
 from ._plan import Plan, Script
@@ -76,7 +76,7 @@ from ._search import (
 )
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
+from .connection import AsyncClient, SyncClient
 from .embeddings import Embedder
 from .errors import ReplicaAckError, SerializationError, UnexpectedDataError, ValueTooLargeError
 from .keys import DEFAULT_PREFIX, KeySchema
@@ -769,7 +769,7 @@ def _inserted(replies: list[Any]) -> int:
     return int(replies[0])
 
 
-class _MessageLogCore:
+class _MessageLogCore(Engine):
     """What the sync and async message logs share: keys, encoding, checks, plans."""
 
     def __init__(
@@ -785,15 +785,12 @@ class _MessageLogCore:
         embedder: Embedder | None = None,
         dims: int | None = None,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys: KeySchema = self.config.keys
+        super().__init__(url, client, config)
         self.max_messages = None if max_messages is None else whole("max_messages", max_messages, 1)
         self.publish_events = bool(publish_events)
         # LlamaIndex's Memory keeps archived messages: their expiry then moves
         # with every append, so the archive never expires before the session.
         self.refresh_archive = bool(refresh_archive)
-        self._serializer = self.config.checked_serializer
         self._loads = fast_loads(self._serializer)
         self._dumps = fast_dumps(self._serializer)
         self._ttl = self.config.ttl.messages
@@ -808,9 +805,6 @@ class _MessageLogCore:
         self.index_name = f"{self.keys.prefix}:session:messages-idx"
         if self.searchable:
             self._create_index()
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     def _replicated(self, plan: Plan[T]) -> Plan[T]:
         """The write plan, followed by ``WAIT`` when the config asks for replica acks."""
@@ -1510,7 +1504,7 @@ def message_text(message: Mapping[str, Any]) -> str:
     return ""
 
 
-class MessageLog(_MessageLogCore):
+class MessageLog(_MessageLogCore, SyncRunner):
     """The message log, sync. :class:`AsyncMessageLog` mirrors it name for name.
 
     Args:
@@ -1524,16 +1518,13 @@ class MessageLog(_MessageLogCore):
             that archive, like LlamaIndex's ``Memory``).
 
     Example:
-        >>> log = MessageLog(url="embedded")                             # doctest: +SKIP
+        >>> log = MessageLog()
         >>> log.append("s1", [{"role": "user", "content": "Hello"},
-        ...                   {"role": "assistant", "content": "Hi!"}])  # doctest: +SKIP
+        ...                   {"role": "assistant", "content": "Hi!"}])
         2
-        >>> [m["content"] for m in log.messages("s1", last=1)]           # doctest: +SKIP
+        >>> [m["content"] for m in log.messages("s1", last=1)]
         ['Hi!']
     """
-
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
 
     def _vectors(self, messages: Sequence[Mapping[str, Any]]) -> list[bytes] | None:
         texts = self._texts(messages)
@@ -1745,11 +1736,8 @@ class MessageLog(_MessageLogCore):
 
 
 @twin_of(MessageLog)
-class AsyncMessageLog(_MessageLogCore):
+class AsyncMessageLog(_MessageLogCore, AsyncRunner):
     """The message log on ``redis.asyncio``: :class:`MessageLog`'s twin, name for name."""
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def _vectors(self, messages: Sequence[Mapping[str, Any]]) -> list[bytes] | None:
         texts = self._texts(messages)

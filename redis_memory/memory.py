@@ -43,8 +43,7 @@ import numpy as np
 import orjson
 
 from ._checks import whole
-from ._execute import execute, execute_async
-from ._flow import drive, drive_async
+from ._engine import AsyncRunner, Engine, SyncRunner
 from ._paging import each_once, each_once_async, every_page
 from ._plan import Plan, Script, lua
 from ._search import (
@@ -60,7 +59,7 @@ from ._search import (
 )
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
+from .connection import AsyncClient, SyncClient
 from .embeddings import Embedder
 from .errors import SerializationError, UnexpectedDataError
 from .keys import escape_id, unescape_id
@@ -193,7 +192,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-class _MemoryStoreCore:
+class _MemoryStoreCore(Engine):
     """What the sync and async stores share: keys, encoding, queries, plans."""
 
     def __init__(
@@ -212,8 +211,7 @@ class _MemoryStoreCore:
         dedupe_distance: float | None = None,
         search: bool = True,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
+        super().__init__(url, client, config)
         self.name = name
         self._stem = f"{self.config.prefix}:mem:{escape_id(name, what='memory store name')}"
         self.index_name = self._stem + ":idx"
@@ -245,9 +243,6 @@ class _MemoryStoreCore:
         self.dedupe_distance = dedupe_distance
         self.search_enabled = bool(search)
         self._index_lock = threading.Lock()
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     def _ttl_of(self, ttl: TTLOption, default: TTL) -> TTL:
         return or_default(ttl, default, type(self).__name__)
@@ -891,7 +886,7 @@ def memory_twins(
     raise TypeError(f"store is a MemoryStore or an AsyncMemoryStore, not {type(store).__name__}")
 
 
-class MemoryStore(_MemoryStoreCore):
+class MemoryStore(_MemoryStoreCore, SyncRunner):
     """Long-term memory, sync. :class:`AsyncMemoryStore` mirrors it name for name.
 
     Args:
@@ -938,7 +933,7 @@ class MemoryStore(_MemoryStoreCore):
         if isinstance(step, _Embed):
             assert self.embedder is not None
             return self.embedder.embed(step.text)
-        return execute(self._clients.sync, step, self._url)
+        return super()._step(step)
 
     def create_index(self) -> None:
         """Check the server has Search, and create this store's index if it is missing."""
@@ -963,7 +958,7 @@ class MemoryStore(_MemoryStoreCore):
         ``created_at`` (seconds since the epoch) restores an item's first time, as
         an import does.
         """
-        drive(self._put_flow(namespace, key, value, tags, index, ttl, created_at), self._step)
+        self._drive(self._put_flow(namespace, key, value, tags, index, ttl, created_at))
 
     def add(
         self,
@@ -979,7 +974,7 @@ class MemoryStore(_MemoryStoreCore):
         The same content twice is one item; with ``dedupe_distance``, an item close
         enough in meaning to one of the namespace updates that one.
         """
-        return drive(self._add_flow(namespace, value, tags, index, ttl), self._step)
+        return self._drive(self._add_flow(namespace, value, tags, index, ttl))
 
     def get(self, namespace: Sequence[str], key: str, *, refresh: bool = True) -> MemoryItem | None:
         """An item, or None; ``refresh`` renews its TTL when it is sliding (same round trip)."""
@@ -1025,7 +1020,7 @@ class MemoryStore(_MemoryStoreCore):
             half_life=half_life,
             refresh=refresh,
         )
-        return drive(flow, self._step)
+        return self._drive(flow)
 
     def list_namespaces(
         self,
@@ -1038,7 +1033,7 @@ class MemoryStore(_MemoryStoreCore):
     ) -> list[Namespace]:
         """The namespaces holding items (cut to ``max_depth`` labels), sorted; by ``SCAN``."""
         flow = self._namespaces_flow(prefix, suffix, max_depth, limit, offset)
-        return drive(flow, self._step)
+        return self._drive(flow)
 
     def iter_items(self, namespace_prefix: Sequence[str] = ()) -> Iterator[MemoryItem]:
         """Every item under the prefix, each once, page by page (for export)."""
@@ -1052,7 +1047,7 @@ class MemoryStore(_MemoryStoreCore):
 
 
 @twin_of(MemoryStore)
-class AsyncMemoryStore(_MemoryStoreCore):
+class AsyncMemoryStore(_MemoryStoreCore, AsyncRunner):
     """Long-term memory on ``redis.asyncio``: :class:`MemoryStore`'s twin, name for name.
 
     Building one checks for the Search module with a short sync connection (a
@@ -1068,7 +1063,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         if isinstance(step, _Embed):
             assert self.embedder is not None
             return await self.embedder.aembed(step.text)
-        return await execute_async(self._clients.async_, step, self._url)
+        return await super()._step(step)
 
     async def create_index(self) -> None:
         """Check the server has Search, and create this store's index if it is missing."""
@@ -1092,9 +1087,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         ttl: TTLOption = POLICY,
         created_at: float | None = None,
     ) -> None:
-        await drive_async(
-            self._put_flow(namespace, key, value, tags, index, ttl, created_at), self._step
-        )
+        await self._drive(self._put_flow(namespace, key, value, tags, index, ttl, created_at))
 
     async def add(
         self,
@@ -1105,7 +1098,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         index: bool | Sequence[str] | None = None,
         ttl: TTLOption = POLICY,
     ) -> str:
-        return await drive_async(self._add_flow(namespace, value, tags, index, ttl), self._step)
+        return await self._drive(self._add_flow(namespace, value, tags, index, ttl))
 
     async def get(
         self, namespace: Sequence[str], key: str, *, refresh: bool = True
@@ -1141,7 +1134,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
             half_life=half_life,
             refresh=refresh,
         )
-        return await drive_async(flow, self._step)
+        return await self._drive(flow)
 
     async def list_namespaces(
         self,
@@ -1153,7 +1146,7 @@ class AsyncMemoryStore(_MemoryStoreCore):
         offset: int = 0,
     ) -> list[Namespace]:
         flow = self._namespaces_flow(prefix, suffix, max_depth, limit, offset)
-        return await drive_async(flow, self._step)
+        return await self._drive(flow)
 
     def iter_items(self, namespace_prefix: Sequence[str] = ()) -> AsyncIterator[MemoryItem]:
         prefix = _labels(namespace_prefix, "namespace prefix")

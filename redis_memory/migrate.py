@@ -28,12 +28,22 @@ unless ``replace``. The source is read only, unless ``delete_source``; a source
 list that changed after it was read (an application still writing) is kept.
 
 Example:
-    >>> from redis_memory.migrate import Migration                    # doctest: +SKIP
-    >>> from langchain_redis_memory._migrate import from_message_dict  # doctest: +SKIP
-    >>> report = Migration("langchain-community", from_message_dict,
-    ...                    url="redis://localhost:6379").run(apply=False)  # doctest: +SKIP
-    >>> report.totals()["sessions"]                                    # doctest: +SKIP
-    12
+    >>> import json
+    >>> from langchain_redis_memory._migrate import from_message_dict
+    >>> from redis_memory.connection import RedisClients
+    >>> from redis_memory.migrate import Migration
+    >>> source = RedisClients().sync    # where langchain-community kept its sessions
+    >>> record = {"type": "human", "data": {"content": "hi"}}
+    >>> source.lpush("message_store:ana", json.dumps(record))
+    1
+    >>> migration = Migration("langchain-community", from_message_dict)
+    >>> migration.run().totals()["by_status"]        # a dry run: nothing is written
+    {'new': 1}
+    >>> report = migration.run(apply=True, delete_source=True)
+    >>> report.totals()["messages_copied"], report.deleted_keys
+    (1, 1)
+    >>> [m["content"] for m in migration.log.messages("ana")]
+    ['hi']
 """
 
 from __future__ import annotations
@@ -60,9 +70,7 @@ _SCAN_COUNT = 1000
 
 # A source list is deleted only if it still holds exactly what was read: an
 # application writing to it during the migration must not lose the new messages.
-_UNLINK_IF_UNCHANGED = Script(
-    lua("migrate_unlink_if_unchanged.lua")
-)
+_UNLINK_IF_UNCHANGED = Script(lua("migrate_unlink_if_unchanged.lua"))
 
 
 def _bytes(raw: bytes | str) -> bytes:

@@ -31,14 +31,14 @@ A team's keys expire a day after the last heartbeat that touched them
 
 Example:
     >>> from redis_memory.presence import Presence
-    >>> team = Presence("research", url="embedded")               # doctest: +SKIP
-    >>> team.join("summariser-1", capabilities=["summarise", "en"])  # doctest: +SKIP
+    >>> team = Presence("research")
+    >>> team.join("summariser-1", capabilities=["summarise", "en"])
     True
-    >>> team.can("summarise")                                     # doctest: +SKIP
+    >>> team.can("summarise")
     ['summariser-1']
-    >>> [agent.id for agent in team.alive()]                      # doctest: +SKIP
+    >>> [agent.id for agent in team.alive()]
     ['summariser-1']
-    >>> team.leave("summariser-1")                                # doctest: +SKIP
+    >>> team.leave("summariser-1")
     True
 """
 
@@ -56,13 +56,12 @@ from typing import Any, TypeVar
 
 from . import _holds
 from ._checks import text, whole
-from ._execute import execute, execute_async
-from ._flow import drive, drive_async
+from ._engine import AsyncRunner, Engine, SyncRunner
 from ._holds import Hold
 from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
+from .connection import AsyncClient, SyncClient
 from .errors import RedisMemoryError, SerializationError
 from .keys import escape_id, unescape_id
 from .ttl import TTL
@@ -99,45 +98,24 @@ _SWEEP = lua("presence_sweep.lua").replace("SWEEP_BATCH", str(_SWEEP_BATCH))
 # retention ms (the sweep's), then [6] member, [7] id, [8] ttl ms, [9] capabilities
 # (escaped, space separated), [10] metadata, [11] the 'joined' event.
 # Returns 1 if the agent was not alive before.
-_JOIN = (
-    _NOW
-    + _HEAD
-    + _SWEEP
-    + lua("presence_join.lua")
-)
+_JOIN = _NOW + _HEAD + _SWEEP + lua("presence_join.lua")
 
 # KEYS and ARGV[1..5] as for a join; ARGV[6] member, [7] ttl ms.
 # Returns 0 if the agent is not alive (never joined, left, or expired: join again).
-_HEARTBEAT = (
-    _NOW
-    + _HEAD
-    + _SWEEP
-    + lua("presence_heartbeat.lua")
-)
+_HEARTBEAT = _NOW + _HEAD + _SWEEP + lua("presence_heartbeat.lua")
 
 # KEYS and ARGV[1..5] as for a join; ARGV[6] member, [7] the 'left' event. The
 # agent stays a member: what it still holds is orphaned, not someone else's.
-_LEAVE = (
-    _NOW
-    + _HEAD
-    + _SWEEP
-    + lua("presence_leave.lua")
-)
+_LEAVE = _NOW + _HEAD + _SWEEP + lua("presence_leave.lua")
 
 # Reads only, so that a dashboard never writes. KEYS[1] alive; ARGV[1] agent stem;
 # ARGV[2] at most this many; ARGV[3] one member, or '' for every live agent.
 # Returns {now, member, deadline, id, can, meta, joined, seen, ...}.
-_AGENTS = (
-    _NOW
-    + lua("presence_agents.lua")
-)
+_AGENTS = _NOW + lua("presence_agents.lua")
 
 # KEYS[1] alive, KEYS[2..] one set per capability. Reads only. Returns the
 # members alive now that are in every set.
-_CAN = (
-    _NOW
-    + lua("presence_can.lua")
-)
+_CAN = _NOW + lua("presence_can.lua")
 
 JOIN = Script(_JOIN)
 HEARTBEAT = Script(_HEARTBEAT)
@@ -222,7 +200,7 @@ def _milliseconds(name: str, value: TTL | Seconds) -> int:
 
 
 # -- presence --------------------------------------------------------------------------
-class _PresenceCore:
+class _PresenceCore(Engine):
     def __init__(
         self,
         team: str = DEFAULT_TEAM,
@@ -233,9 +211,7 @@ class _PresenceCore:
         ttl: TTL | Seconds = DEFAULT_TTL,
         publish_events: bool = True,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys = self.config.keys
+        super().__init__(url, client, config)
         self.team = team
         self._alive = self.keys.team_alive(team)  # checks the name
         self._team_keys = [self._alive, self.keys.team_members(team)]
@@ -244,7 +220,6 @@ class _PresenceCore:
         self._ms = _milliseconds("ttl", ttl)
         self._retention = int(RETENTION.total_seconds() * 1000)
         self.publish_events = bool(publish_events)
-        self._serializer = self.config.checked_serializer
         self._stems = [
             self.keys.team_agent_stem(team),
             self.keys.team_capability_stem(team),
@@ -262,9 +237,6 @@ class _PresenceCore:
     def channel(self) -> str:
         """The pub/sub channel of the team's ``joined``, ``left`` and ``expired`` events."""
         return self.keys.team_channel(self.team)
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     def _event(self, event: str, agent_id: str) -> bytes:
         return self._serializer.dumps({"event": event, "team": self.team, "agent": agent_id})
@@ -407,7 +379,7 @@ class _PresenceCore:
         return TeamActivity(activity, orphaned, others)
 
 
-class Presence(_PresenceCore):
+class Presence(_PresenceCore, SyncRunner):
     """Which agents of a team are alive, what they can do and what they hold.
 
     Args:
@@ -425,16 +397,13 @@ class Presence(_PresenceCore):
 
     Example:
         >>> from redis_memory.presence import Presence
-        >>> team = Presence("support", url="embedded", ttl=10)     # doctest: +SKIP
-        >>> with team.running("triage-1", capabilities=["triage", "fr"]):  # doctest: +SKIP
+        >>> team = Presence("support", ttl=10)
+        >>> with team.running("triage-1", capabilities=["triage", "fr"]):
         ...     print(team.can("triage", "fr"))
         ['triage-1']
-        >>> team.get("triage-1") is None                           # doctest: +SKIP
+        >>> team.get("triage-1") is None
         True
     """
-
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
 
     def join(
         self,
@@ -475,7 +444,7 @@ class Presence(_PresenceCore):
         Three round trips (live agents, members, the holds index); at most
         ``limit`` of each.
         """
-        return drive(self._doing_flow(limit), self._run)
+        return self._drive(self._doing_flow(limit))
 
     @contextlib.contextmanager
     def running(
@@ -517,22 +486,19 @@ class Presence(_PresenceCore):
 
 
 @twin_of(Presence)
-class AsyncPresence(_PresenceCore):
+class AsyncPresence(_PresenceCore, AsyncRunner):
     """:class:`Presence` on ``redis.asyncio``, name for name.
 
     Example:
         >>> import asyncio
         >>> from redis_memory.presence import AsyncPresence
         >>> async def main():
-        ...     team = AsyncPresence("support", url="embedded")
+        ...     team = AsyncPresence("support")
         ...     async with team.running("triage-1", capabilities=["triage"]):
         ...         return await team.can("triage")
-        >>> asyncio.run(main())                                    # doctest: +SKIP
+        >>> asyncio.run(main())
         ['triage-1']
     """
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def join(
         self,
@@ -566,7 +532,7 @@ class AsyncPresence(_PresenceCore):
 
     async def doing(self, *, limit: int = MAX_LISTED) -> TeamActivity:
         """Who is doing what: each live agent's claims and leases, and the orphaned ones."""
-        return await drive_async(self._doing_flow(limit), self._run)
+        return await self._drive(self._doing_flow(limit))
 
     @contextlib.asynccontextmanager
     async def running(
@@ -632,7 +598,7 @@ GRANT = Script(_GRANT)
 REVOKE = Script(_REVOKE)
 
 
-class _PermissionsCore:
+class _PermissionsCore(Engine):
     def __init__(
         self,
         scope: str = DEFAULT_TEAM,
@@ -641,14 +607,9 @@ class _PermissionsCore:
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys = self.config.keys
+        super().__init__(url, client, config)
         self.scope = scope
         self._stem = self.keys.perms(scope) + ":granted:"  # checks the scope
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     def _plan_change(
         self, script: Script, user_id: str, permissions: tuple[str, ...], doing: str
@@ -694,7 +655,7 @@ class _PermissionsCore:
         )
 
 
-class Permissions(_PermissionsCore):
+class Permissions(_PermissionsCore, SyncRunner):
     """What each user may do, and who may do X and Y: Redis sets, one slot per scope.
 
     Permissions never expire (like state); :meth:`revoke` with no permissions
@@ -702,15 +663,12 @@ class Permissions(_PermissionsCore):
 
     Example:
         >>> from redis_memory.presence import Permissions
-        >>> perms = Permissions("acme", url="embedded")            # doctest: +SKIP
-        >>> perms.grant("alice", "read", "deploy")                 # doctest: +SKIP
+        >>> perms = Permissions("acme")
+        >>> perms.grant("alice", "read", "deploy")
         2
-        >>> perms.allowed("alice", "deploy"), perms.users("read", "deploy")  # doctest: +SKIP
+        >>> perms.allowed("alice", "deploy"), perms.users("read", "deploy")
         (True, {'alice'})
     """
-
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
 
     def grant(self, user_id: str, *permissions: str) -> int:
         """Give a user permissions; returns how many it did not have."""
@@ -733,11 +691,8 @@ class Permissions(_PermissionsCore):
         return self._run(self._plan_users(permissions))
 
 
-class AsyncPermissions(_PermissionsCore):
+class AsyncPermissions(_PermissionsCore, AsyncRunner):
     """:class:`Permissions` on ``redis.asyncio``, name for name."""
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def grant(self, user_id: str, *permissions: str) -> int:
         """Give a user permissions; returns how many it did not have."""

@@ -61,17 +61,17 @@ native ``redis.asyncio`` twin, with the same method names.
 
 Example:
     >>> from redis_memory.priorityqueue import PriorityQueue
-    >>> queue = PriorityQueue("reviews", url="embedded", lease=60)   # doctest: +SKIP
-    >>> queue.put({"doc": "minor.txt"}, priority=1)                  # doctest: +SKIP
-    '3f0c...'
-    >>> queue.put({"doc": "urgent.txt"}, priority=9, task_id="u-1")  # doctest: +SKIP
+    >>> queue = PriorityQueue("reviews", lease=60)
+    >>> queue.put({"doc": "minor.txt"}, priority=1)                  # a new id
+    '...'
+    >>> queue.put({"doc": "urgent.txt"}, priority=9, task_id="u-1")
     'u-1'
-    >>> task = queue.take("worker-a")                                # doctest: +SKIP
-    >>> task.payload, task.attempts                                  # doctest: +SKIP
+    >>> task = queue.take("worker-a")
+    >>> task.payload, task.attempts
     ({'doc': 'urgent.txt'}, 1)
-    >>> queue.ack(task)                                              # doctest: +SKIP
+    >>> queue.ack(task)
     True
-    >>> queue.counts()                                               # doctest: +SKIP
+    >>> queue.counts()
     {'ready': 1, 'delayed': 0, 'leased': 0}
 """
 
@@ -89,14 +89,14 @@ from typing import Any, TypeVar
 from . import _holds
 from ._checks import text, whole
 from ._cluster import is_cluster
-from ._execute import execute, execute_async
+from ._engine import AsyncRunner, Engine, SyncRunner
 from ._flow import drive, drive_async
 from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
+from .connection import AsyncClient, SyncClient
 from .errors import RedisMemoryError, SerializationError, UnexpectedDataError
-from .keys import MAX_ID_BYTES, KeySchema, escape_id, unescape_id
+from .keys import MAX_ID_BYTES, escape_id, unescape_id
 from .serialization import fast_loads
 
 T = TypeVar("T")
@@ -135,88 +135,42 @@ _READY = lua("priorityqueue_ready.lua")
 
 # ARGV[4] id, ARGV[5] payload, ARGV[6] priority, ARGV[7] delay ms (0 = none).
 # Returns 1 if queued, 0 if a task of that id exists already.
-_PUT = (
-    _HEAD
-    + _EVENTS
-    + _READY
-    + lua("priorityqueue_put.lua")
-)
+_PUT = _HEAD + _EVENTS + _READY + lua("priorityqueue_put.lua")
 
 # ARGV[4] sweep limit, ARGV[5] escaped worker, ARGV[6] token, ARGV[7] lease ms,
 # ARGV[8] how many. First due delayed tasks and lost leases go back to ready (at
 # most ARGV[4] of each). Returns {expiry ms, n, then n / 2 lost leases as id and
 # escaped worker, then the tasks taken as id, payload, priority, attempts}.
-_TAKE = (
-    _HEAD
-    + _META
-    + _EVENTS
-    + _READY
-    + lua("priorityqueue_take.lua")
-)
+_TAKE = _HEAD + _META + _EVENTS + _READY + lua("priorityqueue_take.lua")
 
 # ARGV[4] id, ARGV[5] token. Returns 1 if acked, 0 if the lease did not hold.
-_ACK = (
-    _HEAD
-    + _META
-    + _EVENTS
-    + lua("priorityqueue_ack.lua")
-)
+_ACK = _HEAD + _META + _EVENTS + lua("priorityqueue_ack.lua")
 
 # ARGV[4] id, ARGV[5] token, ARGV[6] delay ms (0 = ready now).
-_NACK = (
-    _HEAD
-    + _META
-    + _EVENTS
-    + _READY
-    + lua("priorityqueue_nack.lua")
-)
+_NACK = _HEAD + _META + _EVENTS + _READY + lua("priorityqueue_nack.lua")
 
 # ARGV[4] id, ARGV[5] token, ARGV[6] lease ms.
-_EXTEND = (
-    _HEAD
-    + _META
-    + lua("priorityqueue_extend.lua")
-)
+_EXTEND = _HEAD + _META + lua("priorityqueue_extend.lua")
 
 # ARGV[4] id, ARGV[5] new priority ('' = keep), ARGV[6] delay ms (0 = ready now).
 # Returns nil (no such task) or {1, the escaped worker whose lease was cancelled or ''}.
-_REQUEUE = (
-    _HEAD
-    + _META
-    + _EVENTS
-    + _READY
-    + lua("priorityqueue_requeue.lua")
-)
+_REQUEUE = _HEAD + _META + _EVENTS + _READY + lua("priorityqueue_requeue.lua")
 
 # ARGV[4] id. Read only. Returns nil or {state, payload, priority, attempts,
 # escaped worker or '', due time or lease expiry (ms) or ''}. A delay that has
 # passed and a lease that ran out read as ready: the next take moves them.
-_GET = (
-    _HEAD
-    + _META
-    + lua("priorityqueue_get.lua")
-)
+_GET = _HEAD + _META + lua("priorityqueue_get.lua")
 
 # Read only: {ready, delayed, leased} as the next take would see them.
-_COUNTS = (
-    _HEAD
-    + lua("priorityqueue_counts.lua")
-)
+_COUNTS = _HEAD + lua("priorityqueue_counts.lua")
 
 # ARGV[4] at most this many. Read only: {id, expiry ms, escaped worker, attempts, ...}
 # of the leases that hold, soonest to run out first.
-_LEASED = (
-    _HEAD
-    + _META
-    + lua("priorityqueue_leased.lua")
-)
+_LEASED = _HEAD + _META + lua("priorityqueue_leased.lua")
 
 # Deletes the queue. Returns {how many tasks it had, id, escaped worker, ...} of its
 # leases, so that a cluster's second step can drop them from the holds index.
-_CLEAR = (
-    _HEAD
-    + lua("priorityqueue_clear.lua")
-)
+_CLEAR = _HEAD + lua("priorityqueue_clear.lua")
 
 PUT = Script(_PUT)
 TAKE = Script(_TAKE)
@@ -332,7 +286,7 @@ def _milliseconds(name: str, value: Any, *, allow_zero: bool) -> int:
     return milliseconds if allow_zero else max(1, milliseconds)
 
 
-class _PriorityQueueCore:
+class _PriorityQueueCore(Engine):
     """What the sync and async priority queues share: keys, checks, plans and flows."""
 
     def __init__(
@@ -346,23 +300,17 @@ class _PriorityQueueCore:
         publish_events: bool = True,
     ) -> None:
         escaped = escape_id(name, what="queue name")
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys: KeySchema = self.config.keys
+        super().__init__(url, client, config)
         self.name = name
         self.key = self.keys.pqueue(name)
         self._lease_ms = _milliseconds("lease", lease, allow_zero=False)
         self.publish_events = bool(publish_events)
-        self._serializer = self.config.checked_serializer
         self._loads = fast_loads(self._serializer)
         queue_keys = [self.key + suffix for suffix in _SUFFIXES]
         self._cluster_keys = queue_keys
         self._server_keys = [*queue_keys, self.keys.holds()]
         channel = self.channel if self.publish_events else ""
         self._head = [channel, name, f"{_holds.LEASE}:{escaped}:"]
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     @property
     def lease(self) -> float:
@@ -632,7 +580,7 @@ def _one(tasks: list[QueuedTask]) -> QueuedTask | None:
     return tasks[0] if tasks else None
 
 
-class PriorityQueue(_PriorityQueueCore):
+class PriorityQueue(_PriorityQueueCore, SyncRunner):
     """A priority queue of leased tasks between agents (see :mod:`redis_memory.priorityqueue`).
 
     Args:
@@ -649,22 +597,19 @@ class PriorityQueue(_PriorityQueueCore):
 
     Example:
         >>> from redis_memory.priorityqueue import PriorityQueue
-        >>> queue = PriorityQueue("triage", url="embedded", lease=30)   # doctest: +SKIP
-        >>> _ = queue.put({"ticket": 1}, priority=0)                    # doctest: +SKIP
-        >>> _ = queue.put({"ticket": 2}, priority=5)                    # doctest: +SKIP
-        >>> task = queue.take("agent-a")                                # doctest: +SKIP
-        >>> task.payload                                                # doctest: +SKIP
+        >>> queue = PriorityQueue("triage", lease=30)
+        >>> _ = queue.put({"ticket": 1}, priority=0)
+        >>> _ = queue.put({"ticket": 2}, priority=5)
+        >>> task = queue.take("agent-a")
+        >>> task.payload
         {'ticket': 2}
-        >>> queue.extend(task, lease=60)                                # doctest: +SKIP
+        >>> queue.extend(task, lease=60)
         True
-        >>> queue.nack(task, delay=5)     # not now: back to the queue in 5 s  # doctest: +SKIP
+        >>> queue.nack(task, delay=5)     # not now: back to the queue in 5 s
         True
-        >>> queue.ack(task)               # that lease is over              # doctest: +SKIP
+        >>> queue.ack(task)               # that lease is over
         False
     """
-
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
 
     def _drive(self, flow: Flow[T]) -> T:
         return drive(flow, self._run, (RedisMemoryError,))
@@ -757,24 +702,21 @@ class PriorityQueue(_PriorityQueueCore):
 
 
 @twin_of(PriorityQueue)
-class AsyncPriorityQueue(_PriorityQueueCore):
+class AsyncPriorityQueue(_PriorityQueueCore, AsyncRunner):
     """The priority queue on ``redis.asyncio``: :class:`PriorityQueue`'s twin, name for name.
 
     Example:
         >>> import asyncio
         >>> from redis_memory.priorityqueue import AsyncPriorityQueue
         >>> async def main():
-        ...     queue = AsyncPriorityQueue("triage", url="embedded")
+        ...     queue = AsyncPriorityQueue("triage")
         ...     await queue.put({"ticket": 3}, priority=2)
         ...     task = await queue.take("agent-b")
         ...     await queue.ack(task)
         ...     return task.payload
-        >>> asyncio.run(main())                                         # doctest: +SKIP
+        >>> asyncio.run(main())
         {'ticket': 3}
     """
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def _drive(self, flow: Flow[T]) -> T:
         return await drive_async(flow, self._run, (RedisMemoryError,))

@@ -29,10 +29,10 @@ exactly as long as the script says the missing tokens take (``time.sleep``;
 
 Example:
     >>> from redis_memory.ratelimit import RateLimit
-    >>> limit = RateLimit("openai", rate=1, capacity=2, url="embedded")  # doctest: +SKIP
-    >>> [limit.try_acquire() for _ in range(3)]                          # doctest: +SKIP
+    >>> limit = RateLimit("openai", rate=1, capacity=2)
+    >>> [limit.try_acquire() for _ in range(3)]
     [True, True, False]
-    >>> limit.acquire(timeout=5)            # waits about a second      # doctest: +SKIP
+    >>> limit.acquire(timeout=5)            # waits about a second
     True
 """
 

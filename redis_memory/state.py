@@ -28,10 +28,10 @@ and encoding step in :class:`_StateCore`.
 
 Example:
     >>> from redis_memory.state import StateStore
-    >>> state = StateStore(url="embedded")                           # doctest: +SKIP
-    >>> state.set("ana", "profile", {"name": "Ana", "lang": "pt"})   # doctest: +SKIP
+    >>> state = StateStore()
+    >>> state.set("ana", "profile", {"name": "Ana", "lang": "pt"})
     True
-    >>> state.update_fields("ana", "profile", {"lang": "en"})        # doctest: +SKIP
+    >>> state.update_fields("ana", "profile", {"lang": "en"})
     {'name': 'Ana', 'lang': 'en'}
 """
 
