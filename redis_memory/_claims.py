@@ -9,21 +9,13 @@ from typing import Any, TypeVar
 from . import _holds, metrics
 from ._checks import checked_name, text
 from ._cluster import is_cluster
-from ._coordination_core import (
-    EXTEND,
-    NONE_TTL,
-    POLICY,
-    RELEASE,
-    Core,
-    TTLArg,
-    milliseconds,
-    ms_arg,
-)
+from ._coordination_core import EXTEND, RELEASE, Core, milliseconds, ms_arg
 from ._deprecation import meaning_changes
-from ._execute import execute, execute_async
+from ._engine import AsyncRunner, SyncRunner
 from ._flow import drive, drive_async
 from ._plan import Plan, Script, lua
 from .errors import RedisMemoryError
+from .ttl import NONE_MEANING_CHANGES, POLICY, TTLOption
 
 T = TypeVar("T")
 Flow = Generator[Plan[Any], Any, None]
@@ -66,7 +58,7 @@ class _ClaimsCore(Core):
             yield from _holds.hold(self.keys, entry, expiry_ms)
 
     def _claim_flow(
-        self, task_id: str, owner: str, ttl: TTLArg, cluster: bool
+        self, task_id: str, owner: str, ttl: TTLOption, cluster: bool
     ) -> Generator[Plan[Any], Any, bool]:
         expiry_ms = milliseconds(ttl, self.config.ttl.claims)
         won = bool((yield self._claim_plan(task_id, owner, expiry_ms, cluster)))
@@ -97,7 +89,7 @@ class _ClaimsCore(Core):
         self,
         task_ids: Iterable[str],
         owner: str,
-        ttl: TTLArg,
+        ttl: TTLOption,
         cluster: bool,
     ) -> Generator[Plan[Any], Any, str | None]:
         if isinstance(task_ids, str | bytes):
@@ -127,7 +119,7 @@ class _ClaimsCore(Core):
         )
 
     def _extend_flow(
-        self, task_id: str, owner: str, ttl: TTLArg, cluster: bool
+        self, task_id: str, owner: str, ttl: TTLOption, cluster: bool
     ) -> Generator[Plan[Any], Any, bool]:
         key = self.keys.task_owner(task_id)
         expiry_ms = milliseconds(ttl, self.config.ttl.claims)
@@ -158,7 +150,7 @@ class _ClaimsCore(Core):
         return released
 
 
-class Claims(_ClaimsCore):
+class Claims(_ClaimsCore, SyncRunner):
     """Task claims: exactly one agent owns a task until it releases it or the claim expires.
 
     Args:
@@ -198,9 +190,6 @@ class Claims(_ClaimsCore):
         True
     """
 
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
-
     def _drive(self, flow: Generator[Plan[Any], Any, T]) -> T:
         return drive(flow, self._run, (RedisMemoryError,))
 
@@ -208,30 +197,32 @@ class Claims(_ClaimsCore):
     def _cluster(self) -> bool:
         return is_cluster(self._clients.sync)
 
-    def claim(self, task_id: str, owner: str, *, ttl: TTLArg = POLICY) -> bool:
+    def claim(self, task_id: str, owner: str, *, ttl: TTLOption = POLICY) -> bool:
         """Claim a free task for ``owner``; True if this call got it, False if it is taken."""
         if ttl is None:
-            meaning_changes("Claims.claim()", NONE_TTL)
+            meaning_changes("Claims.claim()", NONE_MEANING_CHANGES)
         return self._drive(self._claim_flow(task_id, owner, ttl, self._cluster))
 
-    def claim_any(self, task_ids: Iterable[str], owner: str, *, ttl: TTLArg = POLICY) -> str | None:
+    def claim_any(
+        self, task_ids: Iterable[str], owner: str, *, ttl: TTLOption = POLICY
+    ) -> str | None:
         """Claim the first free task of ``task_ids`` (in order) in one atomic step.
 
         Returns the task id claimed, or None when all are taken. On Redis
         Cluster the tasks are tried one after another (they live in different slots).
         """
         if ttl is None:
-            meaning_changes("Claims.claim_any()", NONE_TTL)
+            meaning_changes("Claims.claim_any()", NONE_MEANING_CHANGES)
         return self._drive(self._claim_any_flow(task_ids, owner, ttl, self._cluster))
 
     def owner(self, task_id: str) -> str | None:
         """Who holds the task now, or None if nobody does (never claimed, released, expired)."""
         return self._run(self._plan_owner(task_id))
 
-    def extend(self, task_id: str, owner: str, *, ttl: TTLArg = POLICY) -> bool:
+    def extend(self, task_id: str, owner: str, *, ttl: TTLOption = POLICY) -> bool:
         """Restart the claim's lifetime (to ``ttl``); only while ``owner`` still holds it."""
         if ttl is None:
-            meaning_changes("Claims.extend()", NONE_TTL)
+            meaning_changes("Claims.extend()", NONE_MEANING_CHANGES)
         return self._drive(self._extend_flow(task_id, owner, ttl, self._cluster))
 
     def release(self, task_id: str, owner: str) -> bool:
@@ -239,7 +230,7 @@ class Claims(_ClaimsCore):
         return self._drive(self._release_flow(task_id, owner, self._cluster))
 
 
-class AsyncClaims(_ClaimsCore):
+class AsyncClaims(_ClaimsCore, AsyncRunner):
     """Task claims on ``redis.asyncio``: :class:`Claims`' twin, name for name.
 
     Example:
@@ -254,9 +245,6 @@ class AsyncClaims(_ClaimsCore):
         True
     """
 
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
-
     async def _drive(self, flow: Generator[Plan[Any], Any, T]) -> T:
         return await drive_async(flow, self._run, (RedisMemoryError,))
 
@@ -264,28 +252,28 @@ class AsyncClaims(_ClaimsCore):
     def _cluster(self) -> bool:
         return is_cluster(self._clients.async_)
 
-    async def claim(self, task_id: str, owner: str, *, ttl: TTLArg = POLICY) -> bool:
+    async def claim(self, task_id: str, owner: str, *, ttl: TTLOption = POLICY) -> bool:
         """Claim a free task for ``owner``; True if this call got it, False if it is taken."""
         if ttl is None:
-            meaning_changes("AsyncClaims.claim()", NONE_TTL)
+            meaning_changes("AsyncClaims.claim()", NONE_MEANING_CHANGES)
         return await self._drive(self._claim_flow(task_id, owner, ttl, self._cluster))
 
     async def claim_any(
-        self, task_ids: Iterable[str], owner: str, *, ttl: TTLArg = POLICY
+        self, task_ids: Iterable[str], owner: str, *, ttl: TTLOption = POLICY
     ) -> str | None:
         """Claim the first free task of ``task_ids`` (in order) in one atomic step."""
         if ttl is None:
-            meaning_changes("AsyncClaims.claim_any()", NONE_TTL)
+            meaning_changes("AsyncClaims.claim_any()", NONE_MEANING_CHANGES)
         return await self._drive(self._claim_any_flow(task_ids, owner, ttl, self._cluster))
 
     async def owner(self, task_id: str) -> str | None:
         """Who holds the task now, or None if nobody does (never claimed, released, expired)."""
         return await self._run(self._plan_owner(task_id))
 
-    async def extend(self, task_id: str, owner: str, *, ttl: TTLArg = POLICY) -> bool:
+    async def extend(self, task_id: str, owner: str, *, ttl: TTLOption = POLICY) -> bool:
         """Restart the claim's lifetime (to ``ttl``); only while ``owner`` still holds it."""
         if ttl is None:
-            meaning_changes("AsyncClaims.extend()", NONE_TTL)
+            meaning_changes("AsyncClaims.extend()", NONE_MEANING_CHANGES)
         return await self._drive(self._extend_flow(task_id, owner, ttl, self._cluster))
 
     async def release(self, task_id: str, owner: str) -> bool:

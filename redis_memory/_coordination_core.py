@@ -7,34 +7,16 @@ and how a ``ttl=`` argument becomes milliseconds. Their Lua scripts are
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from . import _holds
+from ._engine import Engine
 from ._plan import Script, lua
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
-from .keys import KeySchema
-from .ttl import TTL
-
-Seconds = int | float | timedelta
-# What a left-out ``ttl=`` stands for: the TTLPolicy's (``config.ttl``) lifetime, as in
-# ResponseCache. None is kept for "never expires".
-Policy = Literal["policy"]
-POLICY: Policy = "policy"
-# A ``ttl=`` argument of the claims', findings' and locks' methods.
-TTLArg = TTL | Seconds | Policy | None
+from .connection import AsyncClient, SyncClient
+from .ttl import POLICY, TTL, TTLOption
 
 TASKS_TOPIC = "tasks"
-
-# Said by the claims' and locks' methods given ``ttl=None``, which means the default
-# there today; elsewhere in the package None means "never expires".
-NONE_TTL = (
-    "ttl=None means the default lifetime (config.ttl.claims) here, and will mean "
-    "'never expires' as everywhere else in the package; leave ttl out for the default, "
-    "or pass TTL(None) to never expire"
-)
-
 
 # Claims and locks both hold a key for an owner string (a claim's owner, a lock's
 # token); their release and extension compare it in the script. A claim also passes
@@ -43,7 +25,7 @@ RELEASE = Script(_holds.with_index(lua("owner_release.lua")))
 EXTEND = Script(_holds.with_index(lua("owner_extend.lua")))
 
 
-def milliseconds(ttl: TTLArg, default: TTL) -> int | None:
+def milliseconds(ttl: TTLOption, default: TTL) -> int | None:
     """The expiry in ms for a ``ttl=`` argument: ``"policy"`` (or None) the default.
 
     None is what callers passed for the default before ``"policy"``; the public
@@ -67,7 +49,7 @@ class Where(TypedDict, total=False):
     config: RedisMemoryConfig | None
 
 
-class Core:
+class Core(Engine):
     """Connection, key schema and serializer: what every coordination twin starts from."""
 
     def __init__(self, *, publish_events: bool = True, **where: Unpack[Where]) -> None:
@@ -76,14 +58,8 @@ class Core:
             raise TypeError(
                 f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}"
             )
-        self._clients = RedisClients.shared(**where)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.keys: KeySchema = self.config.keys
-        self._serializer = self.config.checked_serializer
+        super().__init__(where.get("url"), where.get("client"), where.get("config"))
         self.publish_events = bool(publish_events)
-
-    def _url(self) -> str:
-        return self._clients.masked_url()
 
     @property
     def channel(self) -> str:

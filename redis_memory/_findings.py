@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack
 
 from ._checks import checked_name, text, whole
-from ._coordination_core import POLICY, Core, TTLArg, Where, ms_arg
-from ._execute import execute, execute_async
+from ._coordination_core import Core, Where, ms_arg
+from ._engine import AsyncRunner, SyncRunner
 from ._plan import Plan, Script, lua
 from .errors import RedisMemoryError, SerializationError
 from .serialization import JSONSerializer
-from .ttl import TTL
+from .ttl import POLICY, TTL, TTLOption
 
 T = TypeVar("T")
 
@@ -173,7 +173,7 @@ class _FindingsCore(Core):
         self,
         *,
         max_findings: int = DEFAULT_MAX_FINDINGS,
-        ttl: TTLArg = POLICY,
+        ttl: TTLOption = POLICY,
         publish_events: bool = True,
         **where: Unpack[Where],
     ) -> None:
@@ -406,7 +406,7 @@ class _FindingsCore(Core):
         )
 
 
-class Findings(_FindingsCore):
+class Findings(_FindingsCore, SyncRunner):
     """What agents found out about each task, shared, in the order they added it.
 
     Args:
@@ -465,9 +465,6 @@ class Findings(_FindingsCore):
         >>> findings.list("task-1", last=1)[0].value                    # doctest: +SKIP
         {'decision': 1100000000.0, 'reason': 'the restatement is newer'}
     """
-
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
 
     def add(
         self,
@@ -542,7 +539,7 @@ class Findings(_FindingsCore):
         return self._run(self._plan_resolve(task_id, subject, verdict, decided_by, reason))
 
 
-class AsyncFindings(_FindingsCore):
+class AsyncFindings(_FindingsCore, AsyncRunner):
     """Shared findings on ``redis.asyncio``: :class:`Findings`' twin, name for name.
 
     Example:
@@ -555,9 +552,6 @@ class AsyncFindings(_FindingsCore):
         >>> asyncio.run(main())                                     # doctest: +SKIP
         ['the API rate-limits at 10 rps']
     """
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def add(
         self,

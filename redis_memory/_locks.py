@@ -18,11 +18,11 @@ from . import _coordination_core as core
 from . import metrics
 from ._checks import checked_name, seconds_or_none, text
 from ._deprecation import MISSING, meaning_changes, renamed
-from ._execute import execute, execute_async
-from ._flow import Sleep, drive, drive_async
+from ._engine import AsyncRunner, SyncRunner
+from ._flow import Sleep
 from ._plan import Plan
 from .errors import RedisMemoryError, RedisUnavailableError
-from .ttl import TTL
+from .ttl import NONE_MEANING_CHANGES, POLICY, TTL, TTLOption
 
 T = TypeVar("T")
 LockFlow = Generator[Plan[Any] | Sleep, Any, bool]
@@ -55,7 +55,7 @@ class _LockCore(core.Core):
         self,
         name: str,
         *,
-        ttl: core.TTLArg = core.POLICY,
+        ttl: TTLOption = POLICY,
         blocking_timeout: float | None = None,
         sleep: float = 0.05,
         timeout: Any = MISSING,
@@ -63,16 +63,14 @@ class _LockCore(core.Core):
     ) -> None:
         where_called = f"{type(self).__name__}()"
         if timeout is None:  # the old name's None was the default, as ttl=None is today
-            timeout = core.POLICY
-        ttl = renamed(
-            where_called, "timeout", timeout, "ttl", MISSING if ttl == core.POLICY else ttl
-        )
+            timeout = POLICY
+        ttl = renamed(where_called, "timeout", timeout, "ttl", MISSING if ttl == POLICY else ttl)
         if ttl is None:
-            meaning_changes(where_called, core.NONE_TTL)
+            meaning_changes(where_called, NONE_MEANING_CHANGES)
         super().__init__(publish_events=False, **where)  # a lock announces nothing
         self.name = checked_name(name, "lock name")
         self.key = self.keys.lock(name)
-        self._ms = core.milliseconds(core.POLICY if ttl is MISSING else ttl, self.config.ttl.claims)
+        self._ms = core.milliseconds(POLICY if ttl is MISSING else ttl, self.config.ttl.claims)
         self.blocking_timeout = seconds_or_none(
             "blocking_timeout", blocking_timeout, allow_zero=True
         )
@@ -167,7 +165,7 @@ class _LockCore(core.Core):
         )
 
 
-class DistributedLock(_LockCore):
+class DistributedLock(_LockCore, SyncRunner):
     """A lock shared by every process using the same Redis: one holder at a time.
 
     Each acquisition stores a random token at ``{prefix}:lock:<name>`` with
@@ -204,15 +202,6 @@ class DistributedLock(_LockCore):
         False
     """
 
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
-
-    def _lock_step(self, step: Plan[Any] | Sleep) -> Any:
-        if isinstance(step, Sleep):
-            time.sleep(step.seconds)
-            return None
-        return self._run(step)
-
     @staticmethod
     def _holder() -> Hashable:
         return threading.get_ident()
@@ -226,7 +215,7 @@ class DistributedLock(_LockCore):
         token = self._new_token(holder)
         flow = self._acquire_flow(token, blocking, blocking_timeout)
         try:
-            acquired = bool(drive(flow, self._lock_step))
+            acquired = bool(self._drive(flow))
         except RedisUnavailableError:
             # The SET may have been applied with its reply lost: give up our token,
             # if Redis lets us, so the lock is not held by nobody until it expires.
@@ -250,7 +239,7 @@ class DistributedLock(_LockCore):
     def extend(self, ttl: TTL | core.Seconds | Same | None = SAME) -> bool:
         """Restart the held lock's lifetime (to ``ttl``, left out the lock's own); False if lost."""
         if ttl is None:
-            meaning_changes("DistributedLock.extend()", core.NONE_TTL)
+            meaning_changes("DistributedLock.extend()", NONE_MEANING_CHANGES)
         token = self._tokens.get(self._holder())
         return token is not None and self._run(self._plan_extend(token, ttl))
 
@@ -272,7 +261,7 @@ class DistributedLock(_LockCore):
             raise self._lost()
 
 
-class AsyncDistributedLock(_LockCore):
+class AsyncDistributedLock(_LockCore, AsyncRunner):
     """The distributed lock on ``redis.asyncio``: :class:`DistributedLock`'s twin.
 
     Each asyncio task's acquisition has its own token, so one object can be
@@ -289,15 +278,6 @@ class AsyncDistributedLock(_LockCore):
         True
     """
 
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
-
-    async def _lock_step(self, step: Plan[Any] | Sleep) -> Any:
-        if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
-            return None
-        return await self._run(step)
-
     @staticmethod
     def _holder() -> Hashable:
         task = asyncio.current_task()
@@ -313,7 +293,7 @@ class AsyncDistributedLock(_LockCore):
         token = self._new_token(holder)
         flow = self._acquire_flow(token, blocking, blocking_timeout)
         try:
-            acquired = bool(await drive_async(flow, self._lock_step))
+            acquired = bool(await self._drive(flow))
         except RedisUnavailableError:
             with contextlib.suppress(RedisMemoryError):
                 await self._run(self._plan_release(token))
@@ -332,7 +312,7 @@ class AsyncDistributedLock(_LockCore):
     async def extend(self, ttl: TTL | core.Seconds | Same | None = SAME) -> bool:
         """Restart the held lock's lifetime (to ``ttl``, left out the lock's own); False if lost."""
         if ttl is None:
-            meaning_changes("AsyncDistributedLock.extend()", core.NONE_TTL)
+            meaning_changes("AsyncDistributedLock.extend()", NONE_MEANING_CHANGES)
         token = self._tokens.get(self._holder())
         return token is not None and await self._run(self._plan_extend(token, ttl))
 

@@ -175,6 +175,13 @@ class TTLPolicy:
         return cls(**dict.fromkeys(KINDS, NEVER))
 
 
+# Said where ``ttl=None`` still means the default, the old meaning on its way out.
+NONE_MEANING_CHANGES = (
+    "ttl=None takes the policy's default here, but will mean 'never expires' as it does "
+    "everywhere else; leave ttl out for the default, or pass TTL(None) to keep the data "
+    "until it is deleted"
+)
+
 # What a ``ttl=`` parameter takes: a lifetime, None (never expires), or "policy" (left out).
 TTLOption = TTL | Seconds | Literal["policy"] | None
 
@@ -225,9 +232,4 @@ def kept_ttl(ttl: TTLOption, where: str) -> TTLOption:
 
 
 def _none_is_still_the_default(where: str) -> None:
-    meaning_changes(
-        where,
-        "ttl=None takes the policy's default here, but will mean 'never expires' as it "
-        "does everywhere else; leave ttl out for the default, or pass TTL(None) to keep "
-        "the data until it is deleted",
-    )
+    meaning_changes(where, NONE_MEANING_CHANGES)
