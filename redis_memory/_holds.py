@@ -22,6 +22,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
+from ._checks import text as decoded_text
 from ._plan import Plan, Script, lua
 from .errors import RedisMemoryError
 from .keys import KeySchema, escape_id, unescape_id
@@ -84,7 +85,7 @@ def member(kind: str, name: str, holder: str, *, queue: str | None = None) -> st
 
 def parse(raw: bytes | str, score: float, now_ms: int) -> Hold | None:
     """A :class:`Hold` from one index entry, or None for an entry of an unknown shape."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = decoded_text(raw)
     parts = text.split(":")
     expires_in = None if score == float("inf") else max(0.0, (score - now_ms) / 1000)
     if parts[0] == CLAIM and len(parts) == 3:

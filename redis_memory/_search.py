@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
+from ._checks import text
+
 T = TypeVar("T")
 _WORD = re.compile(r"\w+", re.UNICODE)
 # RediSearch's default stop words, left out of every query: the index drops them
@@ -57,7 +59,7 @@ def keyed_results(reply: Any) -> list[tuple[str, dict[bytes, Any]]]:
         pairs = list(zip(reply[1::2], reply[2::2], strict=False))
     return [
         (
-            key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key),
+            text(key),
             fields
             if isinstance(fields, dict)
             else dict(zip(fields[::2], fields[1::2], strict=False)),

@@ -41,7 +41,7 @@ from .coordination import AsyncClaims, AsyncFindings, Claims, Findings
 from .errors import RedisMemoryError
 from .keys import escape_id
 from .presence import DEFAULT_TEAM, AsyncPresence, Presence
-from .ttl import TTL
+from .ttl import POLICY, TTL, TTLOption, or_default
 
 # What a tool shows the model as its error result: bad input (ValueError, TypeError,
 # NoConflictError) and the package's errors (Redis down, ACL, damaged data).
@@ -217,7 +217,7 @@ class _TeamDeskCore:
         url: str | None = None,
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
-        claim_ttl: TTL | float | timedelta | None = None,
+        claim_ttl: TTLOption = POLICY,
     ) -> None:
         escape_id(agent_id, what="agent id")
         claims, findings, presence = self._engines
@@ -225,8 +225,8 @@ class _TeamDeskCore:
         self._claims, self._findings = claims(**options), findings(**options)
         self._presence = presence(team, **options)
         self.agent_id, self.team = agent_id, team
-        self.claim_ttl: TTL = (
-            self._claims.config.ttl.claims if claim_ttl is None else TTL.of(claim_ttl)
+        self.claim_ttl: TTL = or_default(
+            claim_ttl, self._claims.config.ttl.claims, f"{type(self).__name__}()"
         )
         self._lifetime = (
             "It is yours until you release it with release_task."
