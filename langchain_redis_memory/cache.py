@@ -11,13 +11,8 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 
-from redis_memory.cache import (
-    DEFAULT_EMBEDDING_CACHE,
-    AsyncResponseCache,
-    CachePrompt,
-    CacheStats,
-    ResponseCache,
-)
+from redis_memory._faces import ResponseCacheTwins
+from redis_memory.cache import DEFAULT_EMBEDDING_CACHE, CachePrompt
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import Embedder, FunctionEmbedder, MiniLMEmbedder
@@ -117,7 +112,7 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-class RedisCache(BaseCache):
+class RedisCache(ResponseCacheTwins, BaseCache):
     """Exact LLM cache on Redis: a drop-in for ``set_llm_cache`` and a model's ``cache=``.
 
     One ``GET`` per lookup, one ``SET`` with expiry per update; entries expire
@@ -155,28 +150,8 @@ class RedisCache(BaseCache):
         timeout: float = 0.05,
         **engine_options: Any,
     ) -> None:
-        options = {"url": url, "client": client, "config": config, "ttl": ttl, "timeout": timeout}
-        options.update(engine_options)
-        self._cache = ResponseCache(name, **options)
-        # One set of counters, one warning per outage, one index for both paths.
-        self._acache: AsyncResponseCache = self._cache.twin()
-
-    @property
-    def stats(self) -> CacheStats:
-        """Hits, misses, errors and latency since this object was built."""
-        return self._cache.stats
-
-    def warm_up(self) -> float:
-        """Connect, load the embedding model and create the index now; returns the seconds.
-
-        The first semantic lookup otherwise pays for loading the model (about 3 s
-        for the default one). Errors are raised here, not bypassed.
-        """
-        return self._cache.warm_up()
-
-    async def awarm_up(self) -> float:
-        """:meth:`warm_up` for async code: the model loads in a worker thread."""
-        return await self._acache.warm_up()
+        where = {"url": url, "client": client, "config": config}
+        self._open_cache(name, **where, ttl=ttl, timeout=timeout, **engine_options)
 
     def _prompt(self, prompt: str) -> CachePrompt:
         return CachePrompt.of(prompt)
@@ -273,7 +248,7 @@ class RedisSemanticCache(RedisCache):
             )
         embedder: Embedder | None = None
         if semantic is True:
-            embedder = MiniLMEmbedder() if embeddings is None else _embedder(embeddings)
+            embedder = _embedder(embeddings) or MiniLMEmbedder()
         super().__init__(
             name,
             url=url,
@@ -294,13 +269,17 @@ class RedisSemanticCache(RedisCache):
         return chat_prompt(prompt)
 
 
-def _embedder(embeddings: Embeddings) -> FunctionEmbedder:
-    """A LangChain ``Embeddings`` as the core's embedder (query embeddings)."""
+def _embedder(embeddings: Embeddings | None) -> FunctionEmbedder | None:
+    """A LangChain ``Embeddings`` as the core's embedder (query embeddings, and its
+    ``dimensions`` when it has them); None for None."""
+    if embeddings is None:
+        return None
     if not isinstance(embeddings, Embeddings):
         raise TypeError(
             f"embeddings must be a LangChain Embeddings, not {type(embeddings).__name__}"
         )
-    return FunctionEmbedder(embeddings.embed_query, embeddings.aembed_query)
+    dimensions = getattr(embeddings, "dimensions", None)
+    return FunctionEmbedder(embeddings.embed_query, embeddings.aembed_query, dimensions=dimensions)
 
 
 def _dump_or_none(return_val: Any) -> list[dict[str, Any]] | None:

@@ -82,8 +82,8 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
             config=config,
             max_messages=max_messages,
             searchable=searchable,
-            embedder=None if embeddings is None else _embedder(embeddings),
-            dims=dims if dims is not None else getattr(embeddings, "dimensions", None),
+            embedder=_embedder(embeddings),
+            dims=dims,
         )
         self._log.keys.session(session_id)  # a bad id fails here, not at first use
         self.session_id = session_id

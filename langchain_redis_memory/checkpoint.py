@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Self
 
 from redis_memory._extras import require_extra
@@ -231,23 +230,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
     def __enter__(self) -> RedisSaver:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
     async def __aenter__(self) -> RedisSaver:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         return None
 
     # -- translation ------------------------------------------------------------------
@@ -574,6 +563,13 @@ class AsyncRedisSaver(RedisSaver):
 
     ``RedisSaver`` itself is already native on both sides (``redis.asyncio`` for
     the ``a``-methods), so the two classes behave the same.
+
+    Example:
+        >>> import asyncio
+        >>> from langchain_redis_memory import AsyncRedisSaver
+        >>> saver = AsyncRedisSaver()
+        >>> asyncio.run(saver.aget_tuple({"configurable": {"thread_id": "new"}})) is None
+        True
     """
 
 

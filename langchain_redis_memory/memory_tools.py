@@ -28,6 +28,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
+from redis_memory._faces import MemoryRetrieval
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.memory import (
@@ -44,30 +45,10 @@ SearchMode = Literal["vector", "text", "hybrid"]
 NamespaceOrFactory = Sequence[str] | Callable[[RunnableConfig], Sequence[str]]
 
 
-# -- the stores ---------------------------------------------------------------------------
-
-
-def _stores(
-    store: MemoryStore | AsyncMemoryStore | None,
-    *,
-    name: str,
-    url: str | None,
-    client: SyncClient | AsyncClient | None,
-    config: RedisMemoryConfig | None,
-    embeddings: Embeddings | None,
-    dims: int | None,
-) -> tuple[MemoryStore, AsyncMemoryStore]:
-    embedder = None if embeddings is None else _embedder(embeddings)
-    if embeddings is not None and dims is None:
-        dims = getattr(embeddings, "dimensions", None)
-    options = {"url": url, "client": client, "config": config, "embedder": embedder, "dims": dims}
-    return memory_twins(store, name, **options)
-
-
 # -- the retriever ------------------------------------------------------------------------
 
 
-class RedisMemoryRetriever(BaseRetriever):
+class RedisMemoryRetriever(MemoryRetrieval, BaseRetriever):
     """A LangChain retriever over the long-term memories of one namespace prefix.
 
     Each item found becomes a ``Document``: ``page_content`` is the item's text
@@ -135,50 +116,23 @@ class RedisMemoryRetriever(BaseRetriever):
         **kwargs: Any,
     ) -> None:
         super().__init__(namespace=as_namespace(namespace), **kwargs)
-        self._store, self._astore = _stores(
-            store,
-            name=name,
-            url=url,
-            client=client,
-            config=config,
-            embeddings=embeddings,
-            dims=dims,
-        )
-
-    @property
-    def store(self) -> MemoryStore:
-        """The sync store searched (to put, get and delete items directly)."""
-        return self._store
-
-    @property
-    def astore(self) -> AsyncMemoryStore:
-        """Its async twin."""
-        return self._astore
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "filter": self.filter,
-            "limit": self.k,
-            "recency_weight": self.recency_weight,
-        }
+        where = {"url": url, "client": client, "config": config}
+        embedder = _embedder(embeddings)
+        self._store, self._astore = memory_twins(store, name, **where, embedder=embedder, dims=dims)
 
     def _document(self, item: MemoryItem) -> Document:
-        text = item.text(self.text_key, self._store.text_fields)
         metadata = {**item.metadata(self.text_key), "namespace": item.namespace}
-        return Document(page_content=text, metadata=metadata)
+        return Document(page_content=self._text(item), metadata=metadata)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        items = self._store.search(self.namespace, query, **self._options())
-        return [self._document(item) for item in items]
+        return [self._document(item) for item in self._found(query, self.k)]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
     ) -> list[Document]:
-        items = await self._astore.search(self.namespace, query, **self._options())
-        return [self._document(item) for item in items]
+        return [self._document(item) for item in await self._afound(query, self.k)]
 
 
 # -- the tools ----------------------------------------------------------------------------
@@ -260,9 +214,9 @@ def memory_tools(
     fixed = None if callable(namespace) else as_namespace(namespace)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k is a whole number of at least 1, got {k!r}")
-    sync, astore = _stores(
-        store, name=name, url=url, client=client, config=config, embeddings=embeddings, dims=dims
-    )
+    where = {"url": url, "client": client, "config": config}
+    embedder = _embedder(embeddings)
+    sync, astore = memory_twins(store, name, **where, embedder=embedder, dims=dims)
 
     def where(run_config: RunnableConfig) -> tuple[str, ...]:
         if fixed is not None:

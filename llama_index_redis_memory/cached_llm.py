@@ -75,13 +75,8 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.bridge.pydantic import BaseModel, Field, model_validator
 from llama_index.core.llms.llm import LLM
 
-from redis_memory.cache import (
-    DEFAULT_EMBEDDING_CACHE,
-    AsyncResponseCache,
-    CachePrompt,
-    CacheStats,
-    ResponseCache,
-)
+from redis_memory._faces import ResponseCacheTwins
+from redis_memory.cache import DEFAULT_EMBEDDING_CACHE, CachePrompt
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import Embedder, FunctionEmbedder, MiniLMEmbedder
@@ -412,16 +407,23 @@ _LOADERS: dict[_Kind, Callable[[Any], Any]] = {
 # -- the cache settings ------------------------------------------------------------------
 
 
-def _embedder(embed_model: BaseEmbedding) -> FunctionEmbedder:
-    """A LlamaIndex ``BaseEmbedding`` as the core's embedder (query embeddings)."""
+def _embedder(embed_model: BaseEmbedding | None) -> FunctionEmbedder | None:
+    """A LlamaIndex ``BaseEmbedding`` as the core's embedder (query embeddings, and its
+    ``dimensions`` when it has them); None for None."""
+    if embed_model is None:
+        return None
     if not isinstance(embed_model, BaseEmbedding):
         raise TypeError(
             f"embed_model must be a LlamaIndex BaseEmbedding, not {type(embed_model).__name__}"
         )
-    return FunctionEmbedder(embed_model.get_query_embedding, embed_model.aget_query_embedding)
+    return FunctionEmbedder(
+        embed_model.get_query_embedding,
+        embed_model.aget_query_embedding,
+        dimensions=getattr(embed_model, "dimensions", None),
+    )
 
 
-class RedisLLMCache:
+class RedisLLMCache(ResponseCacheTwins):
     """Where and how :class:`RedisCachedLLM` caches responses: one Redis LLM cache.
 
     Exact by default: a repeated call costs one ``GET`` and no model call. With
@@ -492,10 +494,8 @@ class RedisLLMCache:
             embed_model = None
         elif embed_model is not None:
             semantic = True
-        embedder: Embedder | None = None
-        if embed_model is not None:
-            embedder = _embedder(embed_model)
-        elif semantic is True:
+        embedder: Embedder | None = _embedder(embed_model)
+        if embedder is None and semantic is True:
             embedder = MiniLMEmbedder()
         if embedder is None and distance_threshold is not None:
             raise ConfigurationError(
@@ -503,7 +503,7 @@ class RedisLLMCache:
                 "embed_model as well, or leave it out"
             )
         where = {"url": url, "client": client, "config": config, "ttl": ttl, "timeout": timeout}
-        self._sync = ResponseCache(
+        self._open_cache(
             name,
             **where,
             embedder=embedder,
@@ -514,34 +514,16 @@ class RedisLLMCache:
             embedding_cache=embedding_cache,
             publish_events=publish_events,
         )
-        # One set of counters, one warning per outage, one index for both paths.
-        self._async: AsyncResponseCache = self._sync.twin()
 
     @property
     def name(self) -> str:
-        return self._sync.name
+        """The cache's name."""
+        return self._cache.name
 
     @property
     def semantic(self) -> bool:
         """Whether the semantic tier is on."""
-        return self._sync.semantic
-
-    @property
-    def stats(self) -> CacheStats:
-        """Hits (exact, semantic), misses, updates, errors and latency since construction."""
-        return self._sync.stats
-
-    def warm_up(self) -> float:
-        """Connect, load the embedding model and create the index now; returns the seconds.
-
-        The first semantic lookup otherwise pays for loading the model (about 3 s
-        for the default one). Errors are raised here, not bypassed.
-        """
-        return self._sync.warm_up()
-
-    async def awarm_up(self) -> float:
-        """:meth:`warm_up` for async code: the model loads in a worker thread."""
-        return await self._async.warm_up()
+        return self._cache.semantic
 
     def clear(self, llm: LLM | str | None = None) -> int:
         """Delete this cache's entries, or one model's (an LLM or its :func:`model_identity`).
@@ -549,42 +531,42 @@ class RedisLLMCache:
         Returns how many keys were removed. Errors are raised: clearing is an
         explicit act, not a best effort.
         """
-        return self._sync.clear(llm=_identity_of(llm))
+        return self._cache.clear(llm=_identity_of(llm))
 
     async def aclear(self, llm: LLM | str | None = None) -> int:
         """:meth:`clear` on ``redis.asyncio``."""
-        return await self._async.clear(llm=_identity_of(llm))
+        return await self._acache.clear(llm=_identity_of(llm))
 
     # RedisCachedLLM's calls: the cached response, else call() with its response
     # stored. A call that cannot be keyed (key None) or a response that cannot be
     # stored equal goes on uncached.
     def _cached(self, key: _Key | None, kind: _Kind, call: Callable[[], _Response]) -> _Response:
         if key is not None:
-            cached = self._sync.lookup(*key, decode=_LOADERS[kind])
+            cached = self._cache.lookup(*key, decode=_LOADERS[kind])
             if cached is not None:
                 return cached  # type: ignore[no-any-return]
         response = call()
         value = None if key is None else dump_response(response)
         if value is not None:
-            self._sync.update(*key, value)
+            self._cache.update(*key, value)
         return response
 
     async def _acached(
         self, key: _Key | None, kind: _Kind, call: Callable[[], Awaitable[_Response]]
     ) -> _Response:
         if key is not None:
-            cached = await self._async.lookup(*key, decode=_LOADERS[kind])
+            cached = await self._acache.lookup(*key, decode=_LOADERS[kind])
             if cached is not None:
                 return cached  # type: ignore[no-any-return]
         response = await call()
         value = None if key is None else dump_response(response)
         if value is not None:
-            await self._async.update(*key, value)
+            await self._acache.update(*key, value)
         return response
 
     def __repr__(self) -> str:
         tier = "exact+semantic" if self.semantic else "exact"
-        return f"RedisLLMCache({self.name!r}, {tier}, {self._sync.config.prefix!r})"
+        return f"RedisLLMCache({self.name!r}, {tier}, {self._cache.config.prefix!r})"
 
 
 def _identity_of(llm: LLM | str | None) -> str | None:

@@ -134,8 +134,7 @@ class RedisChatStore(BaseChatStore):
             config=config,
             max_messages=max_messages,
             searchable=searchable,
-            embedder=None if embed_model is None else _embedder(embed_model),
-            dims=getattr(embed_model, "dimensions", None),
+            embedder=_embedder(embed_model),
         )
 
     @classmethod

@@ -32,6 +32,7 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.utils import get_tokenizer
 
+from redis_memory._faces import MemoryRetrieval
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.memory import (
@@ -48,26 +49,6 @@ SearchMode = Literal["vector", "text", "hybrid"]
 
 # Node metadata every result carries; a value field of the same name does not replace them.
 _RESERVED = ("namespace", "key", "tags", "created_at", "updated_at")
-
-
-# -- the stores ---------------------------------------------------------------------------
-
-
-def _stores(
-    store: MemoryStore | AsyncMemoryStore | None,
-    *,
-    name: str,
-    url: str | None,
-    client: SyncClient | AsyncClient | None,
-    config: RedisMemoryConfig | None,
-    embed_model: BaseEmbedding | None,
-    dims: int | None,
-) -> tuple[MemoryStore, AsyncMemoryStore]:
-    embedder = None if embed_model is None else _embedder(embed_model)
-    if embed_model is not None and dims is None:
-        dims = getattr(embed_model, "dimensions", None)
-    options = {"url": url, "client": client, "config": config, "embedder": embedder, "dims": dims}
-    return memory_twins(store, name, **options)
 
 
 def _message_text(message: ChatMessage) -> str:
@@ -168,15 +149,9 @@ class RedisMemoryBlock(BaseMemoryBlock[str]):
         **data: Any,
     ) -> None:
         super().__init__(namespace=as_namespace(namespace), **data)
-        _, self._astore = _stores(
-            store,
-            name=store_name,
-            url=url,
-            client=client,
-            config=config,
-            embed_model=embed_model,
-            dims=dims,
-        )
+        where = {"url": url, "client": client, "config": config}
+        embedder = _embedder(embed_model)
+        _, self._astore = memory_twins(store, store_name, **where, embedder=embedder, dims=dims)
 
     @field_validator("roles")
     @classmethod
@@ -246,7 +221,7 @@ class RedisMemoryBlock(BaseMemoryBlock[str]):
 # -- the retriever ------------------------------------------------------------------------
 
 
-class RedisMemoryRetriever(BaseRetriever):
+class RedisMemoryRetriever(MemoryRetrieval, BaseRetriever):
     """A LlamaIndex retriever over the long-term memories of a namespace prefix.
 
     Each item found becomes a ``NodeWithScore`` (score higher is better) of a
@@ -312,14 +287,10 @@ class RedisMemoryRetriever(BaseRetriever):
         if not 0 <= recency_weight <= 1:
             raise ValueError(f"recency_weight is between 0 and 1, got {recency_weight}")
         self.namespace = as_namespace(namespace)
-        self._store, self._astore = _stores(
-            store,
-            name=store_name,
-            url=url,
-            client=client,
-            config=config,
-            embed_model=embed_model,
-            dims=dims,
+        where = {"url": url, "client": client, "config": config}
+        embedder = _embedder(embed_model)
+        self._store, self._astore = memory_twins(
+            store, store_name, **where, embedder=embedder, dims=dims
         )
         self.similarity_top_k = similarity_top_k
         self.mode = mode
@@ -328,30 +299,12 @@ class RedisMemoryRetriever(BaseRetriever):
         self.text_key = text_key
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
-    @property
-    def store(self) -> MemoryStore:
-        """The sync store searched (to put, get and delete items directly)."""
-        return self._store
-
-    @property
-    def astore(self) -> AsyncMemoryStore:
-        """Its async twin."""
-        return self._astore
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "filter": self.filter,
-            "limit": self.similarity_top_k,
-            "recency_weight": self.recency_weight,
-        }
-
     def _node(self, item: MemoryItem) -> NodeWithScore:
         metadata = item.metadata(self.text_key)
         del metadata["score"]  # the node's score says it
         node = TextNode(
             id_=json.dumps([*item.namespace, item.key], ensure_ascii=False),
-            text=item.text(self.text_key, self._store.text_fields),
+            text=self._text(item),
             metadata=metadata,
             excluded_embed_metadata_keys=list(_RESERVED),
             excluded_llm_metadata_keys=list(_RESERVED),
@@ -359,11 +312,11 @@ class RedisMemoryRetriever(BaseRetriever):
         return NodeWithScore(node=node, score=item.score)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        items = self._store.search(self.namespace, query_bundle.query_str, **self._options())
+        items = self._found(query_bundle.query_str, self.similarity_top_k)
         return [self._node(item) for item in items]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        items = await self._astore.search(self.namespace, query_bundle.query_str, **self._options())
+        items = await self._afound(query_bundle.query_str, self.similarity_top_k)
         return [self._node(item) for item in items]
 
 

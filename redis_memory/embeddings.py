@@ -72,7 +72,8 @@ class FunctionEmbedder:
     """An :class:`Embedder` from a model's own query-embedding methods, sync and async.
 
     How the framework packages hand their embedding models to the core, e.g.
-    ``FunctionEmbedder(embeddings.embed_query, embeddings.aembed_query)``.
+    ``FunctionEmbedder(embeddings.embed_query, embeddings.aembed_query)``;
+    ``dimensions``, when the model says them, spares the stores one embedding.
 
     Example:
         >>> from redis_memory.embeddings import FunctionEmbedder
@@ -86,9 +87,13 @@ class FunctionEmbedder:
         self,
         embed: Callable[[str], Sequence[float]],
         aembed: Callable[[str], Awaitable[Sequence[float]]],
+        *,
+        dimensions: int | None = None,
     ) -> None:
         self.embed = embed
         self.aembed = aembed
+        # The model's dimensions when it says them (stores then skip one embedding).
+        self.dimensions = dimensions
 
 
 def missing_default_model() -> list[str]:
