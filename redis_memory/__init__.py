@@ -9,8 +9,8 @@ framework faces live in ``langchain_redis_memory`` and ``llama_index_redis_memor
 
 Example:
     >>> from redis_memory import MessageLog, StateStore
-    >>> log = MessageLog(url="embedded")                             # doctest: +SKIP
-    >>> log.append("s1", [{"role": "user", "content": "Hello"}])     # doctest: +SKIP
+    >>> log = MessageLog()          # REDIS_MEMORY_URL, else redis://localhost:6379/0
+    >>> log.append("s1", [{"role": "user", "content": "Hello"}])
     1
 
 The engines whose modules are slow to import (the message log and the search

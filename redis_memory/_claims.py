@@ -175,18 +175,18 @@ class Claims(_ClaimsCore, SyncRunner):
 
     Example:
         >>> from redis_memory.coordination import Claims
-        >>> claims = Claims(url="embedded")                         # doctest: +SKIP
-        >>> claims.claim("summarize-doc-7", "agent-a", ttl=30)      # doctest: +SKIP
+        >>> claims = Claims()
+        >>> claims.claim("summarize-doc-7", "agent-a", ttl=30)
         True
-        >>> claims.claim("summarize-doc-7", "agent-b")              # doctest: +SKIP
+        >>> claims.claim("summarize-doc-7", "agent-b")
         False
-        >>> claims.owner("summarize-doc-7")                         # doctest: +SKIP
+        >>> claims.owner("summarize-doc-7")
         'agent-a'
-        >>> claims.extend("summarize-doc-7", "agent-a", ttl=30)     # doctest: +SKIP
+        >>> claims.extend("summarize-doc-7", "agent-a", ttl=30)
         True
-        >>> claims.release("summarize-doc-7", "agent-b")            # doctest: +SKIP
+        >>> claims.release("summarize-doc-7", "agent-b")
         False
-        >>> claims.release("summarize-doc-7", "agent-a")            # doctest: +SKIP
+        >>> claims.release("summarize-doc-7", "agent-a")
         True
     """
 
@@ -237,11 +237,11 @@ class AsyncClaims(_ClaimsCore, AsyncRunner):
         >>> import asyncio
         >>> from redis_memory.coordination import AsyncClaims
         >>> async def main():
-        ...     claims = AsyncClaims(url="embedded")
+        ...     claims = AsyncClaims()
         ...     won = await claims.claim("task-9", "agent-a")
         ...     await claims.release("task-9", "agent-a")
         ...     return won
-        >>> asyncio.run(main())                                    # doctest: +SKIP
+        >>> asyncio.run(main())
         True
     """
 

@@ -443,26 +443,26 @@ class Findings(_FindingsCore, SyncRunner):
 
     Example:
         >>> from redis_memory.coordination import Findings
-        >>> findings = Findings(url="embedded", ttl=None)               # doctest: +SKIP
+        >>> findings = Findings(ttl=None)
         >>> findings.add("task-1", {"source": "10-K", "revenue": 1.2e9},
-        ...              author="researcher")                           # doctest: +SKIP
+        ...              author="researcher")
         1
-        >>> [(f.author, f.value["source"]) for f in findings.list("task-1")]  # doctest: +SKIP
+        >>> [(f.author, f.value["source"]) for f in findings.list("task-1")]
         [('researcher', '10-K')]
         >>> findings.add("task-1", "the 10-K says 1.2bn", author="researcher",
-        ...              subject="revenue", verdict=1.2e9)              # doctest: +SKIP
+        ...              subject="revenue", verdict=1.2e9)
         2
         >>> findings.add("task-1", "the 10-Q restated it", author="auditor",
-        ...              subject="revenue", verdict=1.1e9)              # doctest: +SKIP
+        ...              subject="revenue", verdict=1.1e9)
         3
-        >>> [(c.subject, c.verdicts) for c in findings.conflicts("task-1")]  # doctest: +SKIP
+        >>> [(c.subject, c.verdicts) for c in findings.conflicts("task-1")]
         [('revenue', {'researcher': 1200000000.0, 'auditor': 1100000000.0})]
         >>> findings.resolve("task-1", "revenue", 1.1e9, decided_by="lead",
-        ...                  reason="the restatement is newer")         # doctest: +SKIP
+        ...                  reason="the restatement is newer")
         Decision(verdict=1100000000.0, decided_by='lead', reason='the restatement is newer', ts=...)
-        >>> findings.conflicts("task-1")                                # doctest: +SKIP
+        >>> findings.conflicts("task-1")
         []
-        >>> findings.list("task-1", last=1)[0].value                    # doctest: +SKIP
+        >>> findings.list("task-1", last=1)[0].value
         {'decision': 1100000000.0, 'reason': 'the restatement is newer'}
     """
 
@@ -546,10 +546,10 @@ class AsyncFindings(_FindingsCore, AsyncRunner):
         >>> import asyncio
         >>> from redis_memory.coordination import AsyncFindings
         >>> async def main():
-        ...     findings = AsyncFindings(url="embedded", ttl=None)
+        ...     findings = AsyncFindings(ttl=None)
         ...     await findings.add("task-2", "the API rate-limits at 10 rps", author="a")
         ...     return [f.value for f in await findings.list("task-2", last=1)]
-        >>> asyncio.run(main())                                     # doctest: +SKIP
+        >>> asyncio.run(main())
         ['the API rate-limits at 10 rps']
     """
 

@@ -466,7 +466,20 @@ class TeamDesk(_TeamDeskCore):
 
 @twin_of(TeamDesk)
 class AsyncTeamDesk(_TeamDeskCore):
-    """One agent's team tools on ``redis.asyncio``: :class:`TeamDesk`'s twin, name for name."""
+    """One agent's team tools on ``redis.asyncio``: :class:`TeamDesk`'s twin, name for name.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory.agent_tools import AsyncTeamDesk
+        >>> async def main():
+        ...     desk = AsyncTeamDesk("ana", team="research", claim_ttl=30)
+        ...     claimed = await desk.call("claim_task", task_id="survey-3")
+        ...     await desk.release_task("survey-3")
+        ...     return claimed
+        >>> print(asyncio.run(main()))
+        You claimed task 'survey-3'. It is yours for 30 s: claim it again to keep it
+        longer and call release_task when you are done.
+    """
 
     _engines = (AsyncClaims, AsyncFindings, AsyncPresence)
 

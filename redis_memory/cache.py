@@ -33,9 +33,9 @@ Counters are in :attr:`ResponseCache.stats`.
 
 Example:
     >>> from redis_memory.cache import ResponseCache
-    >>> cache = ResponseCache(url="embedded")                    # doctest: +SKIP
-    >>> cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})  # doctest: +SKIP
-    >>> cache.lookup("What is Redis?", "gpt-x|t=0")              # doctest: +SKIP
+    >>> cache = ResponseCache()
+    >>> cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})
+    >>> cache.lookup("What is Redis?", "gpt-x|t=0")
     {'text': 'A data store.'}
 """
 
@@ -55,6 +55,7 @@ import numpy as np
 import redis
 
 from . import metrics
+from ._checks import text as reply_text
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
 from ._plan import Plan
@@ -895,7 +896,7 @@ class ResponseCache(_ResponseCacheFlows):
 
     Example:
         >>> from redis_memory import ResponseCache
-        >>> cache = ResponseCache("docs-example", url="embedded")
+        >>> cache = ResponseCache("docs-example")
         >>> cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})
         >>> cache.lookup("What is Redis?", "gpt-x|t=0")
         {'text': 'A data store.'}
@@ -1057,7 +1058,7 @@ class AsyncResponseCache(_ResponseCacheFlows):
         >>> import asyncio
         >>> from redis_memory import AsyncResponseCache
         >>> async def main():
-        ...     cache = AsyncResponseCache("docs-example-async", url="embedded")
+        ...     cache = AsyncResponseCache("docs-example-async")
         ...     await cache.update("What is Redis?", "gpt-x|t=0", {"text": "A data store."})
         ...     value = await cache.lookup("What is Redis?", "gpt-x|t=0")
         ...     await cache.drop()
@@ -1203,7 +1204,7 @@ def list_caches(
             if raw in seen:
                 continue
             seen.add(raw)
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            text = reply_text(raw)
             tier, _, rest = text[len(stem) :].partition(":")
             name = rest.split(":", 1)[0]
             if tier in ("llm", "sem") and name:

@@ -773,7 +773,20 @@ class CheckpointLog(_CheckpointLogCore, SyncRunner):
 
 @twin_of(CheckpointLog)
 class AsyncCheckpointLog(_CheckpointLogCore, AsyncRunner):
-    """LangGraph threads on ``redis.asyncio``: :class:`CheckpointLog`'s twin, name for name."""
+    """LangGraph threads on ``redis.asyncio``: :class:`CheckpointLog`'s twin, name for name.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory.checkpoints import AsyncCheckpointLog
+        >>> async def main():
+        ...     log = AsyncCheckpointLog()
+        ...     await log.put("t2", "", "0001", parent_id=None, record=("json", b"{}"),
+        ...                   versions={"x": 1}, values={("x", 1): ("json", b"42")})
+        ...     newest = await log.get("t2")
+        ...     return newest.checkpoint_id, newest.values["x"]
+        >>> asyncio.run(main())
+        ('0001', ('json', b'42'))
+    """
 
     async def put(
         self,

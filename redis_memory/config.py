@@ -164,6 +164,14 @@ class RedisMemoryConfig:
             ``None``: no limit.
         cluster: The URL names one node of a Redis Cluster: connect with
             ``RedisCluster`` clients, which find the other nodes from it.
+
+    Example:
+        >>> from redis_memory import RedisMemoryConfig, TTLPolicy
+        >>> config = RedisMemoryConfig(prefix="myapp", ttl=TTLPolicy(state=3600))
+        >>> config.ttl.state
+        TTL(3600)
+        >>> config.replace(url="redis://:secret@db.internal:6379/0")  # passwords masked
+        RedisMemoryConfig(url='redis://:***@db.internal:6379/0', prefix='myapp', ...)
     """
 
     url: str | None = field(default=None, repr=False)

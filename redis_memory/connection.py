@@ -23,8 +23,8 @@ handshakes, then answers one and hangs on the command, spends both.)
 Example:
     >>> from redis_memory.connection import RedisClients
     >>> clients = RedisClients(url="redis://localhost:6379/0")   # no round trip yet
-    >>> clients.config.prefix
-    'rmem'
+    >>> clients.config.url
+    'redis://localhost:6379/0'
 """
 
 from __future__ import annotations

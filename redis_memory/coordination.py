@@ -48,12 +48,12 @@ its own (a name plus a random suffix, for instance).
 
 Example:
     >>> from redis_memory.coordination import Claims
-    >>> claims = Claims(url="embedded")                      # doctest: +SKIP
-    >>> claims.claim("task-1", "agent-a")                    # doctest: +SKIP
+    >>> claims = Claims()
+    >>> claims.claim("task-1", "agent-a")
     True
-    >>> claims.claim("task-1", "agent-b")                    # doctest: +SKIP
+    >>> claims.claim("task-1", "agent-b")
     False
-    >>> claims.release("task-1", "agent-a")                  # doctest: +SKIP
+    >>> claims.release("task-1", "agent-a")
     True
 """
 

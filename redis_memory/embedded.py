@@ -27,9 +27,9 @@ version and the modules loaded.
 
 Example:
     >>> from redis_memory.embedded import EmbeddedRedis
-    >>> with EmbeddedRedis() as server:          # doctest: +SKIP
+    >>> with EmbeddedRedis() as server:
     ...     print(server.url, server.has_search)
-    redis://127.0.0.1:40143/0 True
+    redis://127.0.0.1:.../0 True
 
 ``RedisMemoryConfig(url="embedded")`` (or ``REDIS_MEMORY_URL=embedded``) uses
 one such server per process, shared by every object, started on first use.
@@ -55,7 +55,6 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 from urllib.parse import quote
 
@@ -434,10 +433,10 @@ class EmbeddedRedis:
 
     Example:
         >>> from redis_memory.embedded import EmbeddedRedis
-        >>> server = EmbeddedRedis().start()     # doctest: +SKIP
-        >>> server.client().ping()               # doctest: +SKIP
+        >>> server = EmbeddedRedis().start()
+        >>> server.client().ping()
         True
-        >>> server.stop()                        # doctest: +SKIP
+        >>> server.stop()
     """
 
     def __init__(
@@ -623,12 +622,7 @@ class EmbeddedRedis:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # -- what it is ---------------------------------------------------------
@@ -727,11 +721,12 @@ class EmbeddedCluster:
         startup_timeout: Seconds to wait for the cluster to become ready.
 
     Example:
+        >>> from redis_memory import MessageLog
         >>> from redis_memory.embedded import EmbeddedCluster
-        >>> from redis_memory import RedisChatHistory                 # doctest: +SKIP
-        >>> with EmbeddedCluster() as cluster:                      # doctest: +SKIP
-        ...     history = RedisChatHistory("s1", url=cluster.url)  # redis+cluster://...
-        ...     history.append({"role": "user", "content": "hi"})
+        >>> with EmbeddedCluster() as cluster:
+        ...     log = MessageLog(url=cluster.url)  # redis+cluster://...
+        ...     log.append("s1", [{"role": "user", "content": "hi"}])
+        1
     """
 
     def __init__(
@@ -845,12 +840,7 @@ class EmbeddedCluster:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property

@@ -47,8 +47,8 @@ audit stream, on the consumer-group core ``_groups``) and ``_bus`` (publishing).
 
 Example:
     >>> from redis_memory.events import EventBus
-    >>> bus = EventBus(url="embedded")                                  # doctest: +SKIP
-    >>> with bus.subscribe("alerts", idle_timeout=0.5) as events:      # doctest: +SKIP
+    >>> bus = EventBus()
+    >>> with bus.subscribe("alerts", idle_timeout=0.5) as events:
     ...     bus.publish("alerts", {"level": "high"})
     ...     print([event.data for event in events])
     1

@@ -1737,7 +1737,18 @@ class MessageLog(_MessageLogCore, SyncRunner):
 
 @twin_of(MessageLog)
 class AsyncMessageLog(_MessageLogCore, AsyncRunner):
-    """The message log on ``redis.asyncio``: :class:`MessageLog`'s twin, name for name."""
+    """The message log on ``redis.asyncio``: :class:`MessageLog`'s twin, name for name.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory.history import AsyncMessageLog
+        >>> async def main():
+        ...     log = AsyncMessageLog()
+        ...     await log.append("s2", [{"role": "user", "content": "Hello"}])
+        ...     return [m["content"] for m in await log.messages("s2")]
+        >>> asyncio.run(main())
+        ['Hello']
+    """
 
     async def _vectors(self, messages: Sequence[Mapping[str, Any]]) -> list[bytes] | None:
         texts = self._texts(messages)

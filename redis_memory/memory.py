@@ -1052,6 +1052,17 @@ class AsyncMemoryStore(_MemoryStoreCore, AsyncRunner):
 
     Building one checks for the Search module with a short sync connection (a
     constructor cannot await); pass ``search=False`` to skip it.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory.memory import AsyncMemoryStore
+        >>> async def main():
+        ...     store = AsyncMemoryStore("notes")
+        ...     await store.put(("users", "ana"), "city", {"text": "Ana lives in Lisbon"})
+        ...     [hit] = await store.search(("users", "ana"), "Lisbon")  # full-text
+        ...     return hit.key, hit.value
+        >>> asyncio.run(main())
+        ('city', {'text': 'Ana lives in Lisbon'})
     """
 
     def __init__(self, name: str = "default", **options: Any) -> None:

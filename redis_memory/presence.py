@@ -692,7 +692,18 @@ class Permissions(_PermissionsCore, SyncRunner):
 
 
 class AsyncPermissions(_PermissionsCore, AsyncRunner):
-    """:class:`Permissions` on ``redis.asyncio``, name for name."""
+    """:class:`Permissions` on ``redis.asyncio``, name for name.
+
+    Example:
+        >>> import asyncio
+        >>> from redis_memory.presence import AsyncPermissions
+        >>> async def main():
+        ...     perms = AsyncPermissions("globex")
+        ...     await perms.grant("bob", "read")
+        ...     return await perms.allowed("bob", "read"), await perms.permissions("bob")
+        >>> asyncio.run(main())
+        (True, {'read'})
+    """
 
     async def grant(self, user_id: str, *permissions: str) -> int:
         """Give a user permissions; returns how many it did not have."""

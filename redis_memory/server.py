@@ -1,17 +1,21 @@
 """What the connected Redis can do, and what this package keeps in it.
 
 Example:
-    >>> import redis
-    >>> from redis_memory.server import has_search, status
-    >>> client = redis.Redis.from_url("redis://localhost:6379")      # doctest: +SKIP
-    >>> has_search(client)                                           # doctest: +SKIP
+    >>> from redis_memory import MessageLog
+    >>> from redis_memory.connection import RedisClients
+    >>> from redis_memory.server import has_search, memory_by_kind, status
+    >>> MessageLog().append("s1", [{"role": "user", "content": "Hello"}])
+    1
+    >>> clients = RedisClients()      # the package's own connection settings
+    >>> client, prefix = clients.sync, clients.config.prefix   # a redis.Redis, "rmem"
+    >>> has_search(client)
     True
-    >>> status(client, prefix="rmem")["keys_by_kind"]                # doctest: +SKIP
-    {'session': 12, 'cache': 40}
-    >>> status(client, prefix="rmem")["needs_search"]                # doctest: +SKIP
+    >>> status(client, prefix=prefix)["keys_by_kind"]
+    {'session': 2}
+    >>> status(client, prefix=prefix)["needs_search"]
     []
-    >>> memory_by_kind(client, "rmem")["session"]                    # doctest: +SKIP
-    KindUsage(keys=12, bytes=48213, sampled=12, exact=True)
+    >>> memory_by_kind(client, prefix)["session"]
+    KindUsage(keys=2, bytes=..., sampled=2, exact=True)
 """
 
 from __future__ import annotations

@@ -22,12 +22,12 @@ existed are delivered too.
 
 Example:
     >>> from redis_memory.workqueue import WorkQueue
-    >>> queue = WorkQueue("summaries", url="embedded")            # doctest: +SKIP
-    >>> job_id = queue.put({"doc": "q3-report.pdf"})              # doctest: +SKIP
-    >>> [job] = queue.get("worker-1")                             # doctest: +SKIP
-    >>> job.payload, job.deliveries                               # doctest: +SKIP
+    >>> queue = WorkQueue("summaries")
+    >>> job_id = queue.put({"doc": "q3-report.pdf"})
+    >>> [job] = queue.get("worker-1")
+    >>> job.payload, job.deliveries
     ({'doc': 'q3-report.pdf'}, 1)
-    >>> queue.ack(job)                                            # doctest: +SKIP
+    >>> queue.ack(job)
     1
 """
 
@@ -149,13 +149,13 @@ class WorkQueue(_WorkQueueCore, SyncRunner):
 
     Example:
         >>> from redis_memory.workqueue import WorkQueue
-        >>> queue = WorkQueue("embeddings", url="embedded")           # doctest: +SKIP
-        >>> job_id = queue.put({"doc_id": 7})                         # doctest: +SKIP
-        >>> for job in queue.get("worker-1", count=10, block_ms=1000):  # doctest: +SKIP
+        >>> queue = WorkQueue("embeddings")
+        >>> job_id = queue.put({"doc_id": 7})
+        >>> for job in queue.get("worker-1", count=10, block_ms=1000):
         ...     print(job.payload)
         ...     _ = queue.ack(job)
         {'doc_id': 7}
-        >>> queue.pending().count                                     # doctest: +SKIP
+        >>> queue.pending().count
         0
     """
 
@@ -206,12 +206,12 @@ class AsyncWorkQueue(_WorkQueueCore, AsyncRunner):
         >>> import asyncio
         >>> from redis_memory.workqueue import AsyncWorkQueue
         >>> async def main():
-        ...     queue = AsyncWorkQueue("embeddings", url="embedded")
+        ...     queue = AsyncWorkQueue("embeddings")
         ...     await queue.put({"doc_id": 8})
         ...     [job] = await queue.get("worker-2", block_ms=1000)
         ...     await queue.ack(job)
         ...     return job.payload
-        >>> asyncio.run(main())                                        # doctest: +SKIP
+        >>> asyncio.run(main())
         {'doc_id': 8}
     """
 

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.standalone_only
 
 RETRIES = 3
 TIMEOUT = 0.3
-# The documented bound (README: Errors; docs/reference.md) is (retries + 1) x socket_timeout plus the backoff between
+# The documented bound (README: Errors; docs/reference.md) is (retries + 1) x
+# socket_timeout plus the backoff between
 # attempts (at most 0.7 s here); twice that, and a second more, for a loaded machine.
 BOUND = 2 * (RETRIES + 1) * TIMEOUT + 1.0
 
