@@ -67,7 +67,7 @@ CLUSTER_TESTS := tests/test_cluster.py tests/test_history.py tests/test_langchai
 	tests/test_langgraph_conformance.py tests/test_langgraph_saver.py \
 	tests/test_langgraph_graphs.py tests/test_memory.py tests/test_cli_memories.py \
 	tests/test_langgraph_store.py tests/test_presence.py tests/test_priorityqueue.py \
-	tests/test_disagreements.py tests/test_team_tools.py
+	tests/test_disagreements.py tests/test_team_tools.py tests/test_docstrings.py
 
 test: setup browser
 	@$(BIN)/ruff check --quiet .
