@@ -95,14 +95,13 @@ _LAZY = {
         [
             "Agent",
             "AgentActivity",
-            "AsyncPermissions",
             "AsyncPresence",
-            "Permissions",
             "Presence",
             "TeamActivity",
         ],
         "presence",
     ),
+    **dict.fromkeys(["AsyncPermissions", "Permissions"], "permissions"),
     "Hold": "_holds",
     **dict.fromkeys(
         ["AsyncPriorityQueue", "Lease", "PriorityQueue", "QueuedTask", "TaskInfo"], "priorityqueue"
@@ -147,15 +146,8 @@ if TYPE_CHECKING:
     from .history import AsyncMessageLog, MessageHit, MessageLog, SessionInfo, StoredMessage
     from .memory import AsyncMemoryStore, MemoryItem, MemoryStore
     from .migrate import Migration, MigrationReport
-    from .presence import (
-        Agent,
-        AgentActivity,
-        AsyncPermissions,
-        AsyncPresence,
-        Permissions,
-        Presence,
-        TeamActivity,
-    )
+    from .permissions import AsyncPermissions, Permissions
+    from .presence import Agent, AgentActivity, AsyncPresence, Presence, TeamActivity
     from .priorityqueue import AsyncPriorityQueue, Lease, PriorityQueue, QueuedTask, TaskInfo
     from .verifier import HitVerifier
     from .workqueue import AsyncWorkQueue, Job, PendingSummary, WorkQueue

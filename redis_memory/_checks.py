@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from .keys import escape_id
@@ -52,3 +53,13 @@ def decoded(value: Any) -> str:
     decode is someone else's data, not a name to show with replacement characters.
     """
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def distinct_names(values: Iterable[str], what: str) -> list[str]:
+    """Distinct names in their first order, each checked; one str is refused (not a list)."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{what}s must be a list of names, not a single str: [{values!r}]")
+    names = list(values)
+    for name in names:
+        escape_id(name, what=what)
+    return list(dict.fromkeys(names))

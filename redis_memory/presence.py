@@ -16,8 +16,6 @@
   (:class:`~redis_memory.priorityqueue.PriorityQueue`) it holds, and the holds
   of agents that are no longer alive, visible before they expire. Claims and
   leases are matched to agents by owner or worker id: claim with the agent id.
-- :class:`Permissions`: what each user may do, and who may do X and Y, with
-  the same set operations.
 
 Keys (one hash tag per team, so every operation on a team is one slot and one
 round trip on a cluster)::
@@ -55,7 +53,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import _holds
-from ._checks import text, whole
+from ._checks import distinct_names, text, whole
 from ._engine import AsyncRunner, Engine, SyncRunner
 from ._holds import Hold
 from ._plan import Plan, Script, lua
@@ -64,6 +62,9 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .errors import RedisMemoryError, SerializationError
 from .keys import escape_id, unescape_id
+
+# Permissions lived here until they had a module of their own; old imports still work.
+from .permissions import AsyncPermissions, Permissions  # noqa: F401
 from .ttl import TTL
 
 T = TypeVar("T")
@@ -179,16 +180,6 @@ class TeamActivity:
 
 
 # -- helpers ---------------------------------------------------------------------------
-def _names(values: Iterable[str], what: str) -> builtins.list[str]:
-    """Distinct names in their first order, each checked; one str is refused (not a list)."""
-    if isinstance(values, str | bytes):
-        raise TypeError(f"{what}s must be a list of names, not a single str: [{values!r}]")
-    names = list(values)
-    for name in names:
-        escape_id(name, what=what)
-    return list(dict.fromkeys(names))
-
-
 def _milliseconds(name: str, value: TTL | Seconds) -> int:
     try:
         milliseconds = TTL.of(value).milliseconds
@@ -245,7 +236,7 @@ class _PresenceCore(Engine):
         self, agent_id: str, capabilities: Iterable[str], metadata: Mapping[str, Any] | None
     ) -> Plan[bool]:
         member = escape_id(agent_id, what="agent id")
-        caps = _names(capabilities, "capability")
+        caps = distinct_names(capabilities, "capability")
         if len(caps) > MAX_CAPABILITIES:
             raise ValueError(
                 f"an agent may register at most {MAX_CAPABILITIES} capabilities, got {len(caps)}"
@@ -339,7 +330,7 @@ class _PresenceCore(Engine):
         except TypeError:  # an unhashable argument: _names says what is wrong
             keys = None
         if keys is None:
-            caps = _names(capabilities, "capability")
+            caps = distinct_names(capabilities, "capability")
             if not caps:
                 raise ValueError("can() needs at least one capability, e.g. can('summarise')")
             keys = [self._alive, *(self.keys.team_capability(self.team, cap) for cap in caps)]
@@ -462,7 +453,7 @@ class Presence(_PresenceCore, SyncRunner):
         (a long pause) joins again. The agent leaves when the block ends, also
         on an exception.
         """
-        caps = _names(capabilities, "capability")
+        caps = distinct_names(capabilities, "capability")
         every = _interval(interval, self.ttl)
         self.join(agent_id, capabilities=caps, metadata=metadata)
         stop = threading.Event()
@@ -544,7 +535,7 @@ class AsyncPresence(_PresenceCore, AsyncRunner):
         interval: float | None = None,
     ) -> AsyncIterator[AsyncPresence]:
         """Be alive for the block: join, heartbeat on a task, leave on exit."""
-        caps = _names(capabilities, "capability")
+        caps = distinct_names(capabilities, "capability")
         every = _interval(interval, self.ttl)
         await self.join(agent_id, capabilities=caps, metadata=metadata)
         stopping = False
@@ -584,145 +575,3 @@ def _interval(interval: float | None, ttl: float) -> float:
             "the agent expires between heartbeats"
         )
     return float(interval)
-
-
-# -- permissions -----------------------------------------------------------------------
-# KEYS[1] the user's set; ARGV[1] the stem of the permissions' sets; ARGV[2] the
-# user (escaped); ARGV[3..] permissions (escaped). Returns how many were new.
-_GRANT = lua("presence_grant.lua")
-
-# As _GRANT; no permissions: all of the user's. Returns how many were removed.
-_REVOKE = lua("presence_revoke.lua")
-
-GRANT = Script(_GRANT)
-REVOKE = Script(_REVOKE)
-
-
-class _PermissionsCore(Engine):
-    def __init__(
-        self,
-        scope: str = DEFAULT_TEAM,
-        *,
-        url: str | None = None,
-        client: SyncClient | AsyncClient | None = None,
-        config: RedisMemoryConfig | None = None,
-    ) -> None:
-        super().__init__(url, client, config)
-        self.scope = scope
-        self._stem = self.keys.perms(scope) + ":granted:"  # checks the scope
-
-    def _plan_change(
-        self, script: Script, user_id: str, permissions: tuple[str, ...], doing: str
-    ) -> Plan[int]:
-        key = self.keys.perms_user(self.scope, user_id)
-        perms = [escape_id(p, what="permission") for p in _names(permissions, "permission")]
-        if script is GRANT and not perms:
-            raise ValueError("grant() needs at least one permission, e.g. grant(user, 'read')")
-        args = [self._stem, escape_id(user_id, what="user id"), *perms]
-        return Plan(doing, key, lambda r: int(r[0]), script=(script, [key], args))
-
-    def _plan_permissions(self, user_id: str) -> Plan[set[str]]:
-        key = self.keys.perms_user(self.scope, user_id)
-        return Plan(
-            "reading a user's permissions",
-            key,
-            lambda r: {unescape_id(text(p)) for p in r[0]},
-            [("SMEMBERS", key)],
-        )
-
-    def _plan_allowed(self, user_id: str, permissions: tuple[str, ...]) -> Plan[bool]:
-        key = self.keys.perms_user(self.scope, user_id)
-        perms = [escape_id(p, what="permission") for p in _names(permissions, "permission")]
-        if not perms:
-            raise ValueError("allowed() needs at least one permission")
-        return Plan(
-            "checking a user's permissions",
-            key,
-            lambda r: all(int(flag) for flag in r[0]),
-            [("SMISMEMBER", key, *perms)],
-        )
-
-    def _plan_users(self, permissions: tuple[str, ...]) -> Plan[set[str]]:
-        perms = [escape_id(p, what="permission") for p in _names(permissions, "permission")]
-        if not perms:
-            raise ValueError("users() needs at least one permission, e.g. users('read')")
-        keys = [self._stem + perm for perm in perms]
-        return Plan(
-            "finding users by permission",
-            keys[0],
-            lambda r: {unescape_id(text(user)) for user in r[0]},
-            [("SINTER", *keys)],
-        )
-
-
-class Permissions(_PermissionsCore, SyncRunner):
-    """What each user may do, and who may do X and Y: Redis sets, one slot per scope.
-
-    Permissions never expire (like state); :meth:`revoke` with no permissions
-    removes all of a user's. Ids and permission names are any text (escaped).
-
-    Example:
-        >>> from redis_memory.presence import Permissions
-        >>> perms = Permissions("acme")
-        >>> perms.grant("alice", "read", "deploy")
-        2
-        >>> perms.allowed("alice", "deploy"), perms.users("read", "deploy")
-        (True, {'alice'})
-    """
-
-    def grant(self, user_id: str, *permissions: str) -> int:
-        """Give a user permissions; returns how many it did not have."""
-        return self._run(self._plan_change(GRANT, user_id, permissions, "granting permissions"))
-
-    def revoke(self, user_id: str, *permissions: str) -> int:
-        """Take permissions away (all of them if none are named); returns how many it had."""
-        return self._run(self._plan_change(REVOKE, user_id, permissions, "revoking permissions"))
-
-    def permissions(self, user_id: str) -> set[str]:
-        """Everything a user may do."""
-        return self._run(self._plan_permissions(user_id))
-
-    def allowed(self, user_id: str, *permissions: str) -> bool:
-        """True if the user has every one of ``permissions``."""
-        return self._run(self._plan_allowed(user_id, permissions))
-
-    def users(self, *permissions: str) -> set[str]:
-        """The users that have every one of ``permissions``."""
-        return self._run(self._plan_users(permissions))
-
-
-class AsyncPermissions(_PermissionsCore, AsyncRunner):
-    """:class:`Permissions` on ``redis.asyncio``, name for name.
-
-    Example:
-        >>> import asyncio
-        >>> from redis_memory.presence import AsyncPermissions
-        >>> async def main():
-        ...     perms = AsyncPermissions("globex")
-        ...     await perms.grant("bob", "read")
-        ...     return await perms.allowed("bob", "read"), await perms.permissions("bob")
-        >>> asyncio.run(main())
-        (True, {'read'})
-    """
-
-    async def grant(self, user_id: str, *permissions: str) -> int:
-        """Give a user permissions; returns how many it did not have."""
-        plan = self._plan_change(GRANT, user_id, permissions, "granting permissions")
-        return await self._run(plan)
-
-    async def revoke(self, user_id: str, *permissions: str) -> int:
-        """Take permissions away (all of them if none are named); returns how many it had."""
-        plan = self._plan_change(REVOKE, user_id, permissions, "revoking permissions")
-        return await self._run(plan)
-
-    async def permissions(self, user_id: str) -> set[str]:
-        """Everything a user may do."""
-        return await self._run(self._plan_permissions(user_id))
-
-    async def allowed(self, user_id: str, *permissions: str) -> bool:
-        """True if the user has every one of ``permissions``."""
-        return await self._run(self._plan_allowed(user_id, permissions))
-
-    async def users(self, *permissions: str) -> set[str]:
-        """The users that have every one of ``permissions``."""
-        return await self._run(self._plan_users(permissions))
