@@ -7,7 +7,7 @@ LlamaIndex reads; ``lc`` keeps the rest of a LangChain message (its type,
 their defaults are not stored, which keeps each message small.
 
 A stored message LangChain cannot rebuild (an ``lc`` field of the wrong type,
-say) is a :class:`~redis_memory.history.DamagedMessageError` naming the key,
+say) is a :class:`~redis_memory.messages.DamagedMessageError` naming the key,
 the index and the field, never pydantic's own error.
 """
 
@@ -35,9 +35,9 @@ from langchain_core.messages import (
 from langchain_core.messages.tool import tool_call
 from pydantic import ValidationError
 
-from redis_memory import history
-from redis_memory.history import StoredMessage
+from redis_memory import messages as neutral
 from redis_memory.keys import KeySchema
+from redis_memory.messages import StoredMessage
 
 _CLASSES: dict[str, type[BaseMessage]] = {
     cls.model_fields["type"].default: cls
@@ -173,7 +173,7 @@ def from_stored(stored: StoredMessage) -> BaseMessage:
 
 def rebuild_problem(stored: Any) -> tuple[str, str] | None:
     """Why LangChain cannot rebuild a stored message: ``(field, problem)``, or None."""
-    return history.rebuild_problem(from_stored, _describe, stored)
+    return neutral.rebuild_problem(from_stored, _describe, stored)
 
 
 def from_stored_list(
@@ -182,7 +182,7 @@ def from_stored_list(
     """:func:`from_stored` of each message read from the list ``key``, whose first is
     at index ``first`` (None: the last ones, counted from the end). A message that
     cannot be rebuilt is a ``DamagedMessageError`` naming the key, index and field."""
-    return history.rebuild_all(
+    return neutral.rebuild_all(
         from_stored, _describe, stored, keys, key, first, reader="a LangChain message"
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_core.messages import messages_from_dict
 
-from redis_memory.history import StoredMessage
+from redis_memory.messages import StoredMessage
 
 from ._messages import to_stored
 

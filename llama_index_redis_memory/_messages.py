@@ -1,4 +1,4 @@
-"""LlamaIndex ``ChatMessage`` <-> the neutral stored form of :mod:`redis_memory.history`.
+"""LlamaIndex ``ChatMessage`` <-> the neutral stored form of :mod:`redis_memory.messages`.
 
 Writing fills the neutral fields that both frameworks read:
 
@@ -44,7 +44,7 @@ LlamaIndex messages have no id, so a neutral ``id`` (LangChain's) is not read;
 ``ts`` and ``lc`` are ignored.
 
 A stored message that cannot be rebuilt (an ``li`` entry of the wrong type, say)
-is a :class:`~redis_memory.history.DamagedMessageError` naming the key, the
+is a :class:`~redis_memory.messages.DamagedMessageError` naming the key, the
 index and the field (:func:`from_stored_list`).
 """
 
@@ -64,7 +64,7 @@ from llama_index.core.base.llms.types import (
 )
 from pydantic import TypeAdapter, ValidationError
 
-from redis_memory import history
+from redis_memory import messages as neutral
 from redis_memory.keys import KeySchema
 
 ORIGINAL_ROLE = "original_role"
@@ -365,7 +365,7 @@ def _apply_patch(base: Any, changes: Mapping[str, Any]) -> Any:
 
 def rebuild_problem(stored: Any) -> tuple[str, str] | None:
     """Why a stored message cannot be rebuilt as a ``ChatMessage``: ``(field, problem)``."""
-    return history.rebuild_problem(from_stored, _describe, stored)
+    return neutral.rebuild_problem(from_stored, _describe, stored)
 
 
 def from_stored_list(
@@ -378,8 +378,8 @@ def from_stored_list(
     hint: bool = True,
 ) -> list[ChatMessage]:
     """:func:`from_stored` of each message read from the list ``key`` (see
-    :func:`redis_memory.history.rebuild_all` for ``first``, ``where`` and ``hint``)."""
-    return history.rebuild_all(
+    :func:`redis_memory.messages.rebuild_all` for ``first``, ``where`` and ``hint``)."""
+    return neutral.rebuild_all(
         from_stored,
         _describe,
         stored,

@@ -13,7 +13,7 @@ from typing import Any
 
 from llama_index.core.llms import ChatMessage
 
-from redis_memory.history import StoredMessage
+from redis_memory.messages import StoredMessage
 
 from ._messages import to_stored
 

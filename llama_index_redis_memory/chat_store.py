@@ -30,9 +30,9 @@ from redis_memory.history import (
     MessageHit,
     MessageLog,
     Section,
-    StoredMessage,
     message_log_twins,
 )
+from redis_memory.messages import StoredMessage
 
 from ._messages import from_stored_list, to_stored
 from .cached_llm import _embedder

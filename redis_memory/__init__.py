@@ -59,14 +59,13 @@ _LAZY = {
     **dict.fromkeys(
         [
             "AsyncMessageLog",
-            "DamagedMessageError",
             "MessageHit",
             "MessageLog",
             "SessionInfo",
-            "StoredMessage",
         ],
         "history",
     ),
+    **dict.fromkeys(["DamagedMessageError", "StoredMessage"], "messages"),
     **dict.fromkeys(["AsyncResponseCache", "CacheStats", "ResponseCache"], "cache"),
     **dict.fromkeys(["AsyncMemoryStore", "MemoryItem", "MemoryStore"], "memory"),
     **dict.fromkeys(["AsyncCheckpointLog", "CheckpointLog"], "checkpoints"),
@@ -143,8 +142,9 @@ if TYPE_CHECKING:
         MiniLMEmbedder,
         SentenceTransformerEmbedder,
     )
-    from .history import AsyncMessageLog, MessageHit, MessageLog, SessionInfo, StoredMessage
+    from .history import AsyncMessageLog, MessageHit, MessageLog, SessionInfo
     from .memory import AsyncMemoryStore, MemoryItem, MemoryStore
+    from .messages import DamagedMessageError, StoredMessage
     from .migrate import Migration, MigrationReport
     from .permissions import AsyncPermissions, Permissions
     from .presence import Agent, AgentActivity, AsyncPresence, Presence, TeamActivity

@@ -25,7 +25,7 @@ import redis
 
 from . import _streams
 from ._checks import checked_name, whole
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from .errors import SerializationError
 
 T = TypeVar("T")
@@ -68,50 +68,12 @@ class PendingSummary:
 # XREADGROUP from id 0: the consumer's own pending entries, with their delivery
 # counts; entries trimmed away from the stream meanwhile are acked (they cannot
 # be processed any more). KEYS[1] stream; ARGV group, consumer, count.
-RESUME = Script(
-    """
-local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
-                         'STREAMS', KEYS[1], '0')
-local entries = (reply and reply[1] and reply[1][2]) or {}
-local kept, counts = {}, {}
-for _, entry in ipairs(entries) do
-  if entry[2] then
-    kept[#kept + 1] = entry
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-    counts[#counts + 1] = p[1] and p[1][4] or 1
-  else
-    redis.call('XACK', KEYS[1], ARGV[1], entry[1])
-  end
-end
-return {kept, counts}
-"""
-)
+RESUME = Script(lua("groups_resume.lua"))
 
 # XAUTOCLAIM (entries idle >= min_idle go to the consumer; their delivery count
 # rises by one) and the delivery counts. KEYS[1] stream; ARGV group, consumer,
 # min_idle_ms, count.
-RECLAIM = Script(
-    """
-local kept, counts = {}, {}
-local cursor, want = '0-0', tonumber(ARGV[4])
--- XAUTOCLAIM scans at most COUNT*10 pending entries per call: follow its cursor
--- (a bounded number of passes) so idle entries behind busy ones are reached too.
-for _ = 1, 50 do
-  local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor,
-                             'COUNT', want - #kept)
-  for _, entry in ipairs(claimed[2]) do
-    if entry[2] then
-      kept[#kept + 1] = entry
-      local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-      counts[#counts + 1] = p[1] and p[1][4] or 1
-    end
-  end
-  cursor = claimed[1]
-  if #kept >= want or cursor == '0-0' then break end
-end
-return {kept, counts}
-"""
-)
+RECLAIM = Script(lua("groups_reclaim.lua"))
 
 
 def encode_object(serializer: Any, value: Any, a: str, the: str, doing: str) -> bytes:

@@ -39,8 +39,8 @@ def twin_of(sync: type) -> Callable[[C], C]:
             told = inspect.getdoc(getattr(sync, name, None))
             if told:
                 summary = told.split("\n\n", 1)[0]
-                iterated = "iterated with async for" if inspect.isasyncgenfunction(member) else (
-                    "awaited"
+                iterated = (
+                    "iterated with async for" if inspect.isasyncgenfunction(member) else ("awaited")
                 )
                 member.__doc__ = (
                     f"{summary}\n\nThe async twin of :meth:`{sync.__name__}.{name}`: the same "

@@ -47,12 +47,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import repeat
-from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import orjson
@@ -62,7 +60,7 @@ from ._checks import whole
 from ._engine import AsyncRunner, Engine, SyncRunner
 from ._flow import drive, drive_async
 from ._paging import each_once, each_once_async
-from ._plan import Plan, Script
+from ._plan import Plan, Script, lua
 from ._search import (
     SCORER,
     digest,
@@ -78,136 +76,31 @@ from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .embeddings import Embedder
-from .errors import ReplicaAckError, SerializationError, UnexpectedDataError, ValueTooLargeError
-from .keys import DEFAULT_PREFIX, KeySchema
+from .errors import ReplicaAckError, SerializationError, ValueTooLargeError
+
+# The message format's types were defined here before it had a module of its own:
+# importable from here still.
+from .messages import (  # noqa: F401
+    DamagedEntry,
+    DamagedMessageError,
+    StoredMessage,
+    ToolCall,
+    check_new,
+    damaged_message,
+    message_text,
+    stored_problem,
+    well_formed,
+)
 from .serialization import fast_dumps, fast_loads
 from .server import require_search
 
 Section = Literal["active", "archived", "all"]
 T = TypeVar("T")
-R = TypeVar("R")
 
 #: How many of a session's appends are remembered (by token), so that repeating
 #: one of them stores nothing: 16 bytes each, at most 512 bytes a session.
 REMEMBERED_APPENDS = 32
 _TOKEN_BYTES = 16
-
-
-class ToolCall(TypedDict):
-    """A tool call requested by the assistant: the same shape in both frameworks."""
-
-    id: str | None
-    name: str
-    args: dict[str, Any]
-
-
-class StoredMessage(TypedDict, total=False):
-    """The neutral stored form of one message.
-
-    ``role`` is ``user``, ``assistant``, ``system``, ``developer``, ``tool``,
-    ``function`` or a custom role; ``content`` is text or a list of content
-    blocks (``{"type": "text", "text": ...}``, ``{"type": "image", ...}``).
-    ``ts`` is set when the message is appended (seconds since the epoch).
-    ``lc`` and ``li`` hold LangChain's and LlamaIndex's own fields, so a message
-    comes back exactly as its framework wrote it; the other framework reads the
-    neutral fields.
-    """
-
-    role: Required[str]
-    content: Required[str | list[Any]]
-    name: NotRequired[str]
-    tool_calls: NotRequired[list[ToolCall]]
-    tool_call_id: NotRequired[str]
-    id: NotRequired[str]
-    ts: NotRequired[float]
-    lc: NotRequired[dict[str, Any]]
-    li: NotRequired[dict[str, Any]]
-
-
-class DamagedMessageError(UnexpectedDataError, SerializationError):
-    """A stored message cannot be read: names its key, its index in that list, and the field.
-
-    ``redis-memory sessions check SESSION --repair`` moves such entries, unchanged,
-    to the session's quarantine list; the rest of the session then reads. Both an
-    :class:`UnexpectedDataError` and a :class:`SerializationError` (and so a
-    ``ValueError``). ``index`` is a list index as ``LINDEX`` takes it (negative:
-    from the end), or None when the entry was read across the archived and active
-    lists; ``field`` is ``"value"`` when the entry as a whole is not a message.
-    """
-
-    def __init__(
-        self, message: str, *, key: str = "", index: int | None = None, field: str = ""
-    ) -> None:
-        super().__init__(message)
-        self.key = key
-        self.index = index
-        self.field = field
-
-
-def repair_command(keys: KeySchema, session_id: str) -> str:
-    """The command line that moves a session's damaged entries to its quarantine list."""
-    prefix = "" if keys.prefix == DEFAULT_PREFIX else f" --prefix {keys.prefix}"
-    return f"redis-memory sessions check {shlex.quote(session_id)} --repair{prefix}"
-
-
-def damaged_message(
-    keys: KeySchema,
-    key: str,
-    index: int | None,
-    field: str,
-    problem: str,
-    *,
-    reader: str | None = None,
-    hint: bool = True,
-    where: str | None = None,
-) -> DamagedMessageError:
-    """The error for a damaged entry at ``index`` of the list ``key``.
-
-    ``reader``: the framework type the entry could not be rebuilt as (None: the
-    stored form itself is damaged); ``hint``: add how to repair it (not for an
-    entry the call removed); ``where``: the place, when not one list's index.
-    """
-    if where is not None:
-        place = where
-    else:
-        place = f"index {index}" + (
-            " (counted from the end)" if index is not None and index < 0 else ""
-        )
-    if reader is None:
-        text = f"{key} holds a damaged message at {place} ({field}: {problem})"
-    else:
-        text = (
-            f"{key} holds a message at {place} that cannot be rebuilt as {reader} "
-            f"({field}: {problem})"
-        )
-    if hint:
-        try:
-            session_id = keys.session_id_of(key)
-        except ValueError:
-            session_id = None
-        if session_id is not None:
-            text += (
-                f". `{repair_command(keys, session_id)}` moves damaged entries, unchanged, to "
-                f"{keys.session_quarantine(session_id)} (nothing is deleted), and the rest of "
-                "the session reads again"
-            )
-    return DamagedMessageError(text, key=key, index=index, field=field)
-
-
-@dataclass(frozen=True, slots=True)
-class DamagedEntry:
-    """A damaged entry of a session, found by :meth:`MessageLog.find_damaged`.
-
-    ``raw`` is the stored value, byte for byte; ``index`` its index in the
-    ``section``'s list when it was read.
-    """
-
-    session_id: str
-    section: Literal["active", "archived"]
-    index: int
-    field: str
-    problem: str
-    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,71 +121,12 @@ class SessionInfo:
 # Lua, run with EVALSHA. Lists are pushed in chunks: Lua's unpack() has a limit.
 # APPEND_FUNCTION is shared: the checkpoint saver's script appends a graph's new
 # messages to the session of the same id with it, under the same rules.
-APPEND_FUNCTION = """
-local function append_messages(messages, archive, ttl, window, channel, head, mode,
-                               refresh_archive, values, first)
-  if mode ~= '0' then redis.call('DEL', messages) end
-  if mode == '2' then redis.call('DEL', archive) end
-  local n, trimmed = 0, 0
-  for i = first, #values, 1000 do
-    n = redis.call('RPUSH', messages, unpack(values, i, math.min(i + 999, #values)))
-  end
-  if window > 0 and n > window then
-    redis.call('LTRIM', messages, -window, -1)
-    n, trimmed = window, 1
-  end
-  if ttl > 0 then
-    redis.call('PEXPIRE', messages, ttl)
-    if refresh_archive == '1' then redis.call('PEXPIRE', archive, ttl) end
-  end
-  if channel ~= '' then redis.call('PUBLISH', channel, head .. n .. '}') end
-  return n, trimmed
-end
-"""
+APPEND_FUNCTION = lua("history_append_function.lua")
 
 # A searchable log also keeps each appended message as a hash of its text, role
 # and position (``...:m:<position>``, counted in the session's meta hash), which
 # the message index covers. Shared with the checkpoint saver's mirror.
-INDEX_FUNCTION = """
-local function unindex(meta, stem)
-  local last = tonumber(redis.call('HGET', meta, 'seq') or '0')
-  for i = 1, last do redis.call('UNLINK', stem .. ':m:' .. i) end
-  redis.call('UNLINK', meta)
-end
-local function index_messages(meta, stem, ttl, session, sidd, user, values, first, vectors)
-  local count = #values - first + 1
-  if count <= 0 then return end
-  local position = redis.call('HINCRBY', meta, 'seq', count) - count
-  if ttl > 0 then redis.call('PEXPIRE', meta, ttl) end
-  for i = first, #values do
-    position = position + 1
-    local text, role, ts = '', '', 0
-    local ok, message = pcall(cjson.decode, values[i])
-    if ok and type(message) == 'table' then
-      if type(message.role) == 'string' then role = message.role end
-      if type(message.ts) == 'number' then ts = message.ts end
-      if type(message.content) == 'string' then
-        text = message.content
-      elseif type(message.content) == 'table' then
-        local parts = {}
-        for _, block in ipairs(message.content) do
-          if type(block) == 'table' and type(block.text) == 'string' then
-            parts[#parts + 1] = block.text
-          end
-        end
-        text = table.concat(parts, ' ')
-      end
-    end
-    local key = stem .. ':m:' .. position
-    redis.call('HSET', key, 'session', session, 'sidd', sidd, 'user', user, 'role', role,
-      'text', text, 'pos', position, 'ts', ts)
-    if vectors and #vectors[i - first + 1] > 0 then
-      redis.call('HSET', key, 'vec', vectors[i - first + 1])
-    end
-    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-  end
-end
-"""
+INDEX_FUNCTION = lua("history_index_function.lua")
 
 # KEYS: messages, archive, meta, appends. ARGV: ttl, window, channel, event head,
 # mode, refresh_archive, the session stem ('' when the log is not searchable), the
@@ -303,48 +137,11 @@ end
 _APPEND = (
     APPEND_FUNCTION
     + INDEX_FUNCTION
-    + """
-local stem, vectors, token, ttl = ARGV[7], {}, ARGV[11], tonumber(ARGV[1])
-local first = 13 + tonumber(ARGV[12])
-for i = 13, first - 1 do vectors[#vectors + 1] = ARGV[i] end
-local seen = ''
-if token ~= '' then
-  seen = redis.call('GET', KEYS[4]) or ''
-  for i = 1, #seen, #token do
-    if string.sub(seen, i, i + #token - 1) == token then return {redis.call('LLEN', KEYS[1]), 0} end
-  end
-end
-if ARGV[5] ~= '0' then
-  redis.call('DEL', KEYS[4])
-  if stem ~= '' then unindex(KEYS[3], stem) end
-end
-local n, trimmed = append_messages(KEYS[1], KEYS[2], ttl, tonumber(ARGV[2]), ARGV[3],
-                                   ARGV[4], ARGV[5], ARGV[6], ARGV, first)
-if stem ~= '' then
-  index_messages(KEYS[3], stem, ttl, ARGV[8], ARGV[9], ARGV[10], ARGV, first,
-    #vectors > 0 and vectors or nil)
-end
-if token ~= '' then
-  seen = token .. string.sub(seen, 1, (REMEMBERED - 1) * #token)
-  if ttl > 0 then
-    redis.call('SET', KEYS[4], seen, 'PX', ttl)
-  else
-    redis.call('SET', KEYS[4], seen)
-  end
-end
-return {n, trimmed}
-""".replace("REMEMBERED", str(REMEMBERED_APPENDS))
+    + lua("history_append.lua").replace("REMEMBERED", str(REMEMBERED_APPENDS))
 )
 
 # KEYS: meta, appends, then the keys to count as deleted.
-_CLEAR_INDEXED = (
-    INDEX_FUNCTION
-    + """
-unindex(KEYS[1], ARGV[1])
-redis.call('UNLINK', KEYS[2])
-return redis.call('UNLINK', unpack(KEYS, 3))
-"""
-)
+_CLEAR_INDEXED = INDEX_FUNCTION + lua("history_clear_indexed.lua")
 
 # KEYS: active, archived, quarantine. ARGV: a mark (never a stored message), then
 # for each entry: its list (1: active, 2: archived), its index, its value. An
@@ -352,62 +149,13 @@ return redis.call('UNLINK', unpack(KEYS, 3))
 # value; found entries are marked, removed at once and pushed, unchanged, to the
 # quarantine list, which takes the session's remaining TTL. Returns 1 (moved) or
 # 0 (no longer there) per entry.
-_QUARANTINE = """
-local mark, lists, marked, moved, found = ARGV[1], {KEYS[1], KEYS[2]}, {}, {}, {}
-for i = 2, #ARGV, 3 do
-  local which, value = tonumber(ARGV[i]), ARGV[i + 2]
-  local list, at = lists[which], tonumber(ARGV[i + 1])
-  if redis.call('LINDEX', list, at) ~= value then at = redis.call('LPOS', list, value) end
-  if at then
-    redis.call('LSET', list, at, mark)
-    marked[which] = true
-    moved[#moved + 1] = value
-    found[#found + 1] = 1
-  else
-    found[#found + 1] = 0
-  end
-end
-local ttl, forever = 0, false
-for which = 1, 2 do
-  if marked[which] then
-    local left = redis.call('PTTL', lists[which])
-    if left == -1 then forever = true elseif left > ttl then ttl = left end
-    redis.call('LREM', lists[which], 0, mark)
-  end
-end
-if #moved > 0 then
-  for i = 1, #moved, 1000 do
-    redis.call('RPUSH', KEYS[3], unpack(moved, i, math.min(i + 999, #moved)))
-  end
-  if forever then
-    redis.call('PERSIST', KEYS[3])
-  elseif ttl > 0 then
-    redis.call('PEXPIRE', KEYS[3], ttl)
-  end
-end
-return found
-"""
+_QUARANTINE = lua("history_quarantine.lua")
 
 # Deleting by index keeps the order of the rest: mark the element, then remove
 # exactly that mark. The mark cannot be a stored message (those are JSON objects).
-_DELETE_AT = """
-local value = redis.call('LINDEX', KEYS[1], ARGV[1])
-if not value then return false end
-redis.call('LSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('LREM', KEYS[1], 1, ARGV[2])
-return value
-"""
+_DELETE_AT = lua("history_delete_at.lua")
 
-_ARCHIVE_OLDEST = """
-local moved = redis.call('LPOP', KEYS[1], ARGV[1])
-if not moved then return {} end
-for i = 1, #moved, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(moved, i, math.min(i + 999, #moved)))
-end
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return moved
-"""
+_ARCHIVE_OLDEST = lua("history_archive_oldest.lua")
 
 # Inserting keeps append's rules (TTL, search copy, event). The messages from the
 # position on come off the end, the one at the position overwritten by the new one
@@ -416,59 +164,13 @@ return moved
 # KEYS and ARGV: _APPEND's with one message (mode '0'; ARGV 1 to 10 are read, the
 # append's token is not), then the position, where the message is in ARGV, and how
 # many vectors (0 or 1) come just before it.
-_INSERT_AT = (
-    APPEND_FUNCTION
-    + INDEX_FUNCTION
-    + """
-local nvectors = tonumber(table.remove(ARGV))
-local first = tonumber(table.remove(ARGV))
-local at = tonumber(table.remove(ARGV))
-local stem, vectors = ARGV[7], {}
-for i = first - nvectors, first - 1 do vectors[#vectors + 1] = ARGV[i] end
-local before = redis.call('LLEN', KEYS[1])
-if at < 0 then at = math.max(0, before + at) end
-local values = {ARGV[first]}
-if at < before then
-  local moved = {}
-  if before - at > 1 then moved = redis.call('RPOP', KEYS[1], before - at - 1) end
-  values = {redis.call('LINDEX', KEYS[1], -1)}
-  redis.call('LSET', KEYS[1], -1, ARGV[first])
-  for i = #moved, 1, -1 do values[#values + 1] = moved[i] end
-end
-local n = append_messages(KEYS[1], KEYS[2], tonumber(ARGV[1]), 0, '', '', '0', ARGV[6],
-                          values, 1)
-local window = tonumber(ARGV[2])
-if window > 0 and n > window then
-  redis.call('LTRIM', KEYS[1], -window, -1)
-  n = window
-end
-if stem ~= '' then
-  index_messages(KEYS[3], stem, tonumber(ARGV[1]), ARGV[8], ARGV[9], ARGV[10], ARGV, first,
-    #vectors > 0 and vectors or nil)
-end
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4] .. n .. '}') end
-return n
-"""
-)
+_INSERT_AT = APPEND_FUNCTION + INDEX_FUNCTION + lua("history_insert_at.lua")
 
 # Replaces the whole session with archived messages: what clear(section="all") deletes
 # goes (the search copy included), then the messages are pushed to the archive.
 # KEYS: messages, archive, quarantine, appends, meta. ARGV: the session stem ('' when
 # the log is not searchable), the TTL in ms (0: none), then the messages.
-_REPLACE_ARCHIVED = (
-    INDEX_FUNCTION
-    + """
-if ARGV[1] ~= '' then unindex(KEYS[5], ARGV[1]) end
-redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-local n = 0
-for i = 3, #ARGV, 1000 do
-  n = redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-local ttl = tonumber(ARGV[2])
-if n > 0 and ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return n
-"""
-)
+_REPLACE_ARCHIVED = INDEX_FUNCTION + lua("history_replace_archived.lua")
 
 _TOMBSTONE = b"\x00rmem:deleted\x00"
 
@@ -483,237 +185,6 @@ ARCHIVE_OLDEST = Script(_ARCHIVE_OLDEST)
 QUARANTINE = Script(_QUARANTINE)
 INSERT_AT = Script(_INSERT_AT)
 REPLACE_ARCHIVED = Script(_REPLACE_ARCHIVED)
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:39] + '…'}"
-
-
-def _is_mapping(value: Any) -> bool:
-    # isinstance(..., Mapping) runs the ABC machinery; a dict needs none of it.
-    return type(value) is dict or isinstance(value, Mapping)
-
-
-def _content_problem(content: Any) -> tuple[str, str] | None:
-    if type(content) is str:
-        return None
-    if type(content) is not list and not isinstance(content, list):
-        return "content", f"must be a str or a list of content blocks, not {_shown(content)}"
-    for position, block in enumerate(content):
-        if type(block) is not dict and not isinstance(block, str) and not _is_mapping(block):
-            return (
-                f"content[{position}]",
-                f"must be a content block (an object) or a str, not {_shown(block)}",
-            )
-    return None
-
-
-_TEXT_FIELDS = ("name", "id", "tool_call_id")
-
-
-def _field_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
-    """What is wrong with the fields of a message other than its role: (field, problem)."""
-    problem = _content_problem(message.get("content"))
-    if problem is not None or len(message) == 2:
-        return problem
-    for field in _TEXT_FIELDS:
-        value = message.get(field)
-        if value is not None and not isinstance(value, str):
-            return field, f"must be a str, not {_shown(value)}"
-    calls = message.get("tool_calls")
-    if calls is not None:
-        if not isinstance(calls, list):
-            return "tool_calls", f"must be a list of tool calls, not {_shown(calls)}"
-        for position, call in enumerate(calls):
-            where = f"tool_calls[{position}]"
-            if not _is_mapping(call):
-                return where, f"must be a tool call {{'id', 'name', 'args'}}, not {_shown(call)}"
-            if not isinstance(call.get("name"), str):
-                return f"{where}.name", f"must be a str, not {_shown(call.get('name'))}"
-            args, call_id = call.get("args"), call.get("id")
-            if args is not None and not _is_mapping(args):
-                return f"{where}.args", f"must be an object, not {_shown(args)}"
-            if call_id is not None and not isinstance(call_id, str):
-                return f"{where}.id", f"must be a str, not {_shown(call_id)}"
-    ts = message.get("ts")
-    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int | float)):
-        return "ts", f"must be a number (seconds since the epoch), not {_shown(ts)}"
-    for field in ("lc", "li"):
-        value = message.get(field)
-        if value is not None and not _is_mapping(value):
-            return field, f"must be an object, not {_shown(value)}"
-    return None
-
-
-# What a framework's rebuild of a stored message may raise (pydantic's ValidationError
-# is a ValueError).
-REBUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-
-Rebuild = Callable[[Any], R]
-Describe = Callable[[Exception, Any], tuple[str, str]]
-
-
-def rebuild_problem(
-    rebuild: Rebuild[Any], describe: Describe, stored: Any
-) -> tuple[str, str] | None:
-    """Why ``rebuild`` (a framework's reader) cannot rebuild ``stored``: ``(field, problem)``."""
-    try:
-        rebuild(stored)
-    except REBUILD_ERRORS as exc:
-        return _described(describe, exc, stored)
-    return None
-
-
-def rebuild_all(
-    rebuild: Rebuild[R],
-    describe: Describe,
-    stored: Sequence[Any],
-    keys: KeySchema,
-    key: str,
-    first: int | None = 0,
-    *,
-    reader: str,
-    where: str | None = None,
-    hint: bool = True,
-) -> list[R]:
-    """``rebuild`` of each message read from the list ``key``, whose first is at index
-    ``first`` (None: the last ones, counted from the end; ``where`` names the place
-    instead, ``{position}`` standing for the message's position).
-
-    A message that cannot be rebuilt is a :class:`DamagedMessageError` naming the
-    key, the index and the field (with how to repair it, unless ``hint=False``).
-    """
-    messages: list[R] = []
-    try:
-        for message in stored:
-            messages.append(rebuild(message))
-    except REBUILD_ERRORS as exc:
-        position = len(messages)
-        field, problem = _described(describe, exc, stored[position])
-        start = -len(stored) if first is None else first
-        raise damaged_message(
-            keys,
-            key,
-            None if where else start + position,
-            field,
-            problem,
-            reader=reader,
-            hint=hint,
-            where=where.format(position=start + position) if where else None,
-        ) from exc
-    return messages
-
-
-def _described(describe: Describe, exc: Exception, stored: Any) -> tuple[str, str]:
-    # The neutral form's own rules first: a framework's reader is not asked to check them.
-    return stored_problem(stored) or describe(exc, stored)
-
-
-def stored_problem(message: Any) -> tuple[str, str] | None:
-    """What is wrong with a decoded stored message: ``(field, problem)``, or None.
-
-    The neutral form's rules: ``role`` a non-empty str; ``content`` a str or a
-    list of blocks (objects) and strs; ``name``, ``id``, ``tool_call_id`` strs;
-    ``tool_calls`` a list of ``{"name": str, "args": object, "id": str}``; ``ts``
-    a number; ``lc`` and ``li`` objects (the optional ones may be null). The log
-    refuses to store a message that breaks them.
-    """
-    if type(message) is not dict:
-        return "value", (
-            f"is not a stored message of redis-memory-backend (a JSON {_json_kind(message)}, "
-            "not an object); another program may write under this key prefix"
-        )
-    role = message.get("role")
-    if type(role) is not str or not role:
-        if role is None and "content" not in message:
-            return "value", (
-                "is not a stored message of redis-memory-backend (it has no role and "
-                "content); another program may write under this key prefix"
-            )
-        return "role", f"must be a non-empty str, not {_shown(role)}"
-    if "content" not in message:
-        return "content", "is missing"
-    return _field_problem(message)
-
-
-# The types each known field may have once decoded (orjson gives exact types).
-_FIELD_TYPES: dict[str, frozenset[type]] = {
-    "name": frozenset({str, type(None)}),
-    "id": frozenset({str, type(None)}),
-    "tool_call_id": frozenset({str, type(None)}),
-    "tool_calls": frozenset({list, type(None)}),
-    "ts": frozenset({float, int, type(None)}),
-    "lc": frozenset({dict, type(None)}),
-    "li": frozenset({dict, type(None)}),
-}
-_TEXT = frozenset({str})
-_CONTENT = frozenset({str, list})
-_BLOCK = frozenset({str, dict})
-_NEUTRAL_PAIR = frozenset({"role", "content"})
-
-
-def _well_formed(messages: list[Any]) -> bool:
-    """Whether every decoded message keeps :func:`stored_problem`'s rules, checked
-    field by field across the batch by C code; False: look at each (it is exact)."""
-    try:  # dict.__getitem__ refuses what is not a dict, and a missing field
-        roles = list(map(dict.__getitem__, messages, repeat("role")))
-        contents = list(map(dict.__getitem__, messages, repeat("content")))
-    except (KeyError, TypeError):
-        return False
-    if not set(map(type, roles)) <= _TEXT or not all(roles):
-        return False
-    kinds = set(map(type, contents))
-    if not kinds <= _CONTENT:
-        return False
-    if list in kinds and not all(
-        set(map(type, content)) <= _BLOCK for content in contents if type(content) is list
-    ):
-        return False
-    for field in set().union(*messages) - _NEUTRAL_PAIR:
-        allowed = _FIELD_TYPES.get(field)
-        if allowed is None:
-            continue
-        values = list(map(dict.get, messages, repeat(field)))
-        if not set(map(type, values)) <= allowed:
-            return False
-        if field == "tool_calls" and any(
-            _field_problem({"role": "-", "content": "", "tool_calls": calls})
-            for calls in values
-            if calls
-        ):
-            return False
-    return True
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "boolean" if isinstance(value, bool) else "number"
-
-
-def _validate_message(message: Any, position: int) -> None:
-    if type(message) is not dict and not isinstance(message, Mapping):
-        raise TypeError(
-            f"message {position} is a {type(message).__name__}; the message log stores "
-            "mappings in the neutral form {'role': ..., 'content': ...}"
-        )
-    role = message.get("role")
-    if not isinstance(role, str) or not role:
-        raise TypeError(f"message {position} needs a non-empty str 'role', got {role!r}")
-    content = message.get("content")
-    if not isinstance(content, str | list):
-        raise TypeError(
-            f"message {position} needs 'content' as a str or a list of content blocks, "
-            f"got {type(content).__name__}"
-        )
-    problem = _field_problem(message)
-    if problem is not None:
-        raise TypeError(f"message {position} cannot be stored: {problem[0]} {problem[1]}")
 
 
 def _ts_of(raw: Any, loads: Callable[[Any], Any]) -> float | None:
@@ -844,7 +315,7 @@ class _MessageLogCore(Engine):
         encoded: list[bytes] = []
         ids: list[Any] = []
         for position, message in enumerate(messages):
-            _validate_message(message, position)
+            check_new(message, position)
             record = message if "ts" in message else {**message, "ts": now}
             try:
                 data: bytes | None = dumps(record)
@@ -896,7 +367,7 @@ class _MessageLogCore(Engine):
             raws = raws or ()
             try:
                 messages = list(map(loads, raws))
-                valid = _well_formed(messages)
+                valid = well_formed(messages)
             except (ValueError, TypeError):  # SerializationError is both
                 valid = False
             if not valid:
@@ -1490,20 +961,6 @@ def _user(user_id: str) -> str:
     return user_id
 
 
-def message_text(message: Mapping[str, Any]) -> str:
-    """The text of a stored message: its content, or the text of its content blocks."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            block["text"]
-            for block in content
-            if isinstance(block, Mapping) and isinstance(block.get("text"), str)
-        )
-    return ""
-
-
 class MessageLog(_MessageLogCore, SyncRunner):
     """The message log, sync. :class:`AsyncMessageLog` mirrors it name for name.
 
@@ -1716,8 +1173,8 @@ class MessageLog(_MessageLogCore, SyncRunner):
         """The session's entries (archived and active) that cannot be read, in one round trip.
 
         An entry is damaged when it is not a stored message or breaks a rule of
-        :func:`stored_problem`, or when ``check`` (given a well-formed message)
-        returns ``(field, problem)``: e.g. a framework that cannot rebuild it.
+        :func:`~redis_memory.messages.stored_problem`, or when ``check`` (given a
+        well-formed message) returns ``(field, problem)``: e.g. a framework that cannot rebuild it.
         """
         return self._run(self._plan_find_damaged(session_id, check))
 

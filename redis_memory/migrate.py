@@ -61,7 +61,8 @@ from ._execute import execute
 from ._plan import Plan, Script, lua
 from .config import RedisMemoryConfig
 from .connection import RedisClients, SyncClient
-from .history import MessageLog, StoredMessage
+from .history import MessageLog
+from .messages import StoredMessage
 
 Status = Literal["new", "grown", "unchanged", "conflict", "replaced", "unreadable"]
 Convert = Callable[[Any], StoredMessage]

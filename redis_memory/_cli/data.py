@@ -284,9 +284,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--from-start", action="store_true", help="with --audit: the whole stream first"
     )
     tail.add_argument("--count", type=at_least_one, help="stop after N events")
-    tail.add_argument(
-        "--idle-timeout", type=float, help="stop after S seconds without an event"
-    )
+    tail.add_argument("--idle-timeout", type=float, help="stop after S seconds without an event")
     # The old name of --idle-timeout: a timeout is the longest one call may wait.
     tail.add_argument("--timeout", type=float, dest="idle_timeout", help=argparse.SUPPRESS)
     tail.set_defaults(run=_events_tail)

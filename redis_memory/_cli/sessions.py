@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ..history import DamagedEntry, MessageLog, StoredMessage
+from ..history import MessageLog
+from ..messages import DamagedEntry, StoredMessage
 from . import (
     CommandError,
     Progress,
