@@ -59,15 +59,19 @@ $(LIBSSL)/.ready: redis_memory/_scripts/install-libssl11.sh
 
 # The modules whose features must work on Redis Cluster, run a second time
 # against an embedded cluster (three primaries, three replicas, no Search).
-CLUSTER_TESTS := tests/test_cluster.py tests/test_history.py tests/test_langchain_history.py \
-	tests/test_llama_index_history.py tests/test_cross_framework.py tests/test_cache.py \
-	tests/test_langchain_cache.py tests/test_llama_index_cache.py tests/test_state.py \
-	tests/test_langchain_store.py tests/test_llama_index_kvstore.py tests/test_coordination.py \
-	tests/test_ratelimit.py tests/test_events.py tests/test_workqueue.py \
-	tests/test_langgraph_conformance.py tests/test_langgraph_saver.py \
-	tests/test_langgraph_graphs.py tests/test_memory.py tests/test_cli_memories.py \
-	tests/test_langgraph_store.py tests/test_presence.py tests/test_priorityqueue.py \
-	tests/test_disagreements.py tests/test_team_tools.py tests/test_docstrings.py
+CLUSTER_TESTS := tests/operations/test_cluster.py tests/history/test_history.py \
+	tests/history/test_langchain_history.py tests/history/test_llama_index_history.py \
+	tests/history/test_cross_framework.py tests/cache/test_cache.py \
+	tests/cache/test_langchain_cache.py tests/cache/test_llama_index_cache.py \
+	tests/state/test_state.py tests/state/test_langchain_store.py \
+	tests/state/test_llama_index_kvstore.py tests/agents/test_coordination.py \
+	tests/agents/test_ratelimit.py tests/events/test_events.py tests/events/test_workqueue.py \
+	tests/langgraph/test_langgraph_conformance.py tests/langgraph/test_langgraph_saver.py \
+	tests/langgraph/test_langgraph_graphs.py tests/memory/test_memory.py \
+	tests/cli/test_cli_memories.py tests/langgraph/test_langgraph_store.py \
+	tests/agents/test_presence.py tests/agents/test_priorityqueue.py \
+	tests/agents/test_disagreements.py tests/agents/test_team_tools.py \
+	tests/package/test_docstrings.py
 
 test: setup browser
 	@$(BIN)/ruff check --quiet .

@@ -1,7 +1,7 @@
 """Running the notebooks of ``notebooks/`` top to bottom, in a kernel of this interpreter.
 
 The test suite executes each notebook in memory and never writes it back
-(``tests/test_notebooks.py``); ``make notebooks`` runs this file, which executes
+(``tests/package/test_notebooks.py``); ``make notebooks`` runs this file, which executes
 them and saves their outputs in place, so the committed notebooks show a real run:
 
     .venv/bin/python tests/_notebooks.py [notebooks/01_langchain.ipynb ...]
@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from _paths import ROOT
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 # A kernel name of our own, installed for the run only: "python3" could resolve
 # to a kernelspec of another Python found in the user's Jupyter folders.

@@ -1,6 +1,6 @@
 """The core of the team tools (redis_memory.agent_tools): the specs and the desk twins.
 
-The frameworks' tools over them are tested in tests/test_team_tools.py; here the
+The frameworks' tools over them are tested in tests/agents/test_team_tools.py; here the
 desks are called directly, as a program (or another framework) would, against the
 real server.
 """

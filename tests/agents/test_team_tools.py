@@ -4,7 +4,7 @@ Both frameworks' tools run against the real server, invoked the way each framewo
 invokes a tool (LangChain ``invoke``/``ainvoke`` with a tool call, LlamaIndex
 ``call``/``acall``), and each test asserts on the text the model would read. The
 core desk behind them (redis_memory.agent_tools) has its own tests in
-tests/test_agent_tools.py.
+tests/agents/test_agent_tools.py.
 """
 
 from __future__ import annotations

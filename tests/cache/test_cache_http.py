@@ -6,7 +6,7 @@ LlamaIndex's ``OpenAI``), and what is counted is what they put on the wire:
 vcrpy sits under httpx and answers each request from a cassette. A cache hit
 must send no HTTP request at all, a miss exactly one.
 
-The cassettes in ``tests/cassettes/`` are hand-written, not recorded (these
+The cassettes in ``tests/cache/cassettes/`` are hand-written, not recorded (these
 tests run without network): each holds one interaction, a POST to
 ``https://api.openai.com/v1/chat/completions`` answered 200 with an OpenAI
 chat-completion body. Their request bodies are what the clients send (checked
@@ -29,11 +29,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import openai
 import pytest
 import vcr
+from _paths import TESTS
 from langchain_core.globals import set_llm_cache
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
@@ -48,7 +48,7 @@ from llama_index_redis_memory import RedisCachedLLM, RedisLLMCache
 # The package needs no more than redis_memory.acl grants: these tests run as such a user.
 pytestmark = pytest.mark.acl_user
 
-CASSETTES = Path(__file__).parent / "cassettes"
+CASSETTES = TESTS / "cache" / "cassettes"
 MODEL = "gpt-4o-mini"
 FAKE_KEY = "sk-test"
 

@@ -7,16 +7,16 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import ROOT
 
 from redis_memory.embeddings import MINILM_DIMENSIONS, MiniLMEmbedder
 
 pytest.importorskip("sentence_transformers")
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = ROOT.parent / "shared" / "datasets"
 
 
 # Used when the data sets are not beside the checkout (CI puts ../shared there).

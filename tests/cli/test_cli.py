@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from _paths import ROOT
 
 from redis_memory import KeySchema
 from redis_memory.acl import acl_rules
@@ -205,7 +206,7 @@ def test_console_script_is_installed():
 
 def test_setup_is_quiet_and_quick_when_libssl_is_already_there(tmp_path):
     # The checkout's copy (made by `make setup`) is reused: nothing is fetched.
-    checkout = Path(__file__).resolve().parents[1] / ".cache" / "libssl1.1"
+    checkout = ROOT / ".cache" / "libssl1.1"
     if not checkout.exists():
         pytest.skip("libssl 1.1 comes from the system here")
     target = tmp_path / "libssl"
@@ -238,7 +239,7 @@ def test_every_command_of_the_readme_parses():
 
     from redis_memory.cli import _parser
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash", 1)[1].split("```", 1)[0]
     lines = [line for line in block.splitlines() if line.startswith("redis-memory ")]

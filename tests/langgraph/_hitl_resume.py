@@ -1,9 +1,9 @@
 """An approval graph that interrupts for a human, and a second process that resumes it.
 
-``tests/test_langgraph_graphs.py`` runs the graph to its interrupt, then runs this file
+``tests/langgraph/test_langgraph_graphs.py`` runs the graph to its interrupt, then runs this file
 as a script, a new interpreter with no state of the first one::
 
-    python tests/_hitl_resume.py REDIS_URL PREFIX THREAD_ID ANSWER
+    python tests/langgraph/_hitl_resume.py REDIS_URL PREFIX THREAD_ID ANSWER
 
 which resumes the thread with ``Command(resume=ANSWER)`` through a new ``RedisSaver``
 and prints the final state as JSON on stdout.

@@ -15,11 +15,11 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
 from _hitl_resume import build_approval_graph
+from _paths import TESTS
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import (
@@ -44,7 +44,7 @@ from redis_memory.errors import RedisUnavailableError, SerializationError, Unexp
 # The saver needs no more than redis_memory.acl grants: these tests run as such a user.
 pytestmark = pytest.mark.acl_user
 
-HERE = Path(__file__).resolve().parent
+HITL_RESUME = TESTS / "langgraph" / "_hitl_resume.py"
 
 
 def thread(thread_id: str, **configurable: Any) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def test_interrupt_in_this_process_resume_in_a_second_process(config):
     assert paused.values == {"request": "deploy v2", "log": ["prep"]}
 
     done = subprocess.run(
-        [sys.executable, str(HERE / "_hitl_resume.py"), config.url, config.prefix, tid, "yes"],
+        [sys.executable, str(HITL_RESUME), config.url, config.prefix, tid, "yes"],
         capture_output=True,
         text=True,
         timeout=120,

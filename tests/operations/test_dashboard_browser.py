@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _paths import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "dashboard.png"
+SCREENSHOT = ROOT / "docs" / "dashboard.png"
 
 pytestmark = [
     pytest.mark.standalone_only,

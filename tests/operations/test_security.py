@@ -14,11 +14,11 @@ import re
 import socket
 import threading
 import traceback
-from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
+from _paths import ROOT
 
 from langchain_redis_memory import RedisCache
 from llama_index_redis_memory import RedisChatStore
@@ -39,7 +39,7 @@ from redis_memory.coordination import Claims, Findings
 from redis_memory.history import AsyncMessageLog, MessageLog
 from redis_memory.workqueue import WorkQueue
 
-README = Path(__file__).resolve().parent.parent / "docs" / "production.md"  # its ACL section
+README = ROOT / "docs" / "production.md"  # its ACL section
 SECRET = "hunter2-secret"
 
 

@@ -10,11 +10,12 @@ import asyncio
 import importlib.util
 import math
 import sys
-from pathlib import Path
+
+from _paths import ROOT
 
 from redis_memory.embedded import EmbeddedRedis
 
-SOAK = Path(__file__).resolve().parents[1] / "benchmarks" / "soak.py"
+SOAK = ROOT / "benchmarks" / "soak.py"
 
 
 def _soak_module():

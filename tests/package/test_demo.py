@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo.py"
+from _paths import ROOT
+
+DEMO = ROOT / "examples" / "demo.py"
 
 
 def test_demo_runs_and_prints_its_walkthrough():

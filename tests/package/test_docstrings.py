@@ -27,11 +27,11 @@ OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 # Run by their own tests already (with the same flags' intent); not repeated here.
 RUN_ELSEWHERE = {
-    "redis_memory.serialization": "tests/test_limits.py",
-    "redis_memory.verifier": "tests/test_verifier.py",
-    "llama_index_redis_memory.cached_llm": "tests/test_llama_index_cache.py",
-    "llama_index_redis_memory.embeddings": "tests/test_llama_index_cache.py",
-    "llama_index_redis_memory.chat_store": "tests/test_llama_index_history.py",
+    "redis_memory.serialization": "tests/operations/test_limits.py",
+    "redis_memory.verifier": "tests/cache/test_verifier.py",
+    "llama_index_redis_memory.cached_llm": "tests/cache/test_llama_index_cache.py",
+    "llama_index_redis_memory.embeddings": "tests/cache/test_llama_index_cache.py",
+    "llama_index_redis_memory.chat_store": "tests/history/test_llama_index_history.py",
 }
 
 # Examples that start their own servers and use no test Redis: the cluster pass

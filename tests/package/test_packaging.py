@@ -8,14 +8,12 @@ import pkgutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
+from _paths import ROOT
 
 import redis_memory
 from redis_memory import errors
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _public_classes() -> dict[str, type]:
