@@ -38,8 +38,13 @@ class Engine:
         clients = RedisClients.shared(url=url, client=client, config=config)
         self._clients = clients
         self.config: RedisMemoryConfig = clients.config
-        self.keys: KeySchema = clients.config.keys
+        self._key_schema = clients.config.keys
         self._serializer = clients.config.checked_serializer
+
+    @property
+    def keys(self) -> KeySchema:
+        """The key schema that names every key this engine reads or writes."""
+        return self._key_schema
 
     def _url(self) -> str:
         return self._clients.masked_url()

@@ -274,7 +274,13 @@ class RedisMemoryConfig:
         return url
 
     def replace(self, **changes: Any) -> Self:
-        """A copy with some settings changed."""
+        """A copy with some settings changed.
+
+        ``cluster`` that came from a ``redis+cluster://`` URL follows the URL: a new
+        ``url`` of another scheme turns it off (unless ``cluster=`` is given too).
+        """
+        if "url" in changes and "cluster" not in changes and self.url and is_cluster_url(self.url):
+            changes["cluster"] = False
         return replace(self, **changes)
 
     @classmethod

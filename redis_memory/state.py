@@ -45,13 +45,12 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from ._checks import decoded, whole
-from ._execute import execute, execute_async
-from ._flow import drive, drive_async
+from ._engine import AsyncRunner, Engine, SyncRunner
 from ._paging import each_once, each_once_async, every_page
 from ._plan import Plan, Script, lua
 from ._twins import twin_of
 from .config import RedisMemoryConfig
-from .connection import AsyncClient, RedisClients, SyncClient
+from .connection import AsyncClient, SyncClient
 from .errors import SerializationError
 from .keys import KeySchema, unescape_id
 from .serialization import check_value_size, fast_loads
@@ -99,8 +98,12 @@ def _as_bytes(value: Any, key: str) -> bytes:
     )
 
 
-class _StateCore:
-    """What the sync and async state stores share: keys, encoding, checks, plans."""
+class _StateCore(Engine):
+    """What the sync and async state stores share: keys, encoding, checks, plans.
+
+    ``keys`` is a method of the stores (a user's keys), so the key schema is
+    :attr:`schema` here.
+    """
 
     def __init__(
         self,
@@ -110,16 +113,15 @@ class _StateCore:
         config: RedisMemoryConfig | None = None,
         publish_events: bool = True,
     ) -> None:
-        self._clients = RedisClients.shared(url=url, client=client, config=config)
-        self.config: RedisMemoryConfig = self._clients.config
-        self.schema: KeySchema = self.config.keys
+        super().__init__(url, client, config)
         self.publish_events = bool(publish_events)
-        self._serializer = self.config.checked_serializer
         self._loads = fast_loads(self._serializer)
         self._ttl = self.config.ttl.state
 
-    def _url(self) -> str:
-        return self._clients.masked_url()
+    @property
+    def schema(self) -> KeySchema:
+        """The key schema that names every key this store reads or writes."""
+        return self._key_schema
 
     def channel(self, user_id: str) -> str:
         """The pub/sub channel on which this user's state changes are announced."""
@@ -453,7 +455,7 @@ def _item_name(item: tuple[str, Any]) -> str:
     return item[0]
 
 
-class StateStore(_StateCore):
+class StateStore(_StateCore, SyncRunner):
     """Per-user state, sync. :class:`AsyncStateStore` mirrors it name for name.
 
     JSON values (or raw bytes, through the ``*_bytes`` methods) under each
@@ -482,9 +484,6 @@ class StateStore(_StateCore):
             assert sorted(state.iter_keys("ana")) == ["profile", "token"]
             assert state.delete("ana", "profile", "token") == 2
     """
-
-    def _run(self, plan: Plan[T]) -> T:
-        return execute(self._clients.sync, plan, self._url)
 
     def get(self, user_id: str, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default`` (one ``GET``)."""
@@ -575,7 +574,7 @@ class StateStore(_StateCore):
 
     def clear(self, user_id: str) -> int:
         """Delete every key of the user; returns how many were deleted."""
-        return drive(self._clear_flow(user_id), self._run)
+        return self._drive(self._clear_flow(user_id))
 
     # -- raw bytes (LangChain's ByteStore) ------------------------------------------
     def get_bytes(self, user_id: str, key: str, default: bytes | None = None) -> bytes | None:
@@ -606,7 +605,7 @@ class StateStore(_StateCore):
 
 
 @twin_of(StateStore)
-class AsyncStateStore(_StateCore):
+class AsyncStateStore(_StateCore, AsyncRunner):
     """Per-user state on ``redis.asyncio``: :class:`StateStore`'s twin, name for name.
 
     Example:
@@ -625,9 +624,6 @@ class AsyncStateStore(_StateCore):
 
             asyncio.run(main())
     """
-
-    async def _run(self, plan: Plan[T]) -> T:
-        return await execute_async(self._clients.async_, plan, self._url)
 
     async def get(self, user_id: str, key: str, default: Any = None) -> Any:
         return await self._run(self._plan_get(user_id, key, default, raw=False))
@@ -689,7 +685,7 @@ class AsyncStateStore(_StateCore):
         return each_once_async(page, key=_item_name)
 
     async def clear(self, user_id: str) -> int:
-        return await drive_async(self._clear_flow(user_id), self._run)
+        return await self._drive(self._clear_flow(user_id))
 
     async def get_bytes(self, user_id: str, key: str, default: bytes | None = None) -> bytes | None:
         return await self._run(self._plan_get(user_id, key, default, raw=True))

@@ -569,3 +569,26 @@ def test_replace_validates(changes, message):
 def test_replace_rejects_unknown_settings():
     with pytest.raises(TypeError):
         RedisMemoryConfig().replace(prefx="myapp")
+
+
+def test_cluster_from_a_cluster_url_follows_a_new_url():
+    from_url = RedisMemoryConfig(url="redis+cluster://h:7000")
+    assert from_url.cluster is True
+    assert from_url.replace(url="redis://h:6379").cluster is False
+    assert from_url.replace(url="rediss+cluster://h:7001").cluster is True
+    assert from_url.replace(prefix="other").cluster is True
+    said = RedisMemoryConfig(url="redis://h:7000", cluster=True)
+    assert said.replace(url="redis://h:7001").cluster is True
+
+
+def test_url_argument_wins_over_a_cluster_url_in_the_environment(monkeypatch, redis_url, prefix):
+    """A program run with REDIS_MEMORY_URL naming a cluster, whose class is given the
+    url= of one server: it talks to that server, not to a cluster."""
+    from redis_memory.state import StateStore
+
+    monkeypatch.setenv("REDIS_MEMORY_URL", "redis+cluster://127.0.0.1:1")
+    monkeypatch.setenv("REDIS_MEMORY_PREFIX", prefix)
+    store = StateStore(url=redis_url)
+    assert store.config.cluster is False
+    store.set("ana", "plan", {"tier": "pro"})
+    assert store.get("ana", "plan") == {"tier": "pro"}
