@@ -37,6 +37,7 @@ from langgraph.store.base import (
     ensure_embeddings,
 )
 
+from redis_memory._checks import seconds_or_none
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.embeddings import FunctionEmbedder
@@ -328,12 +329,9 @@ class RedisLongTermStore(BaseStore):
     @staticmethod
     def _lifetime(minutes: float | None) -> TTL | Literal["policy"]:
         # LangGraph's TTL is in minutes, renewed by the reads that ask for it; None
-        # there is the store's default.
-        if minutes is None:
-            return POLICY
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float):
-            raise TypeError(f"ttl is a number of minutes or None, got {minutes!r}")
-        return TTL(minutes * 60, sliding=True)
+        # there is the store's default. TTL checks the upper end (100 years) and 1 ms.
+        checked = seconds_or_none("ttl", minutes, unit="minutes", type_error=TypeError)
+        return POLICY if checked is None else TTL(checked * 60, sliding=True)
 
     def _put_args(self, op: PutOp) -> dict[str, Any]:
         index = op.index if op.index is None or op.index is False else _paths(op.index, "index")

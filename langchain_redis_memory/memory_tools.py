@@ -28,6 +28,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
+from redis_memory._checks import whole
 from redis_memory._faces import MemoryRetrieval
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
@@ -212,8 +213,7 @@ def memory_tools(
             # An agent: create_agent(model, tools=[save, search, delete], checkpointer=...)
     """
     fixed = None if callable(namespace) else as_namespace(namespace)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k is a whole number of at least 1, got {k!r}")
+    whole("k", k, 1)
     where = {"url": url, "client": client, "config": config}
     embedder = _embedder(embeddings)
     sync, astore = memory_twins(store, name, **where, embedder=embedder, dims=dims)

@@ -18,6 +18,7 @@ from llama_index.core.storage.kvstore.types import (
     BaseKVStore,
 )
 
+from redis_memory._checks import whole
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
 from redis_memory.errors import SerializationError
@@ -35,8 +36,7 @@ def _checked(key: str, val: Any) -> dict:
 
 
 def _batches(kv_pairs: Sequence[tuple[str, dict]], batch_size: int) -> list[dict[str, dict]]:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    whole("batch_size", batch_size, 1)
     pairs = [(key, _checked(key, val)) for key, val in kv_pairs]
     return [dict(pairs[i : i + batch_size]) for i in range(0, len(pairs), batch_size)]
 

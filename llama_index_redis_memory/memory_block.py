@@ -32,6 +32,7 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.utils import get_tokenizer
 
+from redis_memory._checks import whole
 from redis_memory._faces import MemoryRetrieval
 from redis_memory.config import RedisMemoryConfig
 from redis_memory.connection import AsyncClient, SyncClient
@@ -280,10 +281,7 @@ class RedisMemoryRetriever(MemoryRetrieval, BaseRetriever):
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
-        if isinstance(similarity_top_k, bool) or not isinstance(similarity_top_k, int):
-            raise TypeError(f"similarity_top_k is an int, got {similarity_top_k!r}")
-        if similarity_top_k < 1:
-            raise ValueError(f"similarity_top_k is at least 1, got {similarity_top_k}")
+        whole("similarity_top_k", similarity_top_k, 1, type_error=TypeError)
         if not 0 <= recency_weight <= 1:
             raise ValueError(f"recency_weight is between 0 and 1, got {recency_weight}")
         self.namespace = as_namespace(namespace)

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._checks import whole
 from ._flow import drive, drive_async
 from ._holds import Hold
 from ._twins import twin_of
@@ -301,8 +302,7 @@ class _TeamDeskCore:
         return reply + " It stays open until it is resolved; read_findings lists it."
 
     def _read(self, task_id: str, last: int) -> _Flow:
-        if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= _MOST_READ:
-            raise ValueError(f"last is a whole number from 1 to {_MOST_READ}, got {last!r}")
+        whole("last", last, 1, maximum=_MOST_READ)
         findings = yield self._findings.list(task_id, last=last + 1)
         conflicts = yield self._findings.conflicts(task_id, include_resolved=True)
         if not findings and not conflicts:

@@ -55,6 +55,7 @@ import numpy as np
 import redis
 
 from . import metrics
+from ._checks import seconds, whole
 from ._checks import text as reply_text
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
@@ -352,15 +353,8 @@ class _ResponseCacheCore:
             raise ConfigurationError(f"semantic is True, False or 'exact-only', got {semantic!r}")
         if semantic is not True:
             embedder = None
-        if (
-            isinstance(embedding_cache, bool)
-            or not isinstance(embedding_cache, int)
-            or (embedding_cache < 0)
-        ):
-            raise ConfigurationError(
-                "embedding_cache is how many recent query embeddings to keep (0: none), "
-                f"got {embedding_cache!r}"
-            )
+        # How many recent query embeddings to keep (0: none).
+        whole("embedding_cache", embedding_cache, 0, error=ConfigurationError)
         if algorithm not in ("flat", "hnsw"):
             raise ConfigurationError(f"algorithm is 'flat' or 'hnsw', got {algorithm!r}")
         if embedder is not None and not isinstance(embedder, Embedder):
@@ -369,10 +363,7 @@ class _ResponseCacheCore:
                 "use the LangChain or LlamaIndex cache classes to pass those frameworks' "
                 "embeddings"
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds, got {timeout!r}"
-            )
+        seconds("timeout", timeout, error=ConfigurationError)
         shared = RedisClients.shared(url=url, client=client, config=config)
         if embedder is not None and shared.is_cluster:
             raise SearchModuleMissingError(

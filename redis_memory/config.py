@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Self
 
+from ._checks import seconds, seconds_or_none, whole, whole_or_none
 from .errors import ConfigurationError
 from .keys import DEFAULT_PREFIX, KeySchema, validate_prefix
 from .sentinel import SENTINEL_SCHEME, parse_sentinel_url
@@ -107,19 +107,6 @@ def node_url(url: str) -> str:
     return f"{scheme.lower().removesuffix(CLUSTER_SUFFIX)}{sep}{rest}"
 
 
-def _positive_number(name: str, value: Any, *, allow_none: bool) -> float | None:
-    if value is None and allow_none:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True, slots=True)
 class RedisMemoryConfig:
     """Connection, key prefix, TTL policy and serializer, shared by every class.
@@ -201,27 +188,11 @@ class RedisMemoryConfig:
             raise ConfigurationError(f"ttl must be a TTLPolicy, not {type(self.ttl).__name__}")
         if not isinstance(self.serializer, Serializer):
             raise ConfigurationError("serializer must have dumps(value) -> bytes and loads(bytes)")
-        _positive_number("socket_timeout", self.socket_timeout, allow_none=True)
-        _positive_number("socket_connect_timeout", self.socket_connect_timeout, allow_none=True)
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ConfigurationError(f"retries must be a whole number >= 0, got {self.retries!r}")
-        if self.max_connections is not None and (
-            isinstance(self.max_connections, bool)
-            or not isinstance(self.max_connections, int)
-            or self.max_connections < 1
-        ):
-            raise ConfigurationError(
-                f"max_connections must be a whole number >= 1 or None, got {self.max_connections!r}"
-            )
-        if self.max_value_bytes is not None and (
-            isinstance(self.max_value_bytes, bool)
-            or not isinstance(self.max_value_bytes, int)
-            or self.max_value_bytes < 1
-        ):
-            raise ConfigurationError(
-                f"max_value_bytes must be a whole number of bytes >= 1 or None, "
-                f"got {self.max_value_bytes!r}"
-            )
+        for name in ("socket_timeout", "socket_connect_timeout"):
+            seconds_or_none(name, getattr(self, name), error=ConfigurationError)
+        whole("retries", self.retries, 0, error=ConfigurationError)
+        for name in ("max_connections", "max_value_bytes"):  # None: no limit
+            whole_or_none(name, getattr(self, name), 1, error=ConfigurationError)
         if not isinstance(self.connection_kwargs, Mapping):
             raise ConfigurationError("connection_kwargs must be a mapping of redis-py arguments")
         object.__setattr__(
@@ -235,11 +206,8 @@ class RedisMemoryConfig:
 
     def _check_replica_acks(self) -> None:
         acks = self.replica_acks
-        if isinstance(acks, bool) or not isinstance(acks, int) or acks < 0:
-            raise ConfigurationError(f"replica_acks must be a whole number >= 0, got {acks!r}")
-        timeout = _positive_number(
-            "replica_ack_timeout", self.replica_ack_timeout, allow_none=False
-        )
+        whole("replica_acks", acks, 0, error=ConfigurationError)
+        timeout = seconds("replica_ack_timeout", self.replica_ack_timeout, error=ConfigurationError)
         if acks and self.socket_timeout is not None and timeout >= self.socket_timeout:
             raise ConfigurationError(
                 f"replica_ack_timeout ({timeout:g} s) must be less than socket_timeout "

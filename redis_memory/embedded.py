@@ -60,6 +60,7 @@ from urllib.parse import quote
 
 import redis
 
+from ._checks import whole
 from .config import mask_url
 from .errors import EmbeddedServerError, SearchModuleMissingError
 
@@ -450,8 +451,8 @@ class EmbeddedRedis:
         startup_timeout: float = 20.0,
         load_modules: bool = True,
     ) -> None:
-        if port is not None and (isinstance(port, bool) or not 0 < port < 65536):
-            raise ValueError(f"port must be between 1 and 65535, got {port!r}")
+        if port is not None:
+            whole("port", port, 1, maximum=65535, type_error=TypeError)
         if isinstance(extra_args, str):
             raise TypeError("extra_args is a sequence of arguments, not one string")
         self._binary_arg = binary
@@ -737,10 +738,8 @@ class EmbeddedCluster:
         binary: str | os.PathLike[str] | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
-        if isinstance(primaries, bool) or not isinstance(primaries, int) or primaries < 1:
-            raise ValueError(f"primaries must be a whole number >= 1, got {primaries!r}")
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-            raise ValueError(f"replicas must be a whole number >= 0, got {replicas!r}")
+        whole("primaries", primaries, 1)
+        whole("replicas", replicas, 0)
         self._primaries = primaries
         self._replicas = replicas
         self._binary_arg = binary

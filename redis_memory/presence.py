@@ -53,7 +53,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import _holds
-from ._checks import distinct_names, text, whole
+from ._checks import distinct_names, milliseconds, seconds, text, whole
 from ._engine import AsyncRunner, Engine, SyncRunner
 from ._holds import Hold
 from ._plan import Plan, Script, lua
@@ -65,7 +65,7 @@ from .keys import escape_id, unescape_id
 
 # Permissions lived here until they had a module of their own; old imports still work.
 from .permissions import AsyncPermissions, Permissions  # noqa: F401
-from .ttl import TTL
+from .ttl import MAX_SECONDS, TTL
 
 T = TypeVar("T")
 Seconds = int | float | timedelta
@@ -181,13 +181,9 @@ class TeamActivity:
 
 # -- helpers ---------------------------------------------------------------------------
 def _milliseconds(name: str, value: TTL | Seconds) -> int:
-    try:
-        milliseconds = TTL.of(value).milliseconds
-    except (TypeError, ValueError):
-        milliseconds = None
-    if milliseconds is None or milliseconds < 1:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    return milliseconds
+    if isinstance(value, TTL) and value.milliseconds is not None:
+        return value.milliseconds
+    return milliseconds(name, value, maximum=MAX_SECONDS)  # TTL(None) is refused here
 
 
 # -- presence --------------------------------------------------------------------------
@@ -567,11 +563,10 @@ class AsyncPresence(_PresenceCore, AsyncRunner):
 def _interval(interval: float | None, ttl: float) -> float:
     if interval is None:
         return ttl / 3
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-        raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
-    if interval >= ttl:
+    every = seconds("interval", interval)
+    if every >= ttl:
         raise ValueError(
             f"interval ({interval} s) must be shorter than the presence ttl ({ttl} s), or "
             "the agent expires between heartbeats"
         )
-    return float(interval)
+    return every

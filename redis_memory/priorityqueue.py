@@ -77,7 +77,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import operator
 import os
 import uuid
@@ -87,7 +86,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import _holds
-from ._checks import text, whole
+from ._checks import milliseconds, text, whole
 from ._cluster import is_cluster
 from ._engine import AsyncRunner, Engine, SyncRunner
 from ._flow import drive, drive_async
@@ -267,23 +266,8 @@ def _priority(value: Any) -> int:
 
 
 def _milliseconds(name: str, value: Any, *, allow_zero: bool) -> int:
-    """A duration (seconds or a timedelta) as whole milliseconds, checked."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if (
-        isinstance(seconds, bool)
-        or not isinstance(seconds, int | float)
-        or not math.isfinite(seconds)
-        or seconds < 0
-        or (seconds == 0 and not allow_zero)
-        or seconds > MAX_SECONDS
-    ):
-        kind = "zero or more" if allow_zero else "more than zero"
-        raise ValueError(
-            f"{name} must be {kind} seconds (a number or a timedelta, at most ten years), "
-            f"got {value!r}"
-        )
-    milliseconds = round(seconds * 1000)
-    return milliseconds if allow_zero else max(1, milliseconds)
+    """A duration (seconds or a timedelta, at most ten years) as whole milliseconds, checked."""
+    return milliseconds(name, value, allow_zero=allow_zero, maximum=MAX_SECONDS)
 
 
 class _PriorityQueueCore(Engine):

@@ -39,13 +39,13 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import metrics
+from ._checks import seconds, seconds_or_none
 from ._engine import AsyncRunner, Engine, SyncRunner
 from ._flow import Sleep
 from ._plan import Plan, Script, lua
@@ -94,26 +94,6 @@ class RateLimitResult:
         return self.server_time_us / 1_000_000
 
 
-def _positive(what: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a number, not {type(value).__name__}: {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{what} must be a positive, finite number, got {value!r}")
-    return number
-
-
-def _timeout(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"timeout must be a number of seconds or None, not {value!r}")
-    seconds = float(value)
-    if math.isnan(seconds) or seconds < 0:
-        raise ValueError(f"timeout must be >= 0 seconds (or None: wait forever), got {value!r}")
-    return seconds
-
-
 def _result(replies: list[Any]) -> RateLimitResult:
     admitted, remaining, wait_us, now_us = replies[0]
     metrics.rate_limit(admitted=bool(int(admitted)))
@@ -142,8 +122,12 @@ class _RateLimitCore(Engine):
         client: SyncClient | AsyncClient | None = None,
         config: RedisMemoryConfig | None = None,
     ) -> None:
-        self.rate = _positive("rate (tokens per second)", rate)
-        self.capacity = max(1.0, self.rate) if capacity is None else _positive("capacity", capacity)
+        self.rate = seconds("rate", rate, unit="tokens per second", type_error=TypeError)
+        self.capacity = (
+            max(1.0, self.rate)
+            if capacity is None
+            else seconds("capacity", capacity, unit="tokens", type_error=TypeError)
+        )
         super().__init__(url, client, config)
         self.key: str = self.keys.ratelimit(name)  # a bad name fails here, with no round trip
         self.name = name
@@ -155,7 +139,7 @@ class _RateLimitCore(Engine):
         )
 
     def _tokens(self, tokens: Any) -> float:
-        wanted = _positive("tokens", tokens)
+        wanted = seconds("tokens", tokens, unit="tokens", type_error=TypeError)
         if wanted > self.capacity:
             raise ValueError(
                 f"tokens={tokens!r} can never be acquired: the bucket {self.name!r} holds at "
@@ -180,7 +164,10 @@ class _RateLimitCore(Engine):
     # -- flows ----------------------------------------------------------------------
     def _acquire_flow(self, tokens: Any, blocking: bool, timeout: Any) -> Flow[bool]:
         wanted = self._tokens(tokens)
-        limit = _timeout(timeout)
+        # None or infinity: wait as long as it takes.
+        limit = seconds_or_none(
+            "timeout", timeout, allow_zero=True, maximum=math.inf, type_error=TypeError
+        )
         deadline = None if limit is None else time.monotonic() + limit
         while True:
             attempt: RateLimitResult = yield self._plan_attempt(wanted)

@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from ._checks import decoded
+from ._checks import decoded, whole
 from ._cluster import slot as _slot
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
@@ -242,9 +242,8 @@ def _measure_plan(keys: list[Any]) -> Plan[list[Any]]:
 
 
 def _checked(sample: int, scan_count: int) -> None:
-    for name, value in (("sample", sample), ("scan_count", scan_count)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    whole("sample", sample, 1)
+    whole("scan_count", scan_count, 1)
 
 
 def _url_of(client: Any, url: str | None) -> Callable[[], str]:

@@ -57,6 +57,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Final
 
+from ._checks import whole
+
 __all__ = [
     "CONTEXT_FEATURE_NAMES",
     "FEATURE_NAMES",
@@ -345,9 +347,7 @@ class HitVerifier:
             2.0,
         )
         k = self.params["top_k"] if top_k is None else top_k
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"top_k must be a positive int, got {k!r}")
-        self.top_k: int = k
+        self.top_k: int = whole("top_k", k, 1)
 
     @classmethod
     def default(cls) -> HitVerifier:

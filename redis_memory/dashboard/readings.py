@@ -49,7 +49,7 @@ import redis.asyncio.retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
 from .. import _holds
-from .._checks import text
+from .._checks import seconds, text, whole
 from .._execute import execute_async
 from .._plan import Plan
 from ..config import RedisMemoryConfig
@@ -115,8 +115,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Limits.{name} must be a whole number >= 1, got {value!r}")
+            whole(f"Limits.{name}", value, 1)
 
 
 def acl_rules(prefix: str) -> list[str]:
@@ -334,15 +333,12 @@ class Dashboard:
         memory_every: float = 10.0,
         limits: Limits | None = None,
     ) -> None:
-        for name, value in (("refresh", refresh), ("memory_every", memory_every)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        self.refresh_seconds = seconds("refresh", refresh)
+        self.memory_seconds = seconds("memory_every", memory_every)
         self.config = config.replace(
             retries=min(config.retries, 1),
             socket_connect_timeout=min(config.socket_connect_timeout or 2.0, 2.0),
         )
-        self.refresh_seconds = float(refresh)
-        self.memory_seconds = float(memory_every)
         self.limits = limits or Limits()
         self.keys = self.config.keys
         self.prefix = self.config.prefix

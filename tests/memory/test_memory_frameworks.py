@@ -214,7 +214,7 @@ def test_tools_reject_a_bad_namespace(config):
     plain = MemoryStore("plain", config=config, search=False)
     with pytest.raises(TypeError, match="tuple of strings"):
         memory_tools("ana", store=plain)
-    with pytest.raises(ValueError, match="k is"):
+    with pytest.raises(ValueError, match="k must be"):
         memory_tools(ANA, store=plain, k=0)
     save, _, _ = memory_tools(lambda config: "ana", store=plain)
     with pytest.raises(TypeError, match="tuple of strings"):

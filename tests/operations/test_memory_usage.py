@@ -242,7 +242,7 @@ def test_the_status_command_shows_keys_and_bytes_per_kind(
 def test_the_sample_must_be_positive(capsys):
     client = redis.Redis(host="127.0.0.1", port=1)  # never reached
     for sample in (0, -1, True, 1.5):
-        with pytest.raises(ValueError, match="sample must be a positive int"):
+        with pytest.raises(ValueError, match="sample must be a whole number >= 1"):
             memory_by_kind(client, "rmem", sample=sample)
     with pytest.raises(SystemExit):
         main(["status", "--sample", "0"])
