@@ -38,16 +38,16 @@ from ._cli import memories as _memories_cli
 from ._cli import migrate as _migrate_cli
 from ._cli import sessions as _sessions_cli
 from ._cli import threads as _threads_cli
-from .config import DEFAULT_URL, ENV_FALLBACK_URL, ENV_URL, RedisMemoryConfig
-from .connection import RedisClients
-from .embedded import (
+from ._server_binary import (
     ENV_LIBSSL,
-    EmbeddedRedis,
     default_libssl_dir,
     libssl_dirs,
     libssl_install_script,
     libssl_roots,
 )
+from .config import DEFAULT_URL, ENV_FALLBACK_URL, ENV_URL, RedisMemoryConfig
+from .connection import RedisClients
+from .embedded import EmbeddedRedis
 from .errors import RedisMemoryError, RedisUnavailableError
 from .server import DEFAULT_SAMPLE, human_bytes, status
 

@@ -88,7 +88,7 @@ def has_search(client: redis.Redis) -> bool:
 
 def search_missing(feature: str, hint: str = "") -> SearchModuleMissingError:
     """The error for ``feature`` on a server without Search, naming what gives one."""
-    from .embedded import redis_stack_installed
+    from ._server_binary import redis_stack_installed
 
     embedded = (
         "url='embedded' (Redis Stack is installed here)"
