@@ -273,7 +273,7 @@ class _MessageLogCore(Engine):
         if embedder is not None and self.dims is None:
             # One embedding tells the model's dimensions (dims= saves it), as MemoryStore does.
             self.dims = len(embedder.embed("dimensions"))
-        self.index_name = f"{self.keys.prefix}:session:messages-idx"
+        self.index_name = self.keys.session_index()
         if self.searchable:
             self._create_index()
 
@@ -787,7 +787,7 @@ class _MessageLogCore(Engine):
         )
 
     def _plan_sessions(self, cursor: int, count: int) -> Plan[tuple[int, list[str]]]:
-        pattern = f"{self.keys.prefix}:session:{{*}}:*"
+        pattern = self.keys.session_keys_pattern()
         command = ("SCAN", whole("cursor", cursor, 0), "MATCH", pattern, "COUNT", count)
         whole("count", count, 1)
 
@@ -827,7 +827,7 @@ class _MessageLogCore(Engine):
         schema = {
             "index": {
                 "name": self.index_name,
-                "prefix": f"{self.keys.prefix}:session:",
+                "prefix": self.keys.session_index_prefix(),
                 "storage_type": "hash",
             },
             "fields": fields,

@@ -183,6 +183,14 @@ class KeySchema:
         """A ``SCAN`` pattern matching every key of every session (messages, archive, ...)."""
         return f"{self.prefix}:session:{{*}}:*"
 
+    def session_index(self) -> str:
+        """The search index over every session's message copies (``searchable=True``)."""
+        return f"{self.prefix}:session:messages-idx"
+
+    def session_index_prefix(self) -> str:
+        """The key prefix the session index covers (its message copies are ``...:m:<n>``)."""
+        return f"{self.prefix}:session:"
+
     def session_id_of(self, key: str | bytes) -> str:
         """The session id inside a session key built by this schema."""
         return self._tagged_id("session", key)
@@ -330,6 +338,11 @@ class KeySchema:
     def perms_holders(self, scope: str, permission: str) -> str:
         """The set of the users granted one permission."""
         return f"{self.perms(scope)}:granted:{escape_id(permission, what='permission')}"
+
+    def memory(self, store: str) -> str:
+        """The common stem of one long-term memory store's keys (``{prefix}:mem:<store>``);
+        its items are ``<stem>:<depth>:{<ns0>}:...:<key>``, its index ``<stem>:idx``."""
+        return f"{self.prefix}:mem:{escape_id(store, what='memory store name')}"
 
     def pqueue(self, name: str) -> str:
         """The common stem of one priority queue's keys (``{prefix}:pqueue:{<name>}``)."""

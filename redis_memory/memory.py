@@ -213,7 +213,7 @@ class _MemoryStoreCore(Engine):
     ) -> None:
         super().__init__(url, client, config)
         self.name = name
-        self._stem = f"{self.config.prefix}:mem:{escape_id(name, what='memory store name')}"
+        self._stem = self.keys.memory(name)
         self.index_name = self._stem + ":idx"
         self.embedder = embedder
         if dims is not None:

@@ -401,6 +401,8 @@ def test_default_prefix():
         (lambda k: k.cache_exact("ab12", "cd34"), "myapp:cache:llm:default:ab12:cd34", "cache"),
         (lambda k: k.cache_semantic_prefix("faq"), "myapp:cache:sem:faq", "cache"),
         (lambda k: k.cache_semantic_index("faq"), "myapp:cache:sem:faq:idx", "cache"),
+        (lambda k: k.session_index(), "myapp:session:messages-idx", "session"),
+        (lambda k: k.memory("notes 1"), "myapp:mem:notes%201", "mem"),
     ],
 )
 def test_key_builders(key, expected, kind):
