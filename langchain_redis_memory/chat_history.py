@@ -52,15 +52,32 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
             assert [m.content for m in history.messages] == ["Hi!", "Hello, how can I help?"]
             assert len(history) == 2  # one LLEN, nothing read
 
-        As the history of a chain:
+        As the history of a chain (LangChain's legacy ``RunnableWithMessageHistory``;
+        new code keeps memory in a LangGraph checkpointer):
 
         .. code-block:: python
 
+            from langchain_core.language_models import GenericFakeChatModel
+            from langchain_core.messages import AIMessage
+            from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
             from langchain_core.runnables.history import RunnableWithMessageHistory
+            from langchain_redis_memory import RedisChatMessageHistory
 
-            chain_with_history = RunnableWithMessageHistory(
-                chain, lambda session_id: RedisChatMessageHistory(session_id, url="embedded")
+            prompt = ChatPromptTemplate.from_messages(
+                [MessagesPlaceholder("history"), ("human", "{question}")]
             )
+            model = GenericFakeChatModel(messages=iter([AIMessage("Hello, Ana.")]))
+            chain_with_history = RunnableWithMessageHistory(
+                prompt | model,
+                lambda session_id: RedisChatMessageHistory(session_id, url="embedded"),
+                input_messages_key="question",
+                history_messages_key="history",
+            )
+            chain_with_history.invoke(
+                {"question": "Hi, I'm Ana."}, config={"configurable": {"session_id": "ana"}}
+            )
+            stored = RedisChatMessageHistory("ana", url="embedded").messages
+            assert [m.content for m in stored] == ["Hi, I'm Ana.", "Hello, Ana."]
     """
 
     def __init__(

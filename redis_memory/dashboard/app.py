@@ -305,10 +305,15 @@ class ServerThread:
     Example:
         .. code-block:: python
 
+            import urllib.request
+
+            from redis_memory import RedisMemoryConfig
             from redis_memory.dashboard import ServerThread, create_app
 
-            with ServerThread(create_app(config)) as running:
-                print(running.url)   # http://127.0.0.1:<a free port>/
+            app = create_app(RedisMemoryConfig(url="embedded"))
+            with ServerThread(app) as running:  # http://127.0.0.1:<a free port>/
+                with urllib.request.urlopen(running.url) as page:
+                    assert page.status == 200
     """
 
     def __init__(self, app: Starlette, *, host: str = DEFAULT_HOST, port: int = 0) -> None:

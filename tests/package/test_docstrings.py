@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import inspect
 import pkgutil
 from types import ModuleType
 
 import pytest
+from _examples import code_blocks, run_example
 
 from redis_memory.config import ENV_FALLBACK_URL, ENV_PREFIX, ENV_URL
 
@@ -150,3 +152,48 @@ def test_every_class_example_is_collected() -> None:
         and f"{value.__module__}.{value.__qualname__}" not in found
     ]
     assert lost == []
+
+
+# -- the ``.. code-block:: python`` examples ------------------------------------------
+# Examples a doctest cannot hold (a server, a graph, a framework's own objects) are
+# code blocks: each runs as a script, in a fresh interpreter, as a reader would run it.
+
+
+def _documented(module: ModuleType) -> list[tuple[str, object]]:
+    """The module, and its classes, functions and methods defined under its name."""
+    found: list[tuple[str, object]] = [("", module)]
+    for name, value in vars(module).items():
+        if getattr(value, "__module__", None) != module.__name__:
+            continue
+        if inspect.isclass(value):
+            found.append((name, value))
+            found += [
+                (f"{name}.{attr}", member)
+                for attr, member in vars(value).items()
+                if inspect.isfunction(member)
+            ]
+        elif inspect.isfunction(value):
+            found.append((name, value))
+    return found
+
+
+def _block_params() -> list[pytest.param]:
+    params = []
+    for module_name in _module_names():
+        try:
+            module = _import(module_name)
+        except Exception:  # a broken module fails its own test
+            continue
+        if module is None:
+            continue
+        for qualname, documented in _documented(module):
+            for number, block in enumerate(code_blocks(documented.__doc__), 1):
+                where = f"{module_name}:{qualname or '<module>'}#{number}"
+                params.append(pytest.param(block, id=where))
+    return params
+
+
+@pytest.mark.standalone_only  # each starts its own embedded server
+@pytest.mark.parametrize("block", _block_params())
+def test_code_block_examples(block: str) -> None:
+    run_example(block)
