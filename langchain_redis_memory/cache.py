@@ -125,8 +125,8 @@ class RedisCache(ResponseCacheTwins, BaseCache):
     Args:
         name: The cache's name; ``clear()`` removes only this cache's entries.
         url, client, config: Where the data lives (as for the chat history).
-        ttl: Entry lifetime in seconds (or a ``TTL``, or None); default: the
-            config's cache TTL.
+        ttl: Entry lifetime in seconds (or a ``TTL``; None: entries never expire);
+            left out, the config's cache TTL.
         timeout: Seconds a lookup or update may wait for Redis (default 0.05).
 
     Example:

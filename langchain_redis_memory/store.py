@@ -118,8 +118,9 @@ class RedisStore(_RedisStoreBase[Any]):
         namespace: Which set of keys this store sees; the same as a user id of
             :class:`redis_memory.state.StateStore`.
         ttl: Lifetime of written values (seconds, ``timedelta`` or ``TTL``;
-            ``TTL(None)`` never expires); None: the policy's state TTL (never, by
-            default).
+            ``TTL(None)`` never expires); left out, the policy's state TTL (never,
+            by default). ``ttl=None`` is deprecated (today the policy's; it will
+            mean "never expires").
 
     Example:
         .. code-block:: python
@@ -147,7 +148,7 @@ class RedisByteStore(_RedisStoreBase[bytes]):
     Args:
         url, client, config: Where the data lives, as for :class:`RedisStore`.
         namespace: Which set of keys this store sees.
-        ttl: Lifetime of written values; None: the policy's state TTL.
+        ttl: Lifetime of written values, as for :class:`RedisStore`.
 
     Example:
         .. code-block:: python

@@ -450,8 +450,8 @@ class RedisLLMCache(ResponseCacheTwins):
         distance_threshold: Plain cosine-distance threshold (semantic only).
         verifier: ``"default"``, a ``HitVerifier``, or None (a distance threshold).
         algorithm: ``"flat"`` or ``"hnsw"`` vector search.
-        ttl: Entry lifetime in seconds (or a ``TTL``, or None); default: the
-            config's cache TTL.
+        ttl: Entry lifetime in seconds (or a ``TTL``; None: entries never expire);
+            left out, the config's cache TTL.
         timeout: Seconds a lookup or update may wait for Redis (default 0.05).
         embedding_cache: Recent query embeddings kept in process (default 1024).
         publish_events: Announce each lookup (hit or miss, tier, seconds) on

@@ -56,8 +56,9 @@ class RedisKVStore(BaseKVStore):
             or ``config=`` (a :class:`RedisMemoryConfig` with the prefix and TTL
             policy). None of them: the environment decides.
         ttl: Lifetime of written values (seconds, ``timedelta`` or ``TTL``;
-            ``TTL(None)`` never expires); None: the policy's state TTL (never, by
-            default).
+            ``TTL(None)`` never expires); left out, the policy's state TTL (never,
+            by default). ``ttl=None`` is deprecated (today the policy's; it will
+            mean "never expires").
 
     Example:
         .. code-block:: python

@@ -866,7 +866,7 @@ class ResponseCache(_ResponseCacheFlows):
             question pairs), a :class:`~redis_memory.verifier.HitVerifier`, or
             None for a plain distance threshold.
         algorithm: ``"flat"`` (exact search) or ``"hnsw"`` for large caches.
-        ttl: Entry lifetime; default: the config's cache TTL (1 day).
+        ttl: Entry lifetime (None: entries never expire); left out, the config's cache TTL (1 day).
         timeout: Seconds a lookup or an update may wait for Redis before it gives
             up and the LLM call goes on (default 0.05). Explicit acts use the
             connection's own timeouts.

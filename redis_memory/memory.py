@@ -902,8 +902,10 @@ class MemoryStore(_MemoryStoreCore, SyncRunner):
             filtered after the search.
         vector_algorithm: ``"hnsw"`` (default) or ``"flat"`` (exact, for small stores).
         ttl: Each item's lifetime (seconds, a ``timedelta`` or a :class:`TTL`;
-            ``TTL(seconds, sliding=True)`` renews it on every read); None: the
+            ``TTL(seconds, sliding=True)`` renews it on every read); left out, the
             policy's, ``config.ttl.memories`` (never expires by default).
+            ``ttl=None`` is deprecated (today the policy's; it will mean "never
+            expires"); ``TTL(None)`` never expires.
         dedupe_distance: With an embedder, :meth:`add` updates the nearest item of
             the namespace when it is within this cosine distance.
         search: False for a store that only gets, puts, lists and deletes (on a
@@ -954,7 +956,8 @@ class MemoryStore(_MemoryStoreCore, SyncRunner):
 
         ``index=False`` stores it unindexed for search; a list of fields indexes those.
         ``ttl``: this item's lifetime (seconds, a ``timedelta``, or a :class:`TTL`,
-        ``TTL(3600, sliding=True)`` to renew it on every read); None: the store's.
+        ``TTL(3600, sliding=True)`` to renew it on every read); left out, the store's
+        (``None`` too, deprecated: it will mean "never expires").
         ``created_at`` (seconds since the epoch) restores an item's first time, as
         an import does.
         """
