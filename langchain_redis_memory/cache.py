@@ -213,6 +213,7 @@ class RedisSemanticCache(RedisCache):
         publish_events: Announce each lookup (hit or miss, tier, seconds) on
             ``{prefix}:events:cache`` for ``redis-memory dashboard``: one more
             round trip per lookup, after the answer (default off).
+        timeout: Seconds a lookup or update may wait for Redis (default 0.05).
         Other arguments as for :class:`RedisCache`.
 
     Example:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 
 import redis_memory
+from redis_memory._deprecation import MISSING
 
 _SKIP = ("redis_memory.dashboard", "redis_memory.cli", "redis_memory._cli")
 
@@ -97,3 +99,132 @@ def test_async_methods_say_what_they_do(sync, async_):
         if inspect.iscoroutinefunction(member) and not inspect.getdoc(member)
     ]
     assert bare == []
+
+
+# -- one meaning per parameter name -----------------------------------------------------
+FRAMEWORK_PACKAGES = ("langchain_redis_memory", "llama_index_redis_memory")
+
+# A lifetime with a default of its own: no kind of data in the TTL policy has it.
+OWN_DEFAULT_TTL = {"Presence", "AsyncPresence"}  # an agent's heartbeat, 15 s
+
+# Parameters whose name and meaning a framework's own interface fixes, not ours.
+FRAMEWORK_DEFINED = {
+    # LangGraph's BaseStore: a TTLConfig dict, in minutes.
+    ("RedisLongTermStore", "ttl"),
+}
+
+
+def _callables() -> list[tuple[str, object, str]]:
+    """Every public function, constructor and method: (its name, it, its docs)."""
+    modules = list(_public_modules())
+    for package_name in FRAMEWORK_PACKAGES:
+        package = importlib.import_module(package_name)
+        modules += [
+            importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(package.__path__, f"{package_name}.")
+            if not any(part.startswith("_") for part in info.name.split("."))
+        ]
+    found = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            if name.startswith("_") or not getattr(value, "__module__", "").startswith(
+                ("redis_memory", *FRAMEWORK_PACKAGES)
+            ):
+                continue
+            if inspect.isfunction(value):
+                found[f"{name}"] = (value, inspect.getdoc(value) or "")
+            elif inspect.isclass(value):
+                # An async twin's arguments are documented once, on the sync class.
+                twin = getattr(module, name.removeprefix("Async"), value)
+                class_doc = _doc(value) + "\n" + _doc(twin)
+                found[f"{name}"] = (value, class_doc)
+                for method_name, method in _methods(value).items():
+                    if inspect.isfunction(method):
+                        doc = _doc(method) + "\n" + _doc(getattr(twin, method_name, None))
+                        found[f"{name}.{method_name}"] = (method, doc + "\n" + class_doc)
+    return [(name, thing, doc) for name, (thing, doc) in sorted(found.items())]
+
+
+def _doc(thing: object) -> str:
+    return (inspect.getdoc(thing) or "") if thing is not None else ""
+
+
+def _parameters(name: str) -> list[tuple[str, inspect.Parameter, str]]:
+    found = []
+    for qualname, thing, doc in _callables():
+        try:
+            signature = inspect.signature(thing)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        parameter = signature.parameters.get(name)
+        owner = qualname.split(".")[0]
+        if parameter is not None and (owner, name) not in FRAMEWORK_DEFINED:
+            found.append((qualname, parameter, doc))
+    return found
+
+
+def test_a_ttl_left_out_is_the_policy_default():
+    """``ttl`` left out means the policy's default everywhere; None is never the default
+    (None means "never expires", or is on its way there with a warning)."""
+    ttls = _parameters("ttl")
+    assert len(ttls) > 20
+    wrong = [
+        f"{qualname}(ttl={parameter.default!r})"
+        for qualname, parameter, _ in ttls
+        if parameter.default is None
+        or (
+            parameter.default is not inspect.Parameter.empty
+            and parameter.default not in ("policy", "same")
+            and qualname != "RedisMemoryConfig"  # the policy itself
+            and qualname.split(".")[0] not in OWN_DEFAULT_TTL
+        )
+    ]
+    assert wrong == []
+
+
+def test_a_timeout_is_how_long_a_call_may_wait():
+    """``timeout`` is a bound on a wait, never a lifetime (``ttl``) nor a quiet period
+    (``idle_timeout``); each says so where it is documented."""
+    timeouts = _parameters("timeout")
+    assert len(timeouts) >= 5
+    undocumented = []
+    for qualname, parameter, doc in timeouts:
+        if parameter.default is MISSING:
+            assert "deprecated" in doc.lower(), qualname
+            continue
+        lines = doc.splitlines()
+        said = [
+            " ".join(lines[at : at + 2])
+            for at, line in enumerate(lines)
+            if re.search(r"(?<![_\w])timeout\b", line)
+        ]
+        if not any("wait" in text for text in said):
+            undocumented.append(qualname)
+    assert undocumented == []
+
+
+def test_deprecated_names_are_only_accepted_not_advertised():
+    """A parameter kept for an old name defaults to MISSING and its docs say deprecated."""
+    kept = [
+        (qualname, parameter.name, doc)
+        for qualname, thing, doc in _callables()
+        if (signature := _signature(thing)) is not None
+        for parameter in signature.parameters.values()
+        if parameter.default is MISSING
+    ]
+    assert kept, "the deprecated names (DistributedLock(timeout=), EventBus(audit_maxlen=))"
+    unsaid = [
+        f"{qualname}({name}=)"
+        for qualname, name, doc in kept
+        if "deprecated"
+        not in " ".join(line for line in doc.splitlines() if line.strip().startswith(f"{name}:"))
+        .lower()
+    ]
+    assert unsaid == []
+
+
+def _signature(thing: object) -> inspect.Signature | None:
+    try:
+        return inspect.signature(thing)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
