@@ -132,6 +132,9 @@ _EVENTS = lua("priorityqueue_events.lua")
 
 _READY = lua("priorityqueue_ready.lua")
 
+# Puts a task back (after a nack or a requeue): due now, or after d ms.
+_BACK = _READY + lua("priorityqueue_back.lua")
+
 # ARGV[4] id, ARGV[5] payload, ARGV[6] priority, ARGV[7] delay ms (0 = none).
 # Returns 1 if queued, 0 if a task of that id exists already.
 _PUT = _HEAD + _EVENTS + _READY + lua("priorityqueue_put.lua")
@@ -146,14 +149,14 @@ _TAKE = _HEAD + _META + _EVENTS + _READY + lua("priorityqueue_take.lua")
 _ACK = _HEAD + _META + _EVENTS + lua("priorityqueue_ack.lua")
 
 # ARGV[4] id, ARGV[5] token, ARGV[6] delay ms (0 = ready now).
-_NACK = _HEAD + _META + _EVENTS + _READY + lua("priorityqueue_nack.lua")
+_NACK = _HEAD + _META + _EVENTS + _BACK + lua("priorityqueue_nack.lua")
 
 # ARGV[4] id, ARGV[5] token, ARGV[6] lease ms.
 _EXTEND = _HEAD + _META + lua("priorityqueue_extend.lua")
 
 # ARGV[4] id, ARGV[5] new priority ('' = keep), ARGV[6] delay ms (0 = ready now).
 # Returns nil (no such task) or {1, the escaped worker whose lease was cancelled or ''}.
-_REQUEUE = _HEAD + _META + _EVENTS + _READY + lua("priorityqueue_requeue.lua")
+_REQUEUE = _HEAD + _META + _EVENTS + _BACK + lua("priorityqueue_requeue.lua")
 
 # ARGV[4] id. Read only. Returns nil or {state, payload, priority, attempts,
 # escaped worker or '', due time or lease expiry (ms) or ''}. A delay that has

@@ -12,11 +12,6 @@ else
   redis.call('ZREM', ready, id)
   redis.call('ZREM', delayed, id)
 end
-redis.call('HSET', metas, id, fmt('%d %d - - -', p, a))
-if d > 0 then
-  redis.call('ZADD', delayed, fmt('%.0f', now + d), id)
-else
-  to_ready(id, p)
-end
+back_in_line(id, p, a, d)
 if holder ~= '' then announce('requeued', id, holder) else announce('requeued', id, nil) end
 return {1, holder}
