@@ -8,6 +8,9 @@ page) runs once, under the first file that shows it.
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
 import subprocess
 import sys
@@ -111,3 +114,48 @@ def test_every_link_inside_the_repository_leads_somewhere():
             assert page.exists(), f"{path.relative_to(ROOT)}: {link} (no such file)"
             if anchor and page.suffix == ".md":
                 assert anchor in _anchors(page.read_text()), f"{path.relative_to(ROOT)}: {link}"
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end]
+
+
+def _public_classes() -> dict[str, type]:
+    """Every class a user can import: the packages' names and their public modules'."""
+    found: dict[str, type] = {}
+    for package_name in ("redis_memory", "langchain_redis_memory", "llama_index_redis_memory"):
+        package = importlib.import_module(package_name)
+        modules = [package] + [
+            importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(package.__path__, f"{package_name}.")
+            if not any(part.startswith("_") for part in info.name.split("."))
+        ]
+        for module in modules:
+            exported = set(getattr(module, "__all__", ()))
+            for name, value in vars(module).items():
+                if (
+                    inspect.isclass(value)
+                    and not name.startswith("_")
+                    and value.__module__.startswith(package_name)
+                    and (name in exported or value.__module__ == module.__name__)
+                ):
+                    found[name] = value
+    return found
+
+
+def test_which_class_do_i_need_names_every_public_class():
+    """A class missing from the table is one a newcomer does not find; an error is in
+    "Errors and what to do" instead."""
+    table = set(re.findall(r"\w+", _section("Which class do I need?")))
+    errors = set(re.findall(r"\w+", _section("Errors and what to do")))
+    classes = _public_classes()
+    assert len(classes) > 80
+    missing = sorted(
+        name
+        for name, cls in classes.items()
+        if name not in (errors if issubclass(cls, Exception) else table)
+    )
+    assert missing == []
