@@ -555,11 +555,33 @@ def charts(results: list[Result], conc: list[dict[str, Any]], folder: Path) -> N
     plt.close(fig)
 
 
+# What --only can name: the case groups, in the order they run, then the sections.
+PARTS = (
+    "history",
+    "llama-index",
+    "cache",
+    "state",
+    "agents",
+    "queue",
+    "metrics",
+    "checkpointers",
+    "memory",
+    "embedding",
+    "concurrency",
+    "footprint",
+    "install-sizes",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (a smoke check)")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per case")
-    parser.add_argument("--only", default=None, help="run only groups whose name contains this")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="run only these groups and sections, comma-separated: " + ", ".join(PARTS),
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results")
     parser.add_argument("--no-footprint", action="store_true")
     parser.add_argument("--no-concurrency", action="store_true")
@@ -575,6 +597,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
+    only = set(args.only.split(",")) if args.only else set(PARTS)
+    if unknown := only - set(PARTS):
+        named = ", ".join(sorted(unknown))
+        parser.error(f"--only: no part named {named}; the parts: {', '.join(PARTS)}")
 
     from agents import agent_cases
     from cases import Ctx, cache_cases, history_cases, llama_cases, state_cases
@@ -599,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": metrics_cases,
         }
         for group, build in builders.items():
-            if args.only and args.only not in group:
+            if group not in only:
                 continue
             for case in build(ctx):
                 result = runner.run(case)
@@ -611,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         runner.close()
         checkpointers = None
-        if not args.no_checkpointers and (not args.only or "checkpointers" in args.only):
+        if not args.no_checkpointers and "checkpointers" in only:
             from checkpointers import run_checkpointers, summary
 
             checkpointers = run_checkpointers(
@@ -619,21 +645,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             print("\n".join(summary(checkpointers)), flush=True)
         memory = None
-        if not args.no_memory and (not args.only or "memory" in args.only):
+        if not args.no_memory and "memory" in only:
             from memory import run_memory
             from memory import summary as memory_summary
 
             memory = run_memory(ctx.url, ctx.client, args.quick)
             print("\n".join(memory_summary(memory)), flush=True)
         embedding = None
-        if not args.no_embedding and (not args.only or "embedding" in args.only):
+        if not args.no_embedding and "embedding" in only:
             from embedding import run_embedding
             from embedding import summary as embedding_summary
 
             embedding = run_embedding(ctx.url, args.quick)
             print("\n".join(embedding_summary(embedding)), flush=True)
         conc = []
-        if not args.no_concurrency and (not args.only or "concurrency" in args.only):
+        if not args.no_concurrency and "concurrency" in only:
             conc = run_concurrency(ctx, 1 if args.quick else 3, args.quick)
             for c in conc:
                 print(
@@ -641,12 +667,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"{c['throughput']:8.0f} ops/s p50 {fmt_us(c['p50'])} p99 {fmt_us(c['p99'])}"
                 )
         foot = []
-        if not args.no_footprint and (not args.only or "footprint" in args.only):
+        if not args.no_footprint and "footprint" in only:
             foot = run_footprint(ctx, args.quick)
             for f in foot:
                 print(f"footprint     {f['kind']:12} {f['impl']:28} {f['used_memory']:.0f} B/item")
         install_sizes = None
-        if not args.no_install_sizes and (not args.only or "install-sizes" in args.only):
+        if not args.no_install_sizes and "install-sizes" in only:
             from install_size import run_install_sizes
 
             # Last: pip's builds and installs load the machine; nothing is timed after them.
