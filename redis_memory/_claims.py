@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from . import _holds, metrics
 from ._checks import checked_name, text
-from ._cluster import is_cluster
 from ._coordination_core import EXTEND, RELEASE, Core, milliseconds, ms_arg
 from ._deprecation import meaning_changes
 from ._engine import AsyncRunner, SyncRunner
@@ -193,10 +192,6 @@ class Claims(_ClaimsCore, SyncRunner):
     def _drive(self, flow: Generator[Plan[Any], Any, T]) -> T:
         return drive(flow, self._run, (RedisMemoryError,))
 
-    @property
-    def _cluster(self) -> bool:
-        return is_cluster(self._clients.sync)
-
     def claim(self, task_id: str, owner: str, *, ttl: TTLOption = POLICY) -> bool:
         """Claim a free task for ``owner``; True if this call got it, False if it is taken."""
         if ttl is None:
@@ -247,10 +242,6 @@ class AsyncClaims(_ClaimsCore, AsyncRunner):
 
     async def _drive(self, flow: Generator[Plan[Any], Any, T]) -> T:
         return await drive_async(flow, self._run, (RedisMemoryError,))
-
-    @property
-    def _cluster(self) -> bool:
-        return is_cluster(self._clients.async_)
 
     async def claim(self, task_id: str, owner: str, *, ttl: TTLOption = POLICY) -> bool:
         """Claim a free task for ``owner``; True if this call got it, False if it is taken."""

@@ -8,7 +8,7 @@ import redis
 import redis.asyncio
 from redis.crc import key_slot
 
-from ._plan import Plan
+from ._plan import Plan, lua
 
 # redis-py's cluster transactions route PUBLISH by its channel, as if it were a
 # key, so a transaction that writes a session's keys and announces it on a
@@ -17,7 +17,7 @@ from ._plan import Plan
 # any MULTI; a cluster broadcasts it to every node. So on a cluster such a
 # PUBLISH goes through this script, whose one declared key is a key of the
 # transaction: same reply (the receiver count), same round trip, same atomicity.
-_PUBLISH_SOURCE = "return redis.call('PUBLISH', ARGV[1], ARGV[2])"
+_PUBLISH_SOURCE = lua("cluster_publish.lua")
 
 
 def slot(name: Any) -> int:

@@ -49,6 +49,10 @@ class Engine:
     def _url(self) -> str:
         return self._clients.masked_url()
 
+    @property
+    def _cluster(self) -> bool:
+        return self._clients.is_cluster
+
 
 class SyncRunner(Engine):
     """The sync twin's way to run a plan (one round trip) or a flow (several)."""

@@ -3,7 +3,7 @@
 A page function takes a cursor and returns ``(next_cursor, items)``; 0 as the next
 cursor means done. ``SCAN`` may return a key twice (and several keys may name one
 session or user), so the walkers keep what they gave out and skip repeats. The
-sync and async walkers are twins.
+sync and async walkers are twins; :func:`scan_page` is the plan of one page of keys.
 """
 
 from __future__ import annotations
@@ -19,7 +19,23 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
+from ._plan import Plan
+
 T = TypeVar("T")
+
+
+def scan_page(
+    doing: str, pattern: str, cursor: int, count: int, *, of_type: str | None = None
+) -> Plan[tuple[int, list[Any]]]:
+    """The plan of one ``SCAN`` page over ``pattern``: ``(next_cursor, keys as sent)``.
+
+    ``of_type`` keeps keys of one Redis type (``SCAN ... TYPE``). ``doing`` names the
+    work in an error, as every plan's does.
+    """
+    command: tuple[Any, ...] = ("SCAN", cursor, "MATCH", pattern, "COUNT", count)
+    if of_type is not None:
+        command += ("TYPE", of_type)
+    return Plan(doing, pattern, lambda replies: (int(replies[0][0]), replies[0][1]), [command])
 
 
 def _identity(item: T) -> Hashable:

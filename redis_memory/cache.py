@@ -59,6 +59,7 @@ from ._checks import seconds, whole
 from ._checks import text as reply_text
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
+from ._paging import each_once, every_page, scan_page
 from ._plan import Plan
 from ._search import digest, index_exists_is_fine, keyed_results
 from .config import RedisMemoryConfig
@@ -520,12 +521,7 @@ class _ResponseCacheCore:
     def _plan_scan(
         self, pattern: str, cursor: int, doing: str = "clearing the LLM cache"
     ) -> Plan[tuple[int, list[bytes]]]:
-        return Plan(
-            doing,
-            pattern,
-            lambda r: (int(r[0][0]), r[0][1]),
-            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
-        )
+        return scan_page(doing, pattern, cursor, 1000)
 
     def _plan_unlink(self, pattern: str, keys: list[bytes]) -> Plan[int]:
         return Plan("clearing the LLM cache", pattern, lambda r: int(r[0]), [("UNLINK", *keys)])
@@ -785,14 +781,16 @@ class _ResponseCacheFlows(_ResponseCacheCore):
 
     def _clear_flow(self, llm: str | None) -> Flow[int]:
         removed = 0
+
+        def unlink(pattern: str, keys: list[bytes]) -> Flow[None]:
+            nonlocal removed
+            removed += yield self._plan_unlink(pattern, keys)
+
         for pattern in self._clear_patterns(llm):
-            cursor = 0
-            while True:
-                cursor, keys = yield self._plan_scan(pattern, cursor)
-                if keys:
-                    removed += yield self._plan_unlink(pattern, keys)
-                if cursor == 0:
-                    break
+            yield from every_page(
+                lambda cursor, pattern=pattern: self._plan_scan(pattern, cursor),
+                lambda keys, pattern=pattern: unlink(pattern, keys),
+            )
         return removed
 
     def _drop_flow(self) -> Flow[int]:
@@ -816,13 +814,13 @@ class _ResponseCacheFlows(_ResponseCacheCore):
     def _count_flow(self) -> Flow[dict[str, int]]:
         counts = {}
         for tier, pattern in zip(("exact", "semantic"), self._clear_patterns(None), strict=True):
-            seen: set[bytes] = set()
-            cursor = 0
-            while True:
-                cursor, keys = yield self._plan_scan(pattern, cursor, "counting LLM cache entries")
-                seen.update(keys)
-                if cursor == 0:
-                    break
+            seen: set[bytes] = set()  # SCAN may return a key twice
+            yield from every_page(
+                lambda cursor, pattern=pattern: self._plan_scan(
+                    pattern, cursor, "counting LLM cache entries"
+                ),
+                seen.update,
+            )
             counts[tier] = len(seen)
         return counts
 
@@ -1181,28 +1179,19 @@ def list_caches(
     stem = f"{clients.config.prefix}:cache:"
     pattern = stem + "*"
     found: dict[str, dict[str, int]] = {}
-    seen: set[bytes] = set()
-    cursor = 0
-    while True:
-        plan = Plan(
-            "listing LLM caches",
-            pattern,
-            lambda r: (int(r[0][0]), r[0][1]),
-            [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)],
+    for raw in each_once(
+        lambda cursor: execute(
+            clients.sync,
+            scan_page("listing LLM caches", pattern, cursor, 1000),
+            clients.masked_url,
         )
-        cursor, keys = execute(clients.sync, plan, clients.masked_url)
-        for raw in keys:
-            if raw in seen:
-                continue
-            seen.add(raw)
-            text = reply_text(raw)
-            tier, _, rest = text[len(stem) :].partition(":")
-            name = rest.split(":", 1)[0]
-            if tier in ("llm", "sem") and name:
-                counts = found.setdefault(unescape_id(name), {"exact": 0, "semantic": 0})
-                counts["exact" if tier == "llm" else "semantic"] += 1
-        if cursor == 0:
-            return dict(sorted(found.items()))
+    ):
+        tier, _, rest = reply_text(raw)[len(stem) :].partition(":")
+        name = rest.split(":", 1)[0]
+        if tier in ("llm", "sem") and name:
+            counts = found.setdefault(unescape_id(name), {"exact": 0, "semantic": 0})
+            counts["exact" if tier == "llm" else "semantic"] += 1
+    return dict(sorted(found.items()))
 
 
 def _resolve_verifier(verifier: Any, embedder: Embedder | None, threshold: float | None) -> Any:

@@ -87,7 +87,6 @@ from typing import Any, TypeVar
 
 from . import _holds
 from ._checks import milliseconds, text, whole
-from ._cluster import is_cluster
 from ._engine import AsyncRunner, Engine, SyncRunner
 from ._flow import drive, drive_async
 from ._plan import Plan, Script, lua
@@ -601,10 +600,6 @@ class PriorityQueue(_PriorityQueueCore, SyncRunner):
     def _drive(self, flow: Flow[T]) -> T:
         return drive(flow, self._run, (RedisMemoryError,))
 
-    @property
-    def _cluster(self) -> bool:
-        return is_cluster(self._clients.sync)
-
     def put(
         self,
         payload: Any,
@@ -707,10 +702,6 @@ class AsyncPriorityQueue(_PriorityQueueCore, AsyncRunner):
 
     async def _drive(self, flow: Flow[T]) -> T:
         return await drive_async(flow, self._run, (RedisMemoryError,))
-
-    @property
-    def _cluster(self) -> bool:
-        return is_cluster(self._clients.async_)
 
     async def put(
         self,

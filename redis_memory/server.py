@@ -31,6 +31,7 @@ from ._checks import decoded, whole
 from ._cluster import slot as _slot
 from ._execute import execute, execute_async
 from ._flow import drive, drive_async
+from ._paging import every_page, scan_page
 from ._plan import Plan
 from .config import mask_url
 from .errors import RedisUnavailableError, SearchModuleMissingError
@@ -170,9 +171,8 @@ def _usage_flow(
     schema = KeySchema(prefix)
     pattern = schema.pattern()
     kinds: dict[str, _Kind] = {}
-    cursor = 0
-    while True:
-        cursor, keys = yield _scan_plan(pattern, cursor, scan_count)
+
+    def count(keys: list[Any]) -> None:
         for key in keys:
             name = schema.kind_of(key) or "other"
             kind = kinds.get(name)
@@ -187,8 +187,11 @@ def _usage_flow(
                 slot = rng.randrange(kind.count)
                 if slot < sample:
                     kind.held[slot] = key
-        if cursor == 0:
-            break
+
+    yield from every_page(
+        lambda cursor: scan_page("counting keys by kind of data", pattern, cursor, scan_count),
+        count,
+    )
     # By hash slot: on a cluster, a batch then reaches one primary (two at a boundary).
     queue = sorted(
         ((key, name) for name, kind in kinds.items() for key in kind.held),
@@ -216,15 +219,6 @@ def _usage(kind: _Kind, sample: int) -> KindUsage:
     else:
         size = round(kind.total * kind.count / kind.measured)
     return KindUsage(keys=kind.count, bytes=size, sampled=kind.measured, exact=exact)
-
-
-def _scan_plan(pattern: str, cursor: int, count: int) -> Plan[tuple[int, list[Any]]]:
-    return Plan(
-        "counting keys by kind of data",
-        pattern,
-        lambda replies: (int(replies[0][0]), replies[0][1]),
-        [("SCAN", cursor, "MATCH", pattern, "COUNT", count)],
-    )
 
 
 def _measure_plan(keys: list[Any]) -> Plan[list[Any]]:
@@ -261,9 +255,12 @@ def memory_by_kind(
     """Keys and bytes under ``prefix`` by kind of data (``session``, ``cache``...).
 
     One ``SCAN`` walk (``COUNT scan_count`` per page, never ``KEYS``) counts every
-    key exactly and keeps a uniform random sample of at most ``sample`` keys per
-    kind; ``MEMORY USAGE`` (with its default, bounded element sampling) then
-    measures them, :data:`MEASURE_BATCH` per pipelined round trip. A kind with at
+    key and keeps a uniform random sample of at most ``sample`` keys per kind. The
+    count is exact unless Redis resizes its key table during the walk, when
+    ``SCAN`` may return a key twice: the walk keeps no set of every name to skip
+    such repeats, so that its memory stays bounded. ``MEMORY USAGE`` (with its
+    default, bounded element sampling) then measures the kept keys,
+    :data:`MEASURE_BATCH` per pipelined round trip. A kind with at
     most ``sample`` keys is measured whole (``exact``); a bigger one's bytes are
     the sample's mean times its key count. Keys of the prefix that are no kind of
     this package's are under ``"other"``. Kinds in :data:`~redis_memory.keys.KINDS`
