@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-import redis.asyncio
 from redis.crc import key_slot
 
 from ._plan import Plan, lua
+from .connection import is_cluster_client
 
 # redis-py's cluster transactions route PUBLISH by its channel, as if it were a
 # key, so a transaction that writes a session's keys and announces it on a
@@ -81,7 +80,7 @@ def is_cluster(client: Any) -> bool:
     kind = type(client)
     cluster = _cluster_types.get(kind)
     if cluster is None:
-        cluster = isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
+        cluster = is_cluster_client(client)
         _cluster_types[kind] = cluster
     return cluster
 

@@ -236,6 +236,8 @@ def _default_url_hint(args: argparse.Namespace, exc: Exception) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``redis-memory`` command with ``argv`` (default: the process's arguments)
+    and return its exit status: 0 on success, 1 on an expected failure, 130 if interrupted."""
     args = _parser().parse_args(argv)
     name = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
     try:

@@ -68,14 +68,17 @@ _DEFAULT_MAX_CONNECTIONS = 100  # redis-py's own default
 
 
 def is_async_client(client: object) -> bool:
+    """Whether ``client`` is a redis-py asyncio client, standalone or cluster."""
     return isinstance(client, redis.asyncio.Redis | redis.asyncio.RedisCluster)
 
 
 def is_sync_client(client: object) -> bool:
+    """Whether ``client`` is a redis-py sync client, standalone or cluster."""
     return isinstance(client, redis.Redis | redis.RedisCluster)
 
 
 def is_cluster_client(client: object) -> bool:
+    """Whether ``client`` is a redis-py Redis Cluster client, sync or async."""
     return isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster)
 
 
@@ -255,6 +258,14 @@ class _Connection:
     def owned(self) -> bool:
         return self.user_sync is None and self.user_async is None
 
+    @property
+    def is_cluster(self) -> bool:
+        # From the settings alone: no client is built and nothing is sent.
+        user_client = self.user_sync or self.user_async
+        if user_client is not None:
+            return is_cluster_client(user_client)
+        return self.config.cluster or is_cluster_url(self.config.resolved_url())
+
     def url(self) -> str:
         if not self.owned:
             return f"<{type(self.user_sync or self.user_async).__name__} given by the caller>"
@@ -306,7 +317,7 @@ class _Connection:
                 return sentinel_twin_client(user_client, target, options, set(_PORTABLE))
             return target(**{**options, **_twin_kwargs(user_client, target)})
         url = self.url()
-        if self.config.cluster or is_cluster_url(url):
+        if self.is_cluster:
             return _CLUSTER_CLASS[target].from_url(node_url(url), **options)
         if is_sentinel_url(url):
             return sentinel_client_from_url(target, url, options)
@@ -428,12 +439,7 @@ class RedisClients:
     @property
     def is_cluster(self) -> bool:
         """Whether this connects to a Redis Cluster: known from the settings, no round trip."""
-        connection = self._connection
-        user_client = connection.user_sync or connection.user_async
-        if user_client is not None:
-            return is_cluster_client(user_client)
-        url = self.config.resolved_url()
-        return self.config.cluster or is_cluster_url(url)
+        return self._connection.is_cluster
 
     @property
     def owns_connection(self) -> bool:
@@ -445,6 +451,7 @@ class RedisClients:
         return self._connection.url()
 
     def masked_url(self) -> str:
+        """Like :meth:`url`, with every password replaced by ``***``: safe for logs and errors."""
         return mask_url(self.url())
 
     @property

@@ -309,14 +309,17 @@ class EmbeddedRedis:
     # -- what it is ---------------------------------------------------------
     @property
     def is_running(self) -> bool:
+        """Whether the server process is alive."""
         return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int | None:
+        """The server's process id, or None before :meth:`start` and after :meth:`stop`."""
         return self._process.pid if self._process is not None else None
 
     @property
     def data_dir(self) -> Path | None:
+        """The folder of the server's files and log, or None before the first :meth:`start`."""
         return self._data_dir
 
     @property
@@ -334,6 +337,7 @@ class EmbeddedRedis:
 
     @property
     def has_json(self) -> bool:
+        """Whether the JSON module (RedisJSON documents) is loaded."""
         return "rejson" in self.modules or "json" in self.modules
 
     def require_search(self, feature: str) -> None:
@@ -519,6 +523,7 @@ class EmbeddedCluster:
 
     @property
     def is_running(self) -> bool:
+        """Whether the cluster has nodes and every one of them is alive."""
         return bool(self.nodes) and all(node.is_running for node in self.nodes)
 
     @property

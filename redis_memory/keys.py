@@ -151,6 +151,7 @@ class KeySchema:
         return f"{self.prefix}:session:{_tag(escape_id(session_id, what='session id'))}"
 
     def session_messages(self, session_id: str) -> str:
+        """The list of one session's messages, oldest first."""
         return self.session(session_id) + ":messages"
 
     def session_archive(self, session_id: str) -> str:
@@ -158,6 +159,7 @@ class KeySchema:
         return self.session(session_id) + ":archived"
 
     def session_meta(self, session_id: str) -> str:
+        """A session's bookkeeping hash (how many message copies a searchable log made)."""
         return self.session(session_id) + ":meta"
 
     def session_quarantine(self, session_id: str) -> str:
@@ -229,6 +231,7 @@ class KeySchema:
         return f"{self.prefix}:cache:llm:{name}:{_hex(llm_hash)}:{_hex(prompt_hash)}"
 
     def cache_exact_pattern(self, llm_hash: str | None = None, *, cache: str = "default") -> str:
+        """A ``SCAN`` pattern matching one exact cache's entries, or only those of one LLM."""
         name = escape_id(cache, what="cache name")
         return f"{self.prefix}:cache:llm:{name}:{_hex(llm_hash) if llm_hash else '*'}:*"
 
@@ -237,13 +240,16 @@ class KeySchema:
         return f"{self.prefix}:cache:sem:{escape_id(cache_name, what='cache name')}"
 
     def cache_semantic_index(self, cache_name: str) -> str:
+        """The search index of one semantic cache's entries."""
         return f"{self.cache_semantic_prefix(cache_name)}:idx"
 
     # -- state ------------------------------------------------------------
     def state_user(self, user_id: str) -> str:
+        """The common stem of one user's state keys (``{prefix}:state:{<id>}``)."""
         return f"{self.prefix}:state:{_tag(escape_id(user_id, what='user id'))}"
 
     def state(self, user_id: str, key: str) -> str:
+        """The key of one state value of a user, in that user's slot."""
         return f"{self.state_user(user_id)}:{escape_id(key, what='state key')}"
 
     def states(self, user_id: str, keys: Iterable[str]) -> list[str]:
@@ -256,6 +262,7 @@ class KeySchema:
         return f"{self.prefix}:events:state:{_tag(escape_id(user_id, what='user id'))}"
 
     def state_pattern(self, user_id: str) -> str:
+        """A ``SCAN`` pattern matching every state key of one user."""
         return f"{self.state_user(user_id)}:*"
 
     def state_users_pattern(self) -> str:
@@ -268,12 +275,15 @@ class KeySchema:
 
     # -- coordination -----------------------------------------------------
     def task(self, task_id: str) -> str:
+        """The common stem of one task's keys (``{prefix}:task:{<id>}``)."""
         return f"{self.prefix}:task:{_tag(escape_id(task_id, what='task id'))}"
 
     def task_owner(self, task_id: str) -> str:
+        """Who holds the task's claim (no key while it is unclaimed), in the task's slot."""
         return self.task(task_id) + ":owner"
 
     def task_findings(self, task_id: str) -> str:
+        """The list of what agents found while working on the task, in the task's slot."""
         return self.task(task_id) + ":findings"
 
     def task_verdicts(self, task_id: str) -> str:
@@ -281,6 +291,7 @@ class KeySchema:
         return self.task(task_id) + ":verdicts"
 
     def lock(self, name: str) -> str:
+        """A distributed lock: ``{prefix}:lock:<name>``."""
         return f"{self.prefix}:lock:{escape_id(name, what='lock name')}"
 
     def queue(self, name: str) -> str:
@@ -288,6 +299,7 @@ class KeySchema:
         return f"{self.prefix}:queue:{_tag(escape_id(name, what='queue name'))}"
 
     def ratelimit(self, name: str) -> str:
+        """The token bucket of one rate limit: ``{prefix}:ratelimit:<name>``."""
         return f"{self.prefix}:ratelimit:{escape_id(name, what='rate limit name')}"
 
     # -- agents: presence, permissions, priority queues, holds -------------
@@ -359,9 +371,11 @@ class KeySchema:
 
     # -- events -----------------------------------------------------------
     def channel(self, topic: str) -> str:
+        """The pub/sub channel of an event topic: ``{prefix}:events:<topic>``."""
         return f"{self.prefix}:events:{escape_id(topic, what='event topic')}"
 
     def audit(self) -> str:
+        """The stream that keeps every published event, the audit log."""
         return f"{self.prefix}:audit"
 
     # -- the whole namespace ----------------------------------------------

@@ -364,6 +364,8 @@ def _json_kind(value: Any) -> str:
 
 
 def check_new(message: Any, position: int) -> None:
+    """Refuse a message about to be stored that breaks the rules: a :class:`TypeError`
+    naming its ``position`` in the batch and what is wrong."""
     if type(message) is not dict and not isinstance(message, Mapping):
         raise TypeError(
             f"message {position} is a {type(message).__name__}; the message log stores "

@@ -242,6 +242,7 @@ def span(doing: str, key: str, commands: int) -> Iterator[None]:
 
 
 def tracing() -> bool:
+    """Whether :func:`trace_operations` is on: operations are wrapped in spans."""
     return _tracing
 
 
@@ -251,22 +252,27 @@ def cache_lookup(cache: str, result: str) -> None:
 
 
 def cache_update(cache: str) -> None:
+    """The cache named ``cache`` wrote an entry."""
     CACHE_UPDATES.add(1, {"cache": cache})
 
 
 def cache_fail_open(cache: str) -> None:
+    """A call of the cache named ``cache`` failed open: Redis failed, so it answered a miss."""
     CACHE_FAIL_OPEN.add(1, {"cache": cache})
 
 
 def cache_outage(cache: str, failing: bool) -> None:
+    """The cache named ``cache`` started (``failing``) or stopped failing open."""
     CACHE_OUTAGE.set(1.0 if failing else 0.0, {"cache": cache})
 
 
 def embedding(cache: str, seconds: float) -> None:
+    """The cache named ``cache`` took ``seconds`` to embed one query."""
     EMBEDDING_DURATION.record(seconds, {"cache": cache})
 
 
 def nearest_distance(cache: str, distance: float) -> None:
+    """The cosine ``distance`` of the nearest entry the semantic tier of ``cache`` found."""
     NEAREST_DISTANCE.record(distance, {"cache": cache})
 
 
@@ -282,12 +288,15 @@ def trimmed(by: str) -> None:
 
 
 def claim(won: bool) -> None:
+    """A task claim was ``won``, or lost to another worker."""
     CLAIMS.add(1, {"outcome": "won" if won else "lost"})
 
 
 def lock_wait(seconds: float, acquired: bool) -> None:
+    """A lock was waited for ``seconds``, then ``acquired`` or given up on."""
     LOCK_WAIT.record(seconds, {"outcome": "acquired" if acquired else "gave up"})
 
 
 def rate_limit(*, admitted: bool) -> None:
+    """A rate limit ``admitted`` a call, or refused it."""
     RATE_LIMIT.add(1, {"decision": "admitted" if admitted else "refused"})

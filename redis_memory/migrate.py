@@ -117,6 +117,9 @@ class SourceSession:
 
 @dataclass(slots=True)
 class SessionOutcome:
+    """What a run did with one session: its status, its messages and how many were copied
+    (or, in a dry run, would be), and why when it was left alone or its source kept."""
+
     session_id: str
     status: Status
     messages: int
@@ -136,6 +139,8 @@ class MigrationReport:
     deleted_keys: int = 0
 
     def totals(self) -> dict[str, Any]:
+        """The run in numbers: sessions, messages copied (or to copy), sessions by status,
+        skipped keys and deleted source keys."""
         by_status: dict[str, int] = {}
         for outcome in self.sessions:
             by_status[outcome.status] = by_status.get(outcome.status, 0) + 1

@@ -62,6 +62,7 @@ class SentinelSettings:
 
 
 def is_sentinel_url(url: object) -> bool:
+    """Whether ``url`` is a ``redis+sentinel://`` URL (the scheme in any case)."""
     return isinstance(url, str) and url.lower().startswith(SENTINEL_SCHEME + "://")
 
 
@@ -165,6 +166,7 @@ _POOLS = (redis.sentinel.SentinelConnectionPool, redis.asyncio.sentinel.Sentinel
 
 
 def is_sentinel_client(client: object) -> bool:
+    """Whether ``client`` is a redis-py client from ``Sentinel(...).master_for``, sync or async."""
     return isinstance(getattr(client, "connection_pool", None), _POOLS)
 
 
