@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Self
+from urllib.parse import unquote, urlsplit
 
 from ._checks import seconds, seconds_or_none, whole, whole_or_none
 from .errors import ConfigurationError
@@ -93,7 +94,28 @@ def validate_url(url: str) -> str:
     url = f"{scheme.lower()}://{rest}"
     if scheme.lower() == SENTINEL_SCHEME:
         parse_sentinel_url(url)
+    elif scheme.lower() != "unix":
+        _check_host_part(url)
     return url
+
+
+def _check_host_part(url: str) -> None:
+    # redis-py reads these on the first connection: a bad port raises a bare
+    # ValueError there, and a database that is not a number is silently db 0.
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (reading it is the check)
+    except ValueError:
+        raise ConfigurationError(
+            f"the port of Redis URL {mask_url(url)!r} is not a number from 0 to 65535: "
+            "use redis://[user:password@]host:port/db, e.g. redis://localhost:6379/0"
+        ) from None
+    database = unquote(parts.path).strip("/")
+    if database and not database.isdigit():
+        raise ConfigurationError(
+            f"the database of Redis URL {mask_url(url)!r} is {database!r}, not a number: "
+            "the path names a database by its number, e.g. redis://localhost:6379/0"
+        )
 
 
 def is_cluster_url(url: str) -> bool:

@@ -607,3 +607,35 @@ def test_url_argument_wins_over_a_cluster_url_in_the_environment(monkeypatch, re
     assert store.config.cluster is False
     store.set("ana", "plan", {"tier": "pro"})
     assert store.get("ana", "plan") == {"tier": "pro"}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "redis://:s3cret@localhost:notaport/0",
+            "the port of Redis URL 'redis://:***@localhost:notaport/0' is not a number "
+            "from 0 to 65535",
+        ),
+        ("redis://localhost:99999/0", "the port of Redis URL 'redis://localhost:99999/0'"),
+        ("rediss+cluster://h:x", "the port of Redis URL 'rediss+cluster://h:x'"),
+        (
+            "redis://localhost:6379/abc",
+            "the database of Redis URL 'redis://localhost:6379/abc' is 'abc', not a number",
+        ),
+    ],
+)
+def test_a_malformed_port_or_database_is_named_when_the_config_is_built(url, message):
+    # redis-py would raise a bare ValueError on the first connection for the port,
+    # and read a database that is not a number as db 0.
+    with pytest.raises(ConfigurationError) as info:
+        RedisMemoryConfig(url=url)
+    assert str(info.value).startswith(message)
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_store_built_on_a_malformed_url_fails_at_construction():
+    from redis_memory import StateStore
+
+    with pytest.raises(ConfigurationError, match=r"^the port of Redis URL 'redis://:\*\*\*@"):
+        StateStore(url="redis://:s3cret@localhost:bad/0")
