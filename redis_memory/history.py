@@ -72,6 +72,7 @@ from ._search import (
     search_results,
     text_query,
 )
+from ._translate import redis_errors
 from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
@@ -812,7 +813,8 @@ class _MessageLogCore(Engine):
         from redisvl.index import SearchIndex
         from redisvl.schema import IndexSchema
 
-        require_search(self._clients.sync, "searching messages (searchable=True)")
+        with redis_errors("checking for the Search module", self.index_name, self._url):
+            require_search(self._clients.sync, "searching messages (searchable=True)")
         fields: list[dict[str, Any]] = [
             {"name": "sidd", "type": "tag"},
             {"name": "user", "type": "tag"},
@@ -833,9 +835,10 @@ class _MessageLogCore(Engine):
             "fields": fields,
         }
         index = SearchIndex(IndexSchema.from_dict(schema), redis_client=self._clients.sync)
-        if not index.exists():
-            with index_exists_is_fine():
-                index.create(overwrite=False)
+        with redis_errors("creating the message search index", self.index_name, self._url):
+            if not index.exists():
+                with index_exists_is_fine():
+                    index.create(overwrite=False)
 
     def _texts(self, messages: Sequence[Mapping[str, Any]]) -> list[str] | None:
         """The text of each message to embed, or None when nothing is embedded."""

@@ -57,6 +57,7 @@ from ._search import (
     search_results,
     text_query,
 )
+from ._translate import redis_errors
 from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
@@ -723,7 +724,10 @@ class _MemoryStoreCore(Engine):
     def _create_index(self) -> None:
         from redisvl.index import SearchIndex
 
-        with self._index_lock:
+        with (
+            self._index_lock,
+            redis_errors("creating the memory search index", self.index_name, self._url),
+        ):
             require_search(self._clients.sync, self._searching())
             index = SearchIndex(self._schema(), redis_client=self._clients.sync)
             if not index.exists():

@@ -112,7 +112,8 @@ def test_a_missing_package_is_an_error_at_construction_naming_the_install_line()
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "pip install 'redis-memory-backend[semantic]'" in done.stdout
+    assert "pip install 'redis-memory-backend[semantic]'`, then the model files: " in done.stdout
+    assert "`redis-memory setup` installs them" in done.stdout
     assert "missing here: onnxruntime" in done.stdout
 
 

@@ -27,6 +27,7 @@ from redis_memory import (
 from redis_memory.cache import AsyncResponseCache, ResponseCache
 from redis_memory.embedded import EmbeddedRedis, _free_port
 from redis_memory.history import AsyncMessageLog, MessageLog
+from redis_memory.memory import AsyncMemoryStore, MemoryStore
 
 AOF = ["--appendonly", "yes"]
 ANSWER = {"text": "cached"}
@@ -96,6 +97,19 @@ def test_a_stopped_redis_is_a_clear_error_and_the_same_objects_recover(outage):
     }
     log.append("s", [user("after")])
     assert texts(log.messages("s")) == ["before", "after"]
+
+
+def test_building_a_searchable_store_on_a_stopped_redis_is_a_clear_error(outage):
+    # These are the objects that make a round trip when built: they check for the
+    # Search module and create their index, so a Redis that is down fails there.
+    _start, config, port = outage
+    _unavailable(lambda: MemoryStore("notes", config=config), "creating the memory search", port)
+    _unavailable(
+        lambda: AsyncMemoryStore("notes", config=config), "creating the memory search", port
+    )
+    _unavailable(
+        lambda: MessageLog(config=config, searchable=True), "checking for the Search", port
+    )
 
 
 def test_the_async_twins_fail_clearly_and_recover_within_one_event_loop(outage):
