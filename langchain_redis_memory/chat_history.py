@@ -116,9 +116,10 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         """All messages of the session, oldest first (one round trip)."""
         return from_stored_list(self._log.messages(self.session_id), self._log.keys, self.key)
 
-    async def aget_messages(self) -> list[BaseMessage]:
-        stored = await self._alog.messages(self.session_id)
-        return from_stored_list(stored, self._log.keys, self.key)
+    async def aget_messages(self, *, last: int | None = None) -> list[BaseMessage]:
+        """The twin of :meth:`get_messages`: the messages, or only the ``last`` N of them."""
+        stored = await self._alog.messages(self.session_id, last=last)
+        return from_stored_list(stored, self._log.keys, self.key, None if last else 0)
 
     def get_messages(self, *, last: int | None = None) -> list[BaseMessage]:
         """The messages, or only the ``last`` N of them."""
@@ -155,6 +156,7 @@ class RedisChatMessageHistory(BaseChatMessageHistory):
         limit: int = 10,
         mode: Literal["vector", "text", "hybrid"] | None = None,
     ) -> list[MessageHit]:
+        """The twin of :meth:`search_messages`: past messages matching ``query``, best first."""
         return await self._alog.search_messages(query, **self._scope(scope), limit=limit, mode=mode)
 
     def _scope(self, scope: str) -> dict[str, str]:

@@ -707,6 +707,7 @@ class RedisCachedLLM(LLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
+        """The wrapped LLM's ``acomplete``, answered from the cache when it holds the prompt."""
         key = self._key("complete", completion_prompt, prompt, formatted, kwargs)
         call = functools.partial(self.llm.acomplete, prompt, formatted=formatted, **kwargs)
         return await self.cache._acached(key, "completion", call)
@@ -717,6 +718,7 @@ class RedisCachedLLM(LLM):
         return self.cache._cached(key, "chat", functools.partial(self.llm.chat, messages, **kwargs))
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """The wrapped LLM's ``achat``, answered from the cache when it holds the conversation."""
         messages = list(messages)
         key = self._key("chat", chat_prompt, messages, kwargs)
         call = functools.partial(self.llm.achat, messages, **kwargs)
@@ -734,9 +736,11 @@ class RedisCachedLLM(LLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
+        """The wrapped LLM's ``astream_complete``, never cached (a stream is not stored)."""
         return await self.llm.astream_complete(prompt, formatted=formatted, **kwargs)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
+        """The wrapped LLM's ``astream_chat``, never cached (a stream is not stored)."""
         return await self.llm.astream_chat(messages, **kwargs)

@@ -167,6 +167,7 @@ class RedisChatStore(BaseChatStore):
         limit: int = 10,
         mode: Literal["vector", "text", "hybrid"] | None = None,
     ) -> list[MessageHit]:
+        """The twin of :meth:`search_messages`: past messages matching ``query``, best first."""
         return await self._alog.search_messages(query, session_id=key, limit=limit, mode=mode)
 
     # -- sync ---------------------------------------------------------------------
@@ -234,6 +235,7 @@ class RedisChatStore(BaseChatStore):
         await self._alog.append(key, _encode(messages))
 
     async def acount_messages(self, key: str) -> int:
+        """The twin of :meth:`count_messages`: one ``LLEN``, nothing read."""
         return await self._alog.count(key)
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:

@@ -101,6 +101,7 @@ class RedisKVStore(BaseKVStore):
         self._store.set(collection, key, _checked(key, val), ttl=self.ttl)
 
     async def aput(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
+        """The twin of :meth:`put`: store one dict (one round trip)."""
         await self._astore.set(collection, key, _checked(key, val), ttl=self.ttl)
 
     def put_all(
@@ -119,6 +120,7 @@ class RedisKVStore(BaseKVStore):
         collection: str = DEFAULT_COLLECTION,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
+        """The twin of :meth:`put_all`: ``batch_size`` per round trip, each batch atomically."""
         for batch in _batches(kv_pairs, batch_size):
             await self._astore.set_many(collection, batch, ttl=self.ttl)
 
@@ -127,6 +129,7 @@ class RedisKVStore(BaseKVStore):
         return self._store.get(collection, key)
 
     async def aget(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
+        """The twin of :meth:`get`: the dict under ``key``, or None."""
         return await self._astore.get(collection, key)
 
     def get_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
@@ -134,6 +137,7 @@ class RedisKVStore(BaseKVStore):
         return dict(self._store.iter_items(collection))
 
     async def aget_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
+        """The twin of :meth:`get_all`: every key and dict of the collection."""
         return {key: val async for key, val in self._astore.iter_items(collection)}
 
     def delete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
@@ -141,6 +145,7 @@ class RedisKVStore(BaseKVStore):
         return self._store.delete(collection, key) > 0
 
     async def adelete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
+        """The twin of :meth:`delete`: True if ``key`` existed."""
         return await self._astore.delete(collection, key) > 0
 
     def __repr__(self) -> str:

@@ -34,18 +34,26 @@ def twin_of(sync: type) -> Callable[[C], C]:
         for name, member in vars(cls).items():
             if name.startswith("_") or member.__doc__:
                 continue
-            if not (inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)):
+            if not (inspect.iscoroutinefunction(member) or iterated(member)):
                 continue
             told = inspect.getdoc(getattr(sync, name, None))
             if told:
                 summary = told.split("\n\n", 1)[0]
-                iterated = (
-                    "iterated with async for" if inspect.isasyncgenfunction(member) else ("awaited")
-                )
+                used = "iterated with async for" if iterated(member) else "awaited"
                 member.__doc__ = (
                     f"{summary}\n\nThe async twin of :meth:`{sync.__name__}.{name}`: the same "
-                    f"arguments, {iterated}."
+                    f"arguments, {used}."
                 )
         return cls
 
     return document
+
+
+def iterated(member: object) -> bool:
+    """Whether ``member`` is used with ``async for``: an async generator, or a plain
+    function that returns an async iterator (an ``iter_*`` built on a page walker)."""
+    if inspect.isasyncgenfunction(member):
+        return True
+    return inspect.isfunction(member) and "AsyncIterator" in str(
+        member.__annotations__.get("return", "")
+    )

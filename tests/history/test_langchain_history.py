@@ -81,6 +81,7 @@ def test_add_helpers_last_n_and_clear(history, config):
     history.add_message(HumanMessage("again"))
     assert [m.content for m in history.messages] == ["hi", "hello", "again"]
     assert [m.content for m in history.get_messages(last=1)] == ["again"]
+    assert [m.content for m in asyncio.run(history.aget_messages(last=2))] == ["hello", "again"]
     assert RedisChatMessageHistory("conversation:1", config=config).messages == history.messages
     history.clear()
     assert history.messages == []

@@ -11,8 +11,10 @@ import pytest
 
 import redis_memory
 from redis_memory._deprecation import MISSING
+from redis_memory._twins import iterated
 
 _SKIP = ("redis_memory.dashboard", "redis_memory.cli", "redis_memory._cli")
+FRAMEWORK_PACKAGES = ("langchain_redis_memory", "llama_index_redis_memory")
 
 
 def _public_modules() -> list[object]:
@@ -96,13 +98,62 @@ def test_async_methods_say_what_they_do(sync, async_):
     bare = [
         name
         for name, member in _methods(async_).items()
-        if inspect.iscoroutinefunction(member) and not inspect.getdoc(member)
+        if (inspect.iscoroutinefunction(member) or iterated(member)) and not inspect.getdoc(member)
     ]
     assert bare == []
 
 
+def _framework_classes() -> list[type]:
+    found = {}
+    for package_name in FRAMEWORK_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            if any(part.startswith("_") for part in info.name.split(".")):
+                continue
+            for name, value in vars(importlib.import_module(info.name)).items():
+                if (
+                    not name.startswith("_")
+                    and inspect.isclass(value)
+                    and value.__module__.startswith(package_name)
+                ):
+                    found[value.__qualname__] = value
+    return [found[name] for name in sorted(found)]
+
+
+def _method_pairs() -> list[tuple[type, str]]:
+    """Each framework class's own ``aX`` methods that have an ``X`` twin on the class."""
+    return [
+        (cls, name)
+        for cls in _framework_classes()
+        for name in sorted(vars(cls))
+        if name.startswith("a")
+        and inspect.isfunction(getattr(cls, name, None))
+        and inspect.isfunction(getattr(cls, name[1:], None))
+    ]
+
+
+METHOD_PAIRS = _method_pairs()
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"), METHOD_PAIRS, ids=[f"{c.__name__}.{n}" for c, n in METHOD_PAIRS]
+)
+def test_a_framework_class_takes_the_same_arguments_sync_and_async(cls, name):
+    # LangChain, LangGraph and LlamaIndex put both faces on one class (get / aget).
+    assert _shape(getattr(cls, name[1:])) == _shape(getattr(cls, name))
+    assert inspect.getdoc(getattr(cls, name)), f"{cls.__name__}.{name} has no docstring"
+
+
+def test_the_framework_pairs_are_found():
+    names = {f"{cls.__name__}.{name}" for cls, name in METHOD_PAIRS}
+    assert {
+        "RedisChatMessageHistory.aget_messages",
+        "RedisSaver.aget_tuple",
+        "RedisCache.alookup",
+    } <= names
+
+
 # -- one meaning per parameter name -----------------------------------------------------
-FRAMEWORK_PACKAGES = ("langchain_redis_memory", "llama_index_redis_memory")
 
 # A lifetime with a default of its own: no kind of data in the TTL policy has it.
 OWN_DEFAULT_TTL = {"Presence", "AsyncPresence"}  # an agent's heartbeat, 15 s
@@ -217,8 +268,9 @@ def test_deprecated_names_are_only_accepted_not_advertised():
         f"{qualname}({name}=)"
         for qualname, name, doc in kept
         if "deprecated"
-        not in " ".join(line for line in doc.splitlines() if line.strip().startswith(f"{name}:"))
-        .lower()
+        not in " ".join(
+            line for line in doc.splitlines() if line.strip().startswith(f"{name}:")
+        ).lower()
     ]
     assert unsaid == []
 
