@@ -72,7 +72,6 @@ from .errors import (
     SerializationError,
     ValueTooLargeError,
 )
-from .keys import unescape_id
 from .serialization import check_value_size, fast_loads
 from .server import amodules, has_search, search_missing
 from .ttl import TTL
@@ -431,7 +430,9 @@ class _ResponseCacheCore:
         return self.keys.cache_semantic_prefix(self.name)
 
     def _entry_key(self, prompt: CachePrompt, llm_hash: str) -> str:
-        return f"{self._entry_prefix()}:{llm_hash}:{digest(prompt.context, prompt.query)}"
+        return self.keys.cache_semantic(
+            llm_hash, digest(prompt.context, prompt.query), cache=self.name
+        )
 
     @property
     def index_name(self) -> str:
@@ -530,7 +531,7 @@ class _ResponseCacheCore:
         llm_hash = None if llm is None else self._llm_hash(llm)
         return [
             self.keys.cache_exact_pattern(llm_hash, cache=self.name),
-            f"{self._entry_prefix()}:{llm_hash or '*'}:*",
+            self.keys.cache_semantic_pattern(llm_hash, cache=self.name),
         ]
 
     # -- decisions ----------------------------------------------------------------------
@@ -1176,8 +1177,8 @@ def list_caches(
     prefix's cache keys (never ``KEYS``): an inspection tool, not a hot path.
     """
     clients = RedisClients.shared(url=url, client=client, config=config)
-    stem = f"{clients.config.prefix}:cache:"
-    pattern = stem + "*"
+    schema = clients.config.keys
+    pattern = schema.caches_pattern()
     found: dict[str, dict[str, int]] = {}
     for raw in each_once(
         lambda cursor: execute(
@@ -1186,11 +1187,10 @@ def list_caches(
             clients.masked_url,
         )
     ):
-        tier, _, rest = reply_text(raw)[len(stem) :].partition(":")
-        name = rest.split(":", 1)[0]
-        if tier in ("llm", "sem") and name:
-            counts = found.setdefault(unescape_id(name), {"exact": 0, "semantic": 0})
-            counts["exact" if tier == "llm" else "semantic"] += 1
+        entry = schema.cache_entry_of(reply_text(raw))
+        if entry is not None:
+            tier, name = entry
+            found.setdefault(name, {"exact": 0, "semantic": 0})[tier] += 1
     return dict(sorted(found.items()))
 
 

@@ -68,9 +68,7 @@ T = TypeVar("T")
 Typed = tuple[str, bytes]
 """A serialized value with its serializer's type name: ``("msgpack", b"...")``."""
 
-_PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored", "elements")
-
-# Shared by the scripts below. KEYS[1..8] are the thread's keys, in _PARTS order.
+# Shared by the scripts below. KEYS[1..8] are the thread's keys (KeySchema.thread_keys).
 # A list value is stored as its elements' digests ("rmem:list\0" then 16 bytes a
 # digest); each element once per namespace in KEYS[8] (field "ns\0digest"), so a
 # conversation that grows by one message stores one message, not the whole list.
@@ -312,8 +310,7 @@ class _CheckpointLogCore(Engine):
 
     def thread_keys(self, thread_id: str) -> list[str]:
         """Every key of the thread, in the order the scripts take them."""
-        stem = self.keys.thread(thread_id)
-        return [f"{stem}:{part}" for part in _PARTS]
+        return self.keys.thread_keys(thread_id)
 
     def _refresh(self) -> int:
         return (self._ttl.milliseconds or 0) if self._ttl.refresh_on_read else 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +30,11 @@ MAX_PREFIX_LENGTH = 64
 # Characters with a meaning to Redis key patterns, hash tags or our separator,
 # plus the escape character itself so that escaping stays one-to-one.
 _RESERVED = frozenset(":{}*?[]\\%")
+
+# The keys under one priority queue's and one LangGraph thread's stem, in the order
+# their scripts take them (KEYS[1], KEYS[2]...).
+_PQUEUE_PARTS = ("ready", "delayed", "leased", "payloads", "meta", "seq")
+_THREAD_PARTS = ("checkpoints", "heads", "order", "blobs", "writes", "runs", "mirrored", "elements")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*")
 
 KINDS = (
@@ -213,6 +218,11 @@ class KeySchema:
         """
         return f"{self.prefix}:thread:{_tag(escape_id(thread_id, what='thread id'))}"
 
+    def thread_keys(self, thread_id: str) -> list[str]:
+        """Every key of one thread, in the order the checkpoint scripts take them."""
+        stem = self.thread(thread_id)
+        return [f"{stem}:{part}" for part in _THREAD_PARTS]
+
     def threads_pattern(self) -> str:
         """A ``SCAN`` pattern matching one key of each thread (its checkpoint order)."""
         return f"{self.prefix}:thread:{{*}}:order"
@@ -242,6 +252,30 @@ class KeySchema:
     def cache_semantic_index(self, cache_name: str) -> str:
         """The search index of one semantic cache's entries."""
         return f"{self.cache_semantic_prefix(cache_name)}:idx"
+
+    def cache_semantic(self, llm_hash: str, prompt_hash: str, *, cache: str = "default") -> str:
+        """A semantic cache entry (a hash): ``<its cache's prefix>:<llm_hash>:<prompt_hash>``."""
+        return f"{self.cache_semantic_prefix(cache)}:{_hex(llm_hash)}:{_hex(prompt_hash)}"
+
+    def cache_semantic_pattern(self, llm_hash: str | None = None, *, cache: str = "default") -> str:
+        """A ``SCAN`` pattern matching one semantic cache's entries, or those of one LLM."""
+        return f"{self.cache_semantic_prefix(cache)}:{_hex(llm_hash) if llm_hash else '*'}:*"
+
+    def caches_pattern(self) -> str:
+        """A ``SCAN`` pattern matching the entries of every cache, both tiers."""
+        return f"{self.prefix}:cache:*"
+
+    def cache_entry_of(self, key: str | bytes) -> tuple[str, str] | None:
+        """``("exact" | "semantic", cache name)`` of a cache entry's key, else None."""
+        stem = f"{self.prefix}:cache:"
+        text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+        if not text.startswith(stem):
+            return None
+        tier, _, rest = text[len(stem) :].partition(":")
+        name = rest.split(":", 1)[0]
+        if tier not in ("llm", "sem") or not name:
+            return None
+        return ("exact" if tier == "llm" else "semantic"), unescape_id(name)
 
     # -- state ------------------------------------------------------------
     def state_user(self, user_id: str) -> str:
@@ -356,9 +390,51 @@ class KeySchema:
         its items are ``<stem>:<depth>:{<ns0>}:...:<key>``, its index ``<stem>:idx``."""
         return f"{self.prefix}:mem:{escape_id(store, what='memory store name')}"
 
+    def memory_index(self, store: str) -> str:
+        """The search index of one memory store's items."""
+        return f"{self.memory(store)}:idx"
+
+    def memory_index_prefix(self, store: str) -> str:
+        """What the keys its index covers begin with: every item of the store."""
+        return f"{self.memory(store)}:"
+
+    def memory_item(self, store: str, namespace: Sequence[str], key: str) -> str:
+        """One item (a hash): its namespace's depth, its first label as the hash tag (a
+        namespace's items share a slot), the other labels, then its key."""
+        head = "{" + escape_id(namespace[0], what="namespace label") + "}"
+        rest = [escape_id(label, what="namespace label") for label in namespace[1:]]
+        item = escape_id(key, what="memory key")
+        return ":".join([self.memory(store), str(len(namespace)), head, *rest, item])
+
+    def memory_pattern(self, store: str, namespace_prefix: Sequence[str] = ()) -> str:
+        """A ``SCAN`` pattern matching the items of a store under ``namespace_prefix``."""
+        if not namespace_prefix:
+            return self.memory(store) + ":[0-9]*"
+        head = "{" + escape_id(namespace_prefix[0], what="namespace label") + "}"
+        rest = [escape_id(label, what="namespace label") for label in namespace_prefix[1:]]
+        return ":".join([self.memory(store), "*", head, *rest, "*"])
+
+    def memory_item_of(self, store: str, key: str | bytes) -> tuple[tuple[str, ...], str]:
+        """The namespace and key of an item's Redis key: :meth:`memory_item` undone."""
+        text = key.decode() if isinstance(key, bytes) else key
+        parts = text[len(self.memory(store)) + 1 :].split(":")
+        depth = int(parts[0])
+        labels = [parts[1][1:-1], *parts[2 : 1 + depth]]
+        return tuple(unescape_id(p) for p in labels), unescape_id(":".join(parts[1 + depth :]))
+
     def pqueue(self, name: str) -> str:
         """The common stem of one priority queue's keys (``{prefix}:pqueue:{<name>}``)."""
         return f"{self.prefix}:pqueue:{_tag(escape_id(name, what='queue name'))}"
+
+    def pqueue_meta(self, name: str) -> str:
+        """A priority queue's task details (a hash that exists while it holds a task)."""
+        return f"{self.pqueue(name)}:meta"
+
+    def pqueue_keys(self, name: str) -> list[str]:
+        """A priority queue's keys, in the order its scripts take them: ready, delayed,
+        leased, payloads, meta (a hash that exists while it holds a task) and seq."""
+        stem = self.pqueue(name)
+        return [f"{stem}:{part}" for part in _PQUEUE_PARTS]
 
     def holds(self) -> str:
         """What every agent holds now (claims, leases), by expiry: a sorted set (ms).

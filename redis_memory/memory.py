@@ -63,7 +63,6 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .embeddings import Embedder
 from .errors import SerializationError, UnexpectedDataError
-from .keys import escape_id, unescape_id
 from .serialization import JSONSerializer
 from .server import amodules, require_search, search_missing
 from .ttl import POLICY, TTL, TTLOption, or_default
@@ -215,7 +214,7 @@ class _MemoryStoreCore(Engine):
         super().__init__(url, client, config)
         self.name = name
         self._stem = self.keys.memory(name)
-        self.index_name = self._stem + ":idx"
+        self.index_name = self.keys.memory_index(name)
         self.embedder = embedder
         if dims is not None:
             whole("dims", dims, 1)
@@ -254,24 +253,13 @@ class _MemoryStoreCore(Engine):
         labels = _labels(namespace)
         if not labels:
             raise ValueError("an item's namespace has at least one label, e.g. ('users', 'ana')")
-        head = "{" + escape_id(labels[0], what="namespace label") + "}"
-        rest = [escape_id(label, what="namespace label") for label in labels[1:]]
-        item = escape_id(key, what="memory key")
-        return ":".join([self._stem, str(len(labels)), head, *rest, item])
+        return self.keys.memory_item(self.name, labels, key)
 
     def _pattern(self, prefix: Namespace) -> str:
-        if not prefix:
-            return self._stem + ":[0-9]*"
-        head = "{" + escape_id(prefix[0], what="namespace label") + "}"
-        rest = [escape_id(label, what="namespace label") for label in prefix[1:]]
-        return ":".join([self._stem, "*", head, *rest, "*"])
+        return self.keys.memory_pattern(self.name, prefix)
 
     def _located(self, key: bytes | str) -> tuple[Namespace, str]:
-        text = key.decode() if isinstance(key, bytes) else key
-        parts = text[len(self._stem) + 1 :].split(":")
-        depth = int(parts[0])
-        labels = [parts[1][1:-1], *parts[2 : 1 + depth]]
-        return tuple(unescape_id(p) for p in labels), unescape_id(":".join(parts[1 + depth :]))
+        return self.keys.memory_item_of(self.name, key)
 
     # -- encoding ---------------------------------------------------------------------
     def _prepared(
@@ -770,7 +758,7 @@ class _MemoryStoreCore(Engine):
             {
                 "index": {
                     "name": self.index_name,
-                    "prefix": self._stem + ":",
+                    "prefix": self.keys.memory_index_prefix(self.name),
                     "storage_type": "hash",
                 },
                 "fields": fields,

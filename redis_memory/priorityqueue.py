@@ -184,8 +184,6 @@ COUNTS = Script(_COUNTS)
 LEASED = Script(_LEASED)
 CLEAR = Script(_CLEAR)
 
-_SUFFIXES = (":ready", ":delayed", ":leased", ":payloads", ":meta", ":seq")
-
 
 # -- results ---------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
@@ -292,7 +290,7 @@ class _PriorityQueueCore(Engine):
         self._lease_ms = _milliseconds("lease", lease, allow_zero=False)
         self.publish_events = bool(publish_events)
         self._loads = fast_loads(self._serializer)
-        queue_keys = [self.key + suffix for suffix in _SUFFIXES]
+        queue_keys = self.keys.pqueue_keys(name)
         self._cluster_keys = queue_keys
         self._server_keys = [*queue_keys, self.keys.holds()]
         channel = self.channel if self.publish_events else ""

@@ -206,8 +206,8 @@ class _Patterns:
                 "task": IdPattern.of(keys.task_verdicts),
                 "lock": IdPattern.of(keys.lock),
                 "ratelimit": IdPattern.of(keys.ratelimit),
-                # A priority queue's ":meta" hash exists while it holds a task.
-                "pqueue": IdPattern.of(lambda name: keys.pqueue(name) + ":meta"),
+                # A priority queue's meta hash exists while it holds a task.
+                "pqueue": IdPattern.of(keys.pqueue_meta),
                 "queue": IdPattern.of(keys.queue),
             },
             topic=IdPattern.of(keys.channel),
