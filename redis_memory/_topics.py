@@ -157,7 +157,7 @@ class Selection:
         session_ids: Iterable[str],
         user_ids: Iterable[str],
     ) -> None:
-        self.base = f"{schema.prefix}:events:"
+        self.base = schema.channel_prefix()
         self.home = schema.audit()
         self._serializer = serializer
         channels = [schema.channel(topic) for topic in topics]
@@ -167,7 +167,7 @@ class Selection:
         self._channel_set = frozenset(self.channels)
         self.patterns = [compile_pattern(self.base, p) for p in _str_list(patterns, "patterns")]
         self.server_patterns = tuple(dict.fromkeys(p.server for p in self.patterns))
-        self._namespace = f"{schema.prefix}:*"
+        self._namespace = schema.pattern()
         self._widened = False
         if not self.channels and not self.patterns:
             raise ValueError("subscribe to something: topics, patterns=, session_ids= or user_ids=")

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from .keys import validate_prefix
+from .keys import KeySchema
 
 # Grouped by what needs them. Redis checks commands run by a script (EVALSHA)
 # against the caller's ACL, so the scripts' commands are listed as well.
@@ -73,13 +73,13 @@ def acl_rules(prefix: str, *, create_indexes: bool = True) -> list[str]:
     out ``FT.CREATE`` and ``FT.DROPINDEX`` (see :data:`INDEX_CREATION_COMMANDS`):
     the semantic cache then needs its index created (and dropped) by a user who may.
     """
-    validate_prefix(prefix)
+    everything = KeySchema(prefix).pattern()  # checks the prefix
     commands = COMMANDS + (INDEX_CREATION_COMMANDS if create_indexes else ())
     return [
         "resetkeys",
-        f"~{prefix}:*",
+        f"~{everything}",
         "resetchannels",
-        f"&{prefix}:*",
+        f"&{everything}",
         "-@all",
         *(f"+{command}" for command in commands),
     ]

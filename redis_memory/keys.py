@@ -180,7 +180,7 @@ class KeySchema:
 
     def session_channel(self, session_id: str) -> str:
         """The pub/sub channel on which a session's changes are announced."""
-        return f"{self.prefix}:events:session:{_tag(escape_id(session_id, what='session id'))}"
+        return f"{self.channel_prefix()}session:{_tag(escape_id(session_id, what='session id'))}"
 
     def sessions_pattern(self) -> str:
         """A ``SCAN`` pattern matching each session's message key once."""
@@ -293,11 +293,18 @@ class KeySchema:
 
     def state_channel(self, user_id: str) -> str:
         """The pub/sub channel of one user's state changes: ``{prefix}:events:state:{<id>}``."""
-        return f"{self.prefix}:events:state:{_tag(escape_id(user_id, what='user id'))}"
+        return f"{self.channel_prefix()}state:{_tag(escape_id(user_id, what='user id'))}"
 
     def state_pattern(self, user_id: str) -> str:
         """A ``SCAN`` pattern matching every state key of one user."""
         return f"{self.state_user(user_id)}:*"
+
+    def state_key_of(self, user_id: str, key: str | bytes) -> str | None:
+        """The state key (as the user named it) of one of ``user_id``'s Redis keys, else None:
+        :meth:`state` undone."""
+        stem = self.state_user(user_id) + ":"
+        text = key.decode("utf-8") if isinstance(key, bytes) else key
+        return unescape_id(text[len(stem) :]) if text.startswith(stem) else None
 
     def state_users_pattern(self) -> str:
         """A ``SCAN`` pattern matching every state key of every user."""
@@ -383,7 +390,11 @@ class KeySchema:
 
     def perms_holders(self, scope: str, permission: str) -> str:
         """The set of the users granted one permission."""
-        return f"{self.perms(scope)}:granted:{escape_id(permission, what='permission')}"
+        return self.perms_holders_prefix(scope) + escape_id(permission, what="permission")
+
+    def perms_holders_prefix(self, scope: str) -> str:
+        """What the holder sets of a scope begin with; the escaped permission follows."""
+        return f"{self.perms(scope)}:granted:"
 
     def memory(self, store: str) -> str:
         """The common stem of one long-term memory store's keys (``{prefix}:mem:<store>``);
@@ -448,7 +459,11 @@ class KeySchema:
     # -- events -----------------------------------------------------------
     def channel(self, topic: str) -> str:
         """The pub/sub channel of an event topic: ``{prefix}:events:<topic>``."""
-        return f"{self.prefix}:events:{escape_id(topic, what='event topic')}"
+        return self.channel_prefix() + escape_id(topic, what="event topic")
+
+    def channel_prefix(self) -> str:
+        """What every channel of this prefix begins with: ``{prefix}:events:``."""
+        return f"{self.prefix}:events:"
 
     def audit(self) -> str:
         """The stream that keeps every published event, the audit log."""

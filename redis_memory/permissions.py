@@ -48,7 +48,7 @@ class _PermissionsCore(Engine):
     ) -> None:
         super().__init__(url, client, config)
         self.scope = scope
-        self._stem = self.keys.perms(scope) + ":granted:"  # checks the scope
+        self._stem = self.keys.perms_holders_prefix(scope)  # checks the scope
 
     def _plan_change(
         self, script: Script, user_id: str, permissions: tuple[str, ...], doing: str

@@ -52,7 +52,7 @@ from ._twins import twin_of
 from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .errors import SerializationError
-from .keys import KeySchema, unescape_id
+from .keys import KeySchema
 from .serialization import check_value_size, fast_loads
 from .ttl import POLICY, TTLOption, or_default
 
@@ -177,11 +177,10 @@ class _StateCore(Engine):
         return [("PEXPIRE", key, self._ttl.milliseconds, "XX") for key in redis_keys]
 
     def _user_key_of(self, user_id: str, redis_key: bytes | str) -> str:
-        stem = self.schema.state_user(user_id) + ":"
-        text = decoded(redis_key)
-        if not text.startswith(stem):
-            raise ValueError(f"{text!r} is not a state key of user {user_id!r}")
-        return unescape_id(text[len(stem) :])
+        key = self.schema.state_key_of(user_id, redis_key)
+        if key is None:
+            raise ValueError(f"{decoded(redis_key)!r} is not a state key of user {user_id!r}")
+        return key
 
     # -- plans ----------------------------------------------------------------------
     def _plan_get(self, user_id: str, key: str, default: Any, raw: bool) -> Plan[Any]:

@@ -84,7 +84,8 @@ class _Replay:
         return vector if vector is not None else self.model.embed(text)
 
     async def aembed(self, text: str) -> list[float]:
-        return self.embed(text)
+        vector = self.vectors.get(text)
+        return vector if vector is not None else list(await self.model.aembed(text))
 
 
 def _first_index(pairs: Pairs) -> list[int]:

@@ -131,9 +131,9 @@ def acl_rules(prefix: str) -> list[str]:
     validate_prefix(prefix)
     return [
         "resetkeys",
-        f"~{prefix}:*",
+        f"~{KeySchema(prefix).pattern()}",
         "resetchannels",
-        f"&{KeySchema(prefix).channel(_PLACEHOLDER)[: -len(_PLACEHOLDER)]}*",
+        f"&{KeySchema(prefix).channel_prefix()}*",
         "-@all",
         "+@read",
         "-keys",
