@@ -13,11 +13,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import TracebackType
 
 import redis
+from _waiting import wait_until
 
 from redis_memory.embedded import EmbeddedRedis, _die_with_parent, _free_port, find_server
 
@@ -25,16 +25,18 @@ SERVICE = "mymaster"
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """:func:`wait_until`, every 50 ms, ``timeout`` seconds' worth of attempts.
+
+    A server or sentinel that does not answer (yet) counts as not yet true.
+    """
+
+    def answered() -> bool:
         try:
-            if predicate():
-                return
+            return bool(predicate())
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+            return False
+
+    wait_until(answered, attempts=round(timeout / 0.05), pause=0.05, what=what)
 
 
 class Sentinel:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 import redis
-from _waiting import wait_until
+from _waiting import wait_until, wait_until_async
 
 from redis_memory import (
     TTL,
@@ -212,11 +212,11 @@ def test_an_expired_claim_cannot_be_extended_or_released_by_its_old_owner(claims
 
 async def test_async_expired_claim_stays_with_the_new_owner(aclaims, redis_client, config):
     assert await aclaims.claim("t", "old", ttl=0.05)
-    for _ in range(2000):
-        if await aclaims.owner("t") is None:
-            break
-        await asyncio.sleep(0.005)
-    assert await aclaims.owner("t") is None
+
+    async def expired() -> bool:
+        return await aclaims.owner("t") is None
+
+    await wait_until_async(expired, what="the claim to expire")
     assert await aclaims.extend("t", "old") is False
     assert await aclaims.claim("t", "new")
     assert await aclaims.extend("t", "old", ttl=0.05) is False
@@ -588,10 +588,9 @@ async def test_async_lock_mutual_exclusion_and_expiry(config):
     new = AsyncDistributedLock("shared", config=config, ttl=30)
     with pytest.raises(LockLostError):
         async with old:
-            for _ in range(2000):
-                if await new.acquire(blocking=False):
-                    break
-                await asyncio.sleep(0.005)
+            await wait_until_async(
+                lambda: new.acquire(blocking=False), what="the expired lock to be free"
+            )
     assert await new.owned()
     assert await old.release() is False
     assert await new.release() is True

@@ -6,17 +6,16 @@ gone from every call, with no write in between.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
-import time
 
 import pytest
-from _waiting import wait_until
+from _waiting import wait_until, wait_until_async
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError, SerializationError
 from redis_memory.coordination import AsyncClaims, Claims
 from redis_memory.presence import (
+    Agent,
     AsyncPermissions,
     AsyncPresence,
     Permissions,
@@ -100,18 +99,37 @@ def test_an_agent_expires_without_a_sweeper(config):
     assert team.join("quick")
 
 
+def _outlived_its_join(team: Presence, agent_id: str, first: Agent) -> bool:
+    """Whether the agent is alive later than its join's deadline, never having expired.
+
+    By the server's clock: an agent read ``expires_in`` before its deadline,
+    ``last_seen + ttl``, so now less the ttl is ``last_seen - expires_in``.
+    """
+    agent = team.get(agent_id)
+    assert agent is not None, f"{agent_id} expired between two heartbeats"
+    assert agent.joined == first.joined, f"{agent_id} expired and joined again"
+    return agent.last_seen - agent.expires_in > first.joined
+
+
 def test_heartbeats_keep_an_agent_alive_and_expiries_are_announced_once(config, redis_client):
-    team = Presence("t", config=config, ttl=0.4)
+    # Two handles on one team: "steady" beats against a 2 s ttl (only a stall of the
+    # test that long could lose it), "dies" joins for 0.3 s and never beats.
+    team = Presence("t", config=config, ttl=2)
+    short = Presence("t", config=config, ttl=0.3)
     pubsub = redis_client.pubsub()
     pubsub.subscribe(team.channel)
     assert pubsub.get_message(timeout=1)["type"] == "subscribe"
     try:
         team.join("steady", capabilities=["x"])
-        team.join("dies", capabilities=["x", "y"])
-        started = time.monotonic()
-        while time.monotonic() - started < 1.0:  # 2.5 ttls of steady heartbeats
+        short.join("dies", capabilities=["x", "y"])
+        first = team.get("steady")
+
+        def beating() -> bool:
             assert team.heartbeat("steady")
-            time.sleep(0.05)
+            return _outlived_its_join(team, "steady", first) and team.get("dies") is None
+
+        # Steady heartbeats until "steady" is alive past its first ttl, "dies" not.
+        wait_until(beating, attempts=600, pause=0.05, what="steady to outlive its first ttl")
         assert [a.id for a in team.alive()] == ["steady"]
         assert team.can("x") == ["steady"]
         assert team.heartbeat("steady")  # a write clears the dead one
@@ -199,12 +217,20 @@ def test_bad_arguments_are_named(team, config):
 
 
 def test_running_keeps_the_heartbeat_and_leaves_on_exit(config):
-    team = Presence("t", config=config, ttl=0.3)
-    with team.running("worker", capabilities=["x"], metadata={"pid": 1}) as same:
+    # Heartbeats every 0.1 s against a 2 s ttl: only a stall that long could lose it.
+    team = Presence("t", config=config, ttl=2)
+    running = team.running("worker", capabilities=["x"], metadata={"pid": 1}, interval=0.1)
+    with running as same:
         assert same is team
-        seen = team.get("worker").last_seen
-        wait_until(lambda: team.get("worker").last_seen > seen)
-        time.sleep(0.5)  # longer than the ttl: alive only thanks to the heartbeats
+        first = team.get("worker")
+        wait_until(lambda: team.get("worker").last_seen > first.last_seen)
+        # Alive past the join's deadline: only thanks to the heartbeats.
+        wait_until(
+            lambda: _outlived_its_join(team, "worker", first),
+            attempts=600,
+            pause=0.05,
+            what="the worker to outlive its first ttl",
+        )
         assert team.can("x") == ["worker"]
     assert team.get("worker") is None
 
@@ -216,16 +242,28 @@ def test_running_leaves_on_an_exception_and_rejoins_after_a_pause(config):
         team.running("worker", capabilities=["x"], interval=0.05),
     ):
         team.leave("worker")  # as if its heartbeat ran out during a pause
-        wait_until(lambda: team.get("worker") is not None)  # joined again
-        assert team.get("worker").capabilities == {"x"}
+        again = wait_until(lambda: team.get("worker"))  # joined again
+        assert again.capabilities == {"x"}
         raise RuntimeError("boom")
     assert team.get("worker") is None
 
 
 async def test_async_presence(config):
-    team = AsyncPresence("t", config=config, ttl=0.3)
-    async with team.running("w", capabilities=["x", "y"]):
-        await asyncio.sleep(0.5)
+    # Heartbeats every 0.1 s against a 2 s ttl: only a stall that long could lose it.
+    team = AsyncPresence("t", config=config, ttl=2)
+    async with team.running("w", capabilities=["x", "y"], interval=0.1):
+        first = await team.get("w")
+
+        async def outlived_its_join() -> bool:
+            agent = await team.get("w")
+            assert agent is not None, "w expired between two heartbeats"
+            assert agent.joined == first.joined, "w expired and joined again"
+            return agent.last_seen - agent.expires_in > first.joined  # as _outlived_its_join
+
+        # Alive past the join's deadline: only thanks to the heartbeats.
+        await wait_until_async(
+            outlived_its_join, attempts=600, pause=0.05, what="w to outlive its first ttl"
+        )
         assert await team.can("x", "y") == ["w"]
         assert (await team.get("w")).capabilities == {"x", "y"}
         assert [a.id for a in await team.alive()] == ["w"]
@@ -286,10 +324,12 @@ def test_one_round_trip_each(config, round_trips):
 
 # -- who is doing what ----------------------------------------------------------------
 def test_doing_lists_each_live_agent_s_claims_and_the_orphaned_ones(config):
-    team = Presence("t", config=config, ttl=0.3)
+    # Two handles on one team: "alive" lives 30 s a heartbeat, "dying" 0.3 s.
+    team = Presence("t", config=config, ttl=30)
+    short = Presence("t", config=config, ttl=0.3)
     claims = Claims(config=config)
     team.join("alive", capabilities=["x"])
-    team.join("dying")
+    short.join("dying")
     assert claims.claim("t1", "alive", ttl=60)
     assert claims.claim("t2", "dying", ttl=60)
     assert claims.claim("t3", "never-joined", ttl=60)

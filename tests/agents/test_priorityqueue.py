@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from _waiting import wait_until
+from _waiting import wait_until, wait_until_async
 from redis.crc import key_slot
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError, SerializationError, _holds
@@ -636,11 +636,9 @@ async def test_async_lost_lease_comes_back(config):
     q = AsyncPriorityQueue("jobs", config=config)
     await q.put("x", task_id="t")
     lost = await q.take("dead", lease=0.05)
-    for _ in range(2000):
-        again = await q.take("alive")
-        if again is not None:
-            break
-        await asyncio.sleep(0.005)
+    again = await wait_until_async(
+        lambda: q.take("alive"), what="the lost lease's task to come back"
+    )
     assert (again.id, again.attempts) == ("t", 2)
     assert await q.ack(lost) is False
     assert await q.ack(again) is True

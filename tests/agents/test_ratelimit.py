@@ -11,6 +11,7 @@ import time
 
 import pytest
 from _examples import code_blocks, run_example
+from _waiting import wait_until
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.rate_limiters import BaseRateLimiter
@@ -251,11 +252,12 @@ def test_an_idle_bucket_expires_when_it_would_be_full(config, redis_client):
     quick = RateLimit("quick", rate=20, capacity=1, config=config)
     assert quick.try_acquire()
     assert redis_client.pttl(quick.key) <= 50  # full again in 50 ms (-2: already gone)
-    for _ in range(1000):
-        if not redis_client.exists(quick.key):
-            break
-        time.sleep(0.01)
-    assert not redis_client.exists(quick.key)
+    wait_until(
+        lambda: not redis_client.exists(quick.key),
+        attempts=1000,
+        pause=0.01,
+        what="the full bucket's key to expire",
+    )
     assert quick.attempt().remaining == 0  # ... and a missing bucket is a full one
 
 

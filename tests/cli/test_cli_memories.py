@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from _waiting import wait_until
 
 from redis_memory.cli import main
 from redis_memory.memory import MemoryStore
@@ -402,11 +403,12 @@ def test_imported_memories_are_found_by_a_search_store_built_later(
     )  # the import made no index
 
     searching = MemoryStore("notes", config=config, search=True)
-    for _ in range(500):  # the index takes in the existing keys in the background
+
+    def indexed() -> bool:  # the index takes in the existing keys in the background
         info = redis_client.ft(searching.index_name).info()
-        if int(info["indexing"]) == 0 and int(info["num_docs"]) == 5:
-            break
-        time.sleep(0.01)
+        return int(info["indexing"]) == 0 and int(info["num_docs"]) == 5
+
+    wait_until(indexed, attempts=500, pause=0.01, what="the 5 imported memories to be indexed")
     [hit] = searching.search(("users",), "theremin", mode="text")
     assert (hit.namespace, hit.key) == (("users", "ana"), "music")
     [hit] = searching.search(("users", "bo"), "Kiwi cat", mode="text", tags=["pets"])

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from _waiting import wait_until
 from langchain_core.messages import AIMessage, HumanMessage
 from llama_index.core.base.llms.types import ChatMessage
 from redis.crc import key_slot
@@ -214,9 +215,13 @@ def test_the_error_says_what_is_known_and_repeating_as_told_is_safe(stoppable):
         assert "may or may not have been stored" in message
         assert ".." not in message
         assert "Retry once Redis is back" not in message, "a blind retry is not advised"
-        deadline = time.monotonic() + 10
-        while log.count(session) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)  # the continued server applies the append that was sent
+        # The continued server applies the append that was sent.
+        wait_until(
+            lambda: log.count(session),  # noqa: B023
+            attempts=200,
+            pause=0.05,
+            what="the append sent before the stop to be applied",
+        )
         assert log.count(session) == 1
         if kind == "ids":
             assert "Repeating it with the same messages (the same ids) is safe" in message

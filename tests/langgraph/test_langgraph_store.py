@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from _examples import code_blocks, run_example
+from _waiting import wait_until_async
 from langchain.agents import create_agent
 from langchain.tools import ToolRuntime
 from langchain_core.embeddings import Embeddings
@@ -963,11 +964,17 @@ async def test_ttl_config_default_and_refresh_on_read(config, redis_client, asyn
     assert redis_client.pttl(key) > 5000
 
 
-async def test_expired_items_are_gone_from_every_read(api):
-    await api.put(("gone",), "soon", {"data": "x"}, ttl=0.5 / 60)
+async def test_expired_items_are_gone_from_every_read(api, redis_client):
+    await api.put(("gone",), "soon", {"data": "x"}, ttl=1)  # a minute: readable for sure
     await api.put(("gone", "kept"), "k", {"data": "y"})
     assert (await api.get(("gone",), "soon", refresh_ttl=False)) is not None
-    await asyncio.sleep(0.8)
+    await api.put(("gone",), "soon", {"data": "x"}, ttl=0.2 / 60)  # now 0.2 s
+    key = api.store.memory.key_of(("gone",), "soon")
+
+    async def expired() -> bool:
+        return not redis_client.exists(key)
+
+    await wait_until_async(expired, what="the item's key to expire")
     assert await api.get(("gone",), "soon") is None
     assert [item.key for item in await api.search(("gone",))] == ["k"]
     assert await api.list_namespaces(prefix=("gone",)) == [("gone", "kept")]

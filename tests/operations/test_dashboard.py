@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from _waiting import wait_until, wait_until_async
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -57,15 +58,9 @@ FAST = {"refresh": 0.1, "memory_every": 0.2}
 IDS = ("user:42", "ana", "reader-1", "quitter", "summarise-q3", "draft-intro", "incident-7")
 
 
-def wait_for(probe: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {timeout} s")
-        time.sleep(every)
+# For wait_until: each probe is an HTTP request (or, in the browser test, a script), so
+# every 50 ms; 200 times is 10 s when the probe itself takes no time.
+POLL = {"attempts": 200, "pause": 0.05}
 
 
 @contextmanager
@@ -137,6 +132,25 @@ def filled(client: TestClient) -> dict[str, Any] | None:
     return data
 
 
+def more_readings(client: TestClient, *, refreshes: int, walks: int) -> dict[str, Any]:
+    """The readings once ``refreshes`` more refreshes and ``walks`` more memory walks ended.
+
+    Counted by the distinct times they report having ended, polled (some may be missed
+    between two polls: then more than asked for ran).
+    """
+    first = readings(client)
+    ended, measured = {first["refreshed"]}, {first["memory"]["refreshed"]}
+
+    def enough() -> dict[str, Any] | None:
+        data = readings(client)
+        ended.add(data["refreshed"])
+        measured.add(data["memory"]["refreshed"])
+        return data if len(ended) > refreshes and len(measured) > walks else None
+
+    what = f"{refreshes} more refreshes and {walks} more memory walks"
+    return wait_until(enough, **POLL, what=what)
+
+
 def complete(data: dict[str, Any]) -> bool:
     """Whether the readings show all that :func:`write_everything` wrote."""
     kinds = {row["kind"] for row in data["memory"]["kinds"]}
@@ -152,9 +166,9 @@ def complete(data: dict[str, Any]) -> bool:
 def test_readings_show_what_the_engines_wrote(config, reader_config):
     app = create_app(reader_config, **FAST)
     with TestClient(app, base_url=LOCAL) as client:
-        wait_for(lambda: readings(client)["feed"]["ok"])
+        wait_until(lambda: readings(client)["feed"]["ok"], **POLL)
         write_everything(config)
-        data = wait_for(lambda: (d := filled(client)) and complete(d) and d)
+        data = wait_until(lambda: (d := filled(client)) and complete(d) and d, **POLL)
         for name in ("sessions", "teams", "holds", "conflicts", "locks", "pqueues", "streams"):
             assert data[name]["error"] is None, (name, data[name])
         assert data["redis"]["ok"] is True
@@ -219,7 +233,7 @@ def test_readings_show_what_the_engines_wrote(config, reader_config):
 def test_the_feed_keeps_each_event_with_its_topic_and_scope(config, reader_config):
     app = create_app(reader_config, **FAST)
     with TestClient(app, base_url=LOCAL) as client:
-        wait_for(lambda: readings(client)["feed"]["ok"])
+        wait_until(lambda: readings(client)["feed"]["ok"], **POLL)
         MessageLog(config=config).append("user:42", [{"role": "user", "content": "hi"}])
         Presence("research", config=config).join("reader-1")
         Claims(config=config).claim("summarise-q3", owner="reader-1")
@@ -231,7 +245,7 @@ def test_the_feed_keeps_each_event_with_its_topic_and_scope(config, reader_confi
         def feed() -> list[dict[str, Any]]:
             return client.get("/api/events").json()["events"]
 
-        events = wait_for(lambda: len(f := feed()) >= 5 and f)
+        events = wait_until(lambda: len(f := feed()) >= 5 and f, **POLL)
         by_topic = {(e["topic"], e["scope"], e["data"].get("event")) for e in events}
         assert ("session", "user:42", "messages") in by_topic
         assert ("team", "research", "joined") in by_topic
@@ -244,7 +258,7 @@ def test_the_feed_keeps_each_event_with_its_topic_and_scope(config, reader_confi
         assert [e["seq"] for e in later] == seqs[2:]
         assert client.get("/api/events", params={"after": "x"}).status_code == 400
 
-        cache_panel = wait_for(lambda: (c := readings(client)["cache"])["hits"] and c)
+        cache_panel = wait_until(lambda: (c := readings(client)["cache"])["hits"] and c, **POLL)
         assert (cache_panel["hits"], cache_panel["misses"]) == (1, 1)
         assert cache_panel["hit_rate"] == 0.5
         [row] = cache_panel["caches"]
@@ -258,11 +272,11 @@ def test_the_feed_keeps_each_event_with_its_topic_and_scope(config, reader_confi
 def test_metrics_are_prometheus_text_with_the_readings_and_no_ids(config, reader_config):
     app = create_app(reader_config, **FAST)
     with TestClient(app, base_url=LOCAL) as client:
-        wait_for(lambda: readings(client)["feed"]["ok"])
+        wait_until(lambda: readings(client)["feed"]["ok"], **POLL)
         write_everything(config)
         cache = ResponseCache("answers", config=config, publish_events=True)
         cache.lookup("What is Redis?", "model-a")
-        wait_for(lambda: (d := filled(client)) and d["cache"]["misses"] and complete(d))
+        wait_until(lambda: (d := filled(client)) and d["cache"]["misses"] and complete(d), **POLL)
         response = client.get("/metrics")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
@@ -360,14 +374,14 @@ def test_the_dashboard_only_reads():
             calls_before = _calls(admin)
             app = create_app(RedisMemoryConfig(url=url, prefix=prefix), **FAST)
             with TestClient(app, base_url=LOCAL) as client:
-                wait_for(lambda: readings(client)["feed"]["ok"])
+                wait_until(lambda: readings(client)["feed"]["ok"], **POLL)
                 # Events flow (published by the admin: PUBLISH writes no key).
                 for i in range(20):
                     admin.publish(KeySchema(prefix).channel("tasks"), b'{"event": "tick"}')
                     admin.publish(KeySchema(prefix).session_channel(f"s{i}"), b'{"added": 1}')
-                data = wait_for(lambda: (d := filled(client)) and d["events"]["total"] >= 40 and d)
-                time.sleep(1.0)  # about ten refreshes and five memory walks
-                data = readings(client)
+                wait_until(lambda: (d := filled(client)) and d["events"]["total"] >= 40, **POLL)
+                # Several more refreshes and memory walks, under the read-only user.
+                data = more_readings(client, refreshes=5, walks=3)
             # 2. Every reading worked under the read-only user; Redis refused nothing.
             for panel in ("sessions", "teams", "holds", "conflicts", "locks", "pqueues"):
                 assert data[panel]["error"] is None, (panel, data[panel])
@@ -411,13 +425,13 @@ def test_the_package_acl_user_can_run_the_dashboard(config, redis_server):
         url = f"redis://{name}:{password}@127.0.0.1:{redis_server.port}/0"
         app = create_app(RedisMemoryConfig(url=url, prefix=config.prefix), **FAST)
         with TestClient(app, base_url=LOCAL) as client:
-            status = wait_for(lambda: (d := readings(client))["feed"]["ok"] and d["feed"])
+            status = wait_until(lambda: (d := readings(client))["feed"]["ok"] and d["feed"], **POLL)
             assert status["pattern"] == f"{config.prefix}:*"
             MessageLog(config=config).append("user:42", [{"role": "user", "content": "hi"}])
-            events = wait_for(lambda: client.get("/api/events").json()["events"])
+            events = wait_until(lambda: client.get("/api/events").json()["events"], **POLL)
             assert [(e["topic"], e["scope"]) for e in events] == [("session", "user:42")]
             write_everything(config)
-            data = wait_for(lambda: (d := filled(client)) and complete(d) and d)
+            data = wait_until(lambda: (d := filled(client)) and complete(d) and d, **POLL)
             for panel in (*PANELS, "memory"):
                 assert data[panel]["error"] is None, (panel, data[panel])
     finally:
@@ -492,7 +506,7 @@ def test_the_event_stream_sends_hello_then_each_event_live(config, reader_config
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.iter_lines()
             names = _stream_until(lines, lambda name, _: name == "hello")
-            wait_for(lambda: app.state.dashboard.feed["ok"])
+            wait_until(lambda: app.state.dashboard.feed["ok"], **POLL)
             MessageLog(config=config).append("ana", [{"role": "user", "content": "hello"}])
             names += _stream_until(lines, lambda name, data: name == "feed" and '"ana"' in data)
         assert names[0] == "hello"
@@ -511,41 +525,47 @@ def test_the_dashboard_survives_a_redis_restart():
         writer = RedisMemoryConfig(url=server.url, prefix=prefix, retries=0)
         app = create_app(config, **FAST)
         with TestClient(app, base_url=LOCAL) as client:
-            wait_for(lambda: (d := readings(client))["feed"]["ok"] and d["redis"]["ok"])
+            wait_until(lambda: (d := readings(client))["feed"]["ok"] and d["redis"]["ok"], **POLL)
             MessageLog(config=writer).append("before", [{"role": "user", "content": "1"}])
-            wait_for(lambda: client.get("/api/events").json()["events"])
+            wait_until(lambda: client.get("/api/events").json()["events"], **POLL)
 
             server.stop()
-            down = wait_for(lambda: (d := readings(client))["redis"]["ok"] is False and d)
+            down = wait_until(lambda: (d := readings(client))["redis"]["ok"] is False and d, **POLL)
             assert down["redis"]["error"].startswith("Redis unreachable")
-            wait_for(lambda: readings(client)["feed"]["ok"] is False)
+            wait_until(lambda: readings(client)["feed"]["ok"] is False, **POLL)
             assert client.get("/api/readings").status_code == 200  # the page still answers
             metrics = client.get("/metrics").text
             assert "redis_memory_dashboard_redis_up 0.0" in metrics
 
             server = EmbeddedRedis(load_modules=False, port=port).start()
-            back = wait_for(
-                lambda: (d := readings(client))["redis"]["ok"] and d["feed"]["ok"] and d, 20
+            back = wait_until(
+                lambda: (d := readings(client))["redis"]["ok"] and d["feed"]["ok"] and d,
+                attempts=400,
+                pause=0.05,
             )
             assert back["feed"]["reconnects"] == 1
             MessageLog(config=writer).append("after", [{"role": "user", "content": "2"}])
             appended = time.time()
-            events = wait_for(
+            events = wait_until(
                 lambda: [
                     e for e in client.get("/api/events").json()["events"] if e["scope"] == "after"
-                ]
+                ],
+                **POLL,
             )
             assert events[0]["data"]["count"] == 1
-            assert wait_for(lambda: readings(client)["sessions"].get("count") == 1)
+            assert wait_until(lambda: readings(client)["sessions"].get("count") == 1, **POLL)
             # Every panel and the memory reading recover (memory: measured after the append).
-            wait_for(lambda: all(readings(client)[panel]["error"] is None for panel in PANELS))
-            memory = wait_for(
+            wait_until(
+                lambda: all(readings(client)[panel]["error"] is None for panel in PANELS), **POLL
+            )
+            memory = wait_until(
                 lambda: (
                     (m := readings(client)["memory"])["refreshed"]
                     and m["refreshed"] > appended
                     and m["error"] is None
                     and m
-                )
+                ),
+                **POLL,
             )
             assert [row["kind"] for row in memory["kinds"]] == ["session"]
     finally:
@@ -572,11 +592,17 @@ async def test_stop_ends_a_loop_whose_cancel_became_a_connection_error(config, m
     monkeypatch.setattr(Dashboard, "check", stubborn)
     dashboard = Dashboard(config, refresh=0.05, memory_every=0.05)
     await dashboard.start()
-    await asyncio.sleep(0.3)
-    started = time.monotonic()
+    loops = list(dashboard._tasks)
+
+    async def checking() -> int:
+        return calls
+
+    await wait_until_async(checking, what="the refresh loop to be inside check()")
+    # The 10 s bound only stops a hang failing slowly (stop() gives up on a loop after
+    # 3 x 2 s); what is checked is that every loop ended and none called check() again.
     await asyncio.wait_for(dashboard.stop(), 10)
-    assert time.monotonic() - started < 3
-    assert calls == 1
+    assert all(loop.done() for loop in loops), "a loop outlived stop()"
+    assert calls == 1, "the loop stopped on the error instead of checking again"
 
 
 # -- the command line ----------------------------------------------------------------------------
@@ -632,7 +658,7 @@ def test_cli_on_a_non_local_host_generates_a_token_and_stops_on_a_signal(config,
             except httpx.TransportError:
                 return None
 
-        assert wait_for(answered).status_code == 401
+        assert wait_until(answered, **POLL).status_code == 401
         assert httpx.get(local, params={"token": token}, timeout=5).status_code == 200
     finally:
         process.send_signal(stop)

@@ -3,9 +3,10 @@
 The real server (uvicorn, on a thread, a free port) serves the page against the
 test Redis, as the read-only ACL user. The page must load without a console
 error and without fetching anything from another origin, and a message appended
-through LangChain's ``RedisChatMessageHistory`` must show in its live feed
-within a second of the append (measured from just before the append to the
-moment the row is in the DOM).
+through LangChain's ``RedisChatMessageHistory`` must show in its live feed, pushed
+into the open page (not read on a reload or a reconnect). The time from just
+before the append to the moment the row is in the DOM is recorded
+(``append_to_feed_seconds``), not asserted: speed lives in ``benchmarks/``.
 
 The browser is the system's (``/usr/bin/chromium`` and ``/usr/bin/chromedriver``,
 which ``make test`` installs with apt-get): both paths are given, and Selenium
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from _paths import ROOT
+from _waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -41,7 +43,7 @@ pytestmark = [
 from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
-from test_dashboard import reader_user, wait_for, write_everything  # noqa: E402
+from test_dashboard import POLL, reader_user, write_everything  # noqa: E402
 
 from langchain_redis_memory import RedisChatMessageHistory  # noqa: E402
 from redis_memory import RedisMemoryConfig  # noqa: E402
@@ -84,21 +86,21 @@ def _text(driver: webdriver.Chrome, element_id: str) -> str:
     return driver.execute_script(f"return document.getElementById('{element_id}').textContent")
 
 
-def test_the_page_shows_a_new_message_live_within_a_second(
+def test_the_page_shows_a_new_message_live(
     browser, config, redis_server, tmp_path, record_property
 ):
     with reader_user(redis_server, config.prefix) as url:
         reader = RedisMemoryConfig(url=url, prefix=config.prefix)
         app = create_app(reader, refresh=0.5, memory_every=1.0)
         with ServerThread(app) as running:
-            wait_for(lambda: app.state.dashboard.feed["ok"])
+            wait_until(lambda: app.state.dashboard.feed["ok"], **POLL)
             write_everything(config)
             browser.get(running.url)
             assert browser.title == f"redis-memory dashboard · {config.prefix}"
-            wait_for(lambda: _text(browser, "page-status") == "page: live")
-            wait_for(lambda: _text(browser, "feed-status") == "feed: live")
-            wait_for(lambda: _text(browser, "redis-status") == "Redis: connected")
-            wait_for(lambda: "reader-1" in _text(browser, "teams"))
+            wait_until(lambda: _text(browser, "page-status") == "page: live", **POLL)
+            wait_until(lambda: _text(browser, "feed-status") == "feed: live", **POLL)
+            wait_until(lambda: _text(browser, "redis-status") == "Redis: connected", **POLL)
+            wait_until(lambda: "reader-1" in _text(browser, "teams"), **POLL)
 
             # The append, then the DOM polled until its row is in the feed.
             history = RedisChatMessageHistory("support:ticket-981", config=config)
@@ -106,21 +108,33 @@ def test_the_page_shows_a_new_message_live_within_a_second(
             probe = f"return document.querySelector('{selector}') !== null"
             started = time.perf_counter()
             history.add_messages([HumanMessage("My invoice is wrong"), AIMessage("Let me check.")])
-            while not browser.execute_script(probe):
-                assert time.perf_counter() - started < 5, "the message never reached the feed"
-                time.sleep(0.005)
+            wait_until(lambda: browser.execute_script(probe), what="the message to reach the feed")
             latency = time.perf_counter() - started
             record_property("append_to_feed_seconds", round(latency, 4))
             print(f"append-to-feed latency: {latency * 1000:.1f} ms")
-            assert latency < 1.0
-            row = browser.execute_script(f"return document.querySelector('{selector}').textContent")
+            row_class, row = browser.execute_script(
+                f"const row = document.querySelector('{selector}'); "
+                "return [row.className, row.textContent]"
+            )
+            # Pushed to the open page as a feed event: the page marks (and flashes) those
+            # "new"; the events a page gets on loading or reconnecting are not.
+            assert row_class == "event new"
+            assert _text(browser, "page-status") == "page: live"
             assert "+2 messages" in row
 
             _more_live_data(config)
-            wait_for(lambda: "hits" in _text(browser, "cache-rate"))
-            wait_for(lambda: "measured" in _text(browser, "memory-total"))
-            wait_for(lambda: "support:ticket-981" in _text(browser, "sessions"))
-            time.sleep(1.2)  # one more refresh: every panel current
+            # Every panel shows what _more_live_data wrote.
+            wait_until(lambda: "hits" in _text(browser, "cache-rate"), **POLL)
+            wait_until(lambda: "measured" in _text(browser, "memory-total"), **POLL)
+            wait_until(lambda: "cache" in _text(browser, "memory"), **POLL)  # measured since
+            wait_until(lambda: "support:ticket-981" in _text(browser, "sessions"), **POLL)
+            wait_until(lambda: "onboarding:ana" in _text(browser, "sessions"), **POLL)
+            wait_until(lambda: "writer-2" in _text(browser, "teams"), **POLL)
+            wait_until(lambda: "tickets" in _text(browser, "pqueues"), **POLL)
+            # No row still flashing in the picture (the page's only animation).
+            wait_until(
+                lambda: browser.execute_script("return document.getAnimations().length === 0")
+            )
             shot = tmp_path / "dashboard.png"
             assert browser.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
+
+from _waiting import wait_until
 
 from redis_memory import RedisMemoryConfig, RedisUnavailableError
 from redis_memory.embedded import EmbeddedRedis, _free_port
@@ -46,9 +47,12 @@ def test_appendfsync_always_keeps_every_acknowledged_append_through_a_sigkill(tm
     try:
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 30
-        while min(len(a) for a in acked.values()) < 30 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(
+            lambda: min(len(a) for a in acked.values()) >= 30,
+            attempts=3000,
+            pause=0.01,
+            what="30 acknowledged appends from every writer",
+        )
         assert server.pid is not None
         os.kill(server.pid, signal.SIGKILL)  # mid-load: writers are still appending
         for thread in threads:

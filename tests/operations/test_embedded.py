@@ -9,11 +9,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import redis
+from _waiting import wait_until
 
 from redis_memory import EmbeddedServerError, SearchModuleMissingError
 from redis_memory.embedded import EmbeddedRedis, ServerBinary, find_server
@@ -27,15 +27,6 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
-
-
-def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_starts_with_search_and_json_and_stops_cleanly():
@@ -58,7 +49,7 @@ def test_starts_with_search_and_json_and_stops_cleanly():
     finally:
         server.stop()
     assert not server.is_running
-    assert _wait_gone(pid, 0.1) or not _alive(pid)
+    assert not _alive(pid), "stop() returns once the server is gone"
     assert not data_dir.exists(), "a temporary data folder must be removed on stop"
     server.stop()  # idempotent
     with pytest.raises(EmbeddedServerError, match="not running"):
@@ -180,7 +171,12 @@ def test_no_server_outlives_the_process_that_started_it(ending):
             assert _alive(pid)
             child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        assert _wait_gone(pid), f"redis-server {pid} outlived its parent ({ending})"
+        wait_until(
+            lambda: not _alive(pid),
+            attempts=200,
+            pause=0.05,
+            what=f"redis-server {pid} to end with its parent ({ending})",
+        )
     finally:
         child.kill()
         child.wait()
