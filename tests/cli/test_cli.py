@@ -97,7 +97,9 @@ def test_status_of_an_unreachable_redis_is_one_clear_line(capsys):
         timeout=60,
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("redis-memory status: Redis did not answer")
+    masked = url.replace("topsecret", "***")
+    assert done.stderr.startswith(f"redis-memory status: Redis at {masked} did not answer")
+    assert done.stderr.rstrip().endswith("Check that it runs and that the URL names it")
     assert "Traceback" not in done.stderr
     assert "topsecret" not in done.stderr + done.stdout
 

@@ -18,6 +18,7 @@ import redis
 from redis_memory import KeySchema, RedisClients
 from redis_memory._execute import execute
 from redis_memory._flow import drive
+from redis_memory._usage import _usage_flow
 from redis_memory.cache import ResponseCache
 from redis_memory.cli import main
 from redis_memory.coordination import Claims
@@ -25,7 +26,6 @@ from redis_memory.history import MessageLog
 from redis_memory.server import (
     MEASURE_BATCH,
     KindUsage,
-    _usage_flow,
     amemory_by_kind,
     count_keys,
     memory_by_kind,
