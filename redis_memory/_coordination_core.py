@@ -16,8 +16,6 @@ from .config import RedisMemoryConfig
 from .connection import AsyncClient, SyncClient
 from .ttl import POLICY, TTL, TTLOption
 
-TASKS_TOPIC = "tasks"
-
 # Claims and locks both hold a key for an owner string (a claim's owner, a lock's
 # token); their release and extension compare it in the script. A claim also passes
 # the holds index, which a lock never does.
@@ -64,7 +62,7 @@ class Core(Engine):
     @property
     def channel(self) -> str:
         """The pub/sub channel on which task events are published."""
-        return self.keys.channel(TASKS_TOPIC)
+        return self.keys.tasks_channel()
 
     def _event(self, **fields: Any) -> bytes:
         return self._serializer.dumps(fields)

@@ -79,8 +79,14 @@ def member(kind: str, name: str, holder: str, *, queue: str | None = None) -> st
     """The index member of one hold (ids escaped, so ``:`` splits it exactly)."""
     escaped = escape_id(name, what="task id")
     if queue is not None:
-        escaped = escape_id(queue, what="queue name") + ":" + escaped
+        return f"{lease_prefix(queue)}{escaped}:{escape_id(holder, what='holder')}"
     return f"{kind}:{escaped}:{escape_id(holder, what='holder')}"
+
+
+def lease_prefix(queue: str) -> str:
+    """What the members of one queue's leases begin with (its scripts add the escaped
+    task id and worker): ``lease:<queue>:``."""
+    return f"{LEASE}:{escape_id(queue, what='queue name')}:"
 
 
 def parse(raw: bytes | str, score: float, now_ms: int) -> Hold | None:

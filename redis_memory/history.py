@@ -492,8 +492,7 @@ class _MessageLogCore(Engine):
         user_id: str | None,
         vectors: Sequence[bytes] | None,
     ) -> Plan[int]:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        _check_index(index)
         plan = self._plan_append(
             session_id, [message], replace=False, user_id=user_id, vectors=vectors
         )
@@ -643,8 +642,7 @@ class _MessageLogCore(Engine):
         )
 
     def _plan_delete_at(self, session_id: str, index: int) -> Plan[StoredMessage | None]:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        _check_index(index)
         key = self.keys.session_messages(session_id)
         return Plan(
             "deleting a message",
@@ -1370,3 +1368,9 @@ def message_log_twins(**options: Any) -> tuple[MessageLog, AsyncMessageLog]:
     twin = AsyncMessageLog.__new__(AsyncMessageLog)
     twin.__dict__.update(sync.__dict__)
     return sync, twin
+
+
+def _check_index(index: Any) -> None:
+    """A message's position: an int, counted from the end when negative."""
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"index must be an int, got {type(index).__name__}")

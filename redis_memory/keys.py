@@ -461,6 +461,10 @@ class KeySchema:
         """The pub/sub channel of an event topic: ``{prefix}:events:<topic>``."""
         return self.channel_prefix() + escape_id(topic, what="event topic")
 
+    def tasks_channel(self) -> str:
+        """The channel of task events: claims, findings and the priority queues' changes."""
+        return self.channel("tasks")
+
     def channel_prefix(self) -> str:
         """What every channel of this prefix begins with: ``{prefix}:events:``."""
         return f"{self.prefix}:events:"

@@ -101,7 +101,6 @@ T = TypeVar("T")
 Seconds = int | float | timedelta
 Flow = Generator[Plan[Any], Any, T]
 
-TASKS_TOPIC = "tasks"
 MIN_PRIORITY = -(2**20)
 MAX_PRIORITY = 2**20
 DEFAULT_LEASE = 30.0
@@ -283,7 +282,7 @@ class _PriorityQueueCore(Engine):
         lease: Seconds = DEFAULT_LEASE,
         publish_events: bool = True,
     ) -> None:
-        escaped = escape_id(name, what="queue name")
+        escape_id(name, what="queue name")  # a bad name is named before anything else
         super().__init__(url, client, config)
         self.name = name
         self.key = self.keys.pqueue(name)
@@ -294,7 +293,7 @@ class _PriorityQueueCore(Engine):
         self._cluster_keys = queue_keys
         self._server_keys = [*queue_keys, self.keys.holds()]
         channel = self.channel if self.publish_events else ""
-        self._head = [channel, name, f"{_holds.LEASE}:{escaped}:"]
+        self._head = [channel, name, _holds.lease_prefix(name)]
 
     @property
     def lease(self) -> float:
@@ -304,7 +303,7 @@ class _PriorityQueueCore(Engine):
     @property
     def channel(self) -> str:
         """The pub/sub channel on which task events are published."""
-        return self.keys.channel(TASKS_TOPIC)
+        return self.keys.tasks_channel()
 
     # -- plans ------------------------------------------------------------------------
     def _script(
@@ -554,10 +553,7 @@ class _PriorityQueueCore(Engine):
 
 
 def _count(count: int) -> int:
-    whole("count", count, 1)
-    if count > MAX_TAKE:
-        raise ValueError(f"count must be at most {MAX_TAKE}, got {count}")
-    return count
+    return whole("count", count, 1, maximum=MAX_TAKE)
 
 
 def _one(tasks: list[QueuedTask]) -> QueuedTask | None:
