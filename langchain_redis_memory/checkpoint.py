@@ -8,7 +8,7 @@ serializer (never pickle) and back.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -30,6 +30,7 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 
+from redis_memory._flow import drive, drive_async
 from redis_memory.checkpoints import (
     AsyncCheckpointLog,
     CheckpointLog,
@@ -588,23 +589,19 @@ def copy_threads(
     pending writes are not part of that interface, so copies have none. ``thread_ids=None`` copies
     every thread ``source.list(None)`` lists. Returns the checkpoints copied.
     """
-    if thread_ids is None:
-        thread_ids = list(
-            dict.fromkeys(t.config["configurable"]["thread_id"] for t in source.list(None))
-        )
-    copied = 0
-    for thread_id in thread_ids:
-        found = source.list({"configurable": {"thread_id": thread_id}})
-        for listed in sorted(found, key=_age):
-            # get_tuple, not list, gives the values as the graph saw them (some
-            # savers list messages in their serialized form).
-            stored = source.get_tuple(listed.config) or listed
-            config, checkpoint, metadata, new_versions = _as_new(stored)
-            saved = target.put(config, checkpoint, metadata, new_versions)
-            for task_id, writes in _writes_by_task(stored):
-                target.put_writes(saved, writes, task_id)
-            copied += 1
-    return copied
+
+    def step(call: tuple[str, tuple[Any, ...]]) -> Any:
+        name, args = call
+        if name == "thread_ids":
+            every = (t.config["configurable"]["thread_id"] for t in source.list(None))
+            return list(dict.fromkeys(every))
+        if name == "list":
+            return list(source.list(*args))
+        if name == "get_tuple":
+            return source.get_tuple(*args)
+        return getattr(target, name)(*args)
+
+    return drive(_copy_flow(thread_ids), step)
 
 
 async def acopy_threads(
@@ -614,18 +611,39 @@ async def acopy_threads(
     thread_ids: Sequence[str] | None = None,
 ) -> int:
     """The async twin of :func:`copy_threads` (``alist``, ``aput``, ``aput_writes``)."""
+
+    async def step(call: tuple[str, tuple[Any, ...]]) -> Any:
+        name, args = call
+        if name == "thread_ids":
+            seen = [t.config["configurable"]["thread_id"] async for t in source.alist(None)]
+            return list(dict.fromkeys(seen))
+        if name == "list":
+            return [t async for t in source.alist(*args)]
+        if name == "get_tuple":
+            return await source.aget_tuple(*args)
+        return await getattr(target, "a" + name)(*args)
+
+    return await drive_async(_copy_flow(thread_ids), step)
+
+
+def _copy_flow(
+    thread_ids: Sequence[str] | None,
+) -> Generator[tuple[str, tuple[Any, ...]], Any, int]:
+    """What copy_threads does, once for both twins: it yields saver calls by name (the
+    async twin calls ``alist``, ``aget_tuple``, ``aput``...) and gets their results."""
     if thread_ids is None:
-        seen = [t.config["configurable"]["thread_id"] async for t in source.alist(None)]
-        thread_ids = list(dict.fromkeys(seen))
+        thread_ids = yield ("thread_ids", ())
     copied = 0
     for thread_id in thread_ids:
-        found = [t async for t in source.alist({"configurable": {"thread_id": thread_id}})]
+        found = yield ("list", ({"configurable": {"thread_id": thread_id}},))
         for listed in sorted(found, key=_age):
-            stored = await source.aget_tuple(listed.config) or listed
+            # get_tuple, not list, gives the values as the graph saw them (some
+            # savers list messages in their serialized form).
+            stored = (yield ("get_tuple", (listed.config,))) or listed
             config, checkpoint, metadata, new_versions = _as_new(stored)
-            saved = await target.aput(config, checkpoint, metadata, new_versions)
+            saved = yield ("put", (config, checkpoint, metadata, new_versions))
             for task_id, writes in _writes_by_task(stored):
-                await target.aput_writes(saved, writes, task_id)
+                yield ("put_writes", (saved, writes, task_id))
             copied += 1
     return copied
 
