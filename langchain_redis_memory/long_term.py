@@ -323,6 +323,7 @@ class RedisLongTermStore(BaseStore):
 
     @property
     def config(self) -> RedisMemoryConfig:
+        """Where the memories live: prefix, TTL policy, connection settings."""
         return self.memory.config
 
     # -- translation ------------------------------------------------------------------

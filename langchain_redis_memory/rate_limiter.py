@@ -98,6 +98,7 @@ class RedisRateLimiter(BaseRateLimiter):
 
     @property
     def config(self) -> RedisMemoryConfig:
+        """Where the bucket lives: prefix and connection settings."""
         return self._limit.config
 
     @property

@@ -700,6 +700,7 @@ class RedisCachedLLM(LLM):
 
     # -- cached ----------------------------------------------------------------------
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """The wrapped LLM's ``complete``, answered from the cache when it holds the prompt."""
         key = self._key("complete", completion_prompt, prompt, formatted, kwargs)
         call = functools.partial(self.llm.complete, prompt, formatted=formatted, **kwargs)
         return self.cache._cached(key, "completion", call)
@@ -713,6 +714,7 @@ class RedisCachedLLM(LLM):
         return await self.cache._acached(key, "completion", call)
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """The wrapped LLM's ``chat``, answered from the cache when it holds the conversation."""
         messages = list(messages)
         key = self._key("chat", chat_prompt, messages, kwargs)
         return self.cache._cached(key, "chat", functools.partial(self.llm.chat, messages, **kwargs))
@@ -728,9 +730,11 @@ class RedisCachedLLM(LLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
+        """The wrapped LLM's ``stream_complete``, never cached (a stream is not stored)."""
         return self.llm.stream_complete(prompt, formatted=formatted, **kwargs)
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """The wrapped LLM's ``stream_chat``, never cached (a stream is not stored)."""
         return self.llm.stream_chat(messages, **kwargs)
 
     async def astream_complete(

@@ -232,6 +232,7 @@ class RedisChatStore(BaseChatStore):
             await self._alog.insert(key, idx, to_stored(message))
 
     async def async_add_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """The twin of :meth:`add_messages`: append several messages at once, in order."""
         await self._alog.append(key, _encode(messages))
 
     async def acount_messages(self, key: str) -> int:

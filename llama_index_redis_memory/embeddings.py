@@ -36,6 +36,7 @@ class MiniLMEmbedding(BaseEmbedding):
 
     @property
     def dimensions(self) -> int:
+        """The length of every vector: 384."""
         return MINILM_DIMENSIONS
 
     def _get_query_embedding(self, query: str) -> Embedding:

@@ -94,6 +94,7 @@ class RedisKVStore(BaseKVStore):
 
     @property
     def config(self) -> RedisMemoryConfig:
+        """Where the dicts live: prefix, TTL policy, connection settings."""
         return self._store.config
 
     def put(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:

@@ -105,6 +105,7 @@ class CachePrompt:
 
     @classmethod
     def of(cls, prompt: str | CachePrompt) -> CachePrompt:
+        """The prompt as a CachePrompt; a plain string is both its text and its query."""
         if isinstance(prompt, CachePrompt):
             return prompt
         if not isinstance(prompt, str):
@@ -138,13 +139,16 @@ class CacheStats:
 
     @property
     def hits(self) -> int:
+        """Lookups answered from the cache, by either tier."""
         return self.exact_hits + self.semantic_hits
 
     @property
     def lookups(self) -> int:
+        """Lookups made: hits and misses together."""
         return self.hits + self.misses
 
     def as_dict(self) -> dict[str, float | str]:
+        """The counters as a plain dict, with the hit rate and mean latencies in ms worked out."""
         lookups = self.lookups
         return {
             "semantic": self.semantic,

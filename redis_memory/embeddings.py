@@ -170,9 +170,11 @@ class MiniLMEmbedder:
         return time.perf_counter() - started
 
     def embed(self, text: str) -> list[float]:
+        """The embedding of one text (384 floats, unit length)."""
         return load_minilm().encode([text])[0].tolist()
 
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """The embeddings of many texts, in their order, computed in batches."""
         encoder = load_minilm()
         texts = list(texts)
         # Batches of similar length pad little.
@@ -185,6 +187,7 @@ class MiniLMEmbedder:
         return vectors
 
     async def aembed(self, text: str) -> list[float]:
+        """The same as :meth:`embed`, run in a worker thread for async callers."""
         return await asyncio.to_thread(self.embed, text)
 
     def __repr__(self) -> str:
@@ -230,12 +233,15 @@ class SentenceTransformerEmbedder:
         self.dimensions = int(dimension() or 0)
 
     def embed(self, text: str) -> list[float]:
+        """The embedding of one text, normalised to unit length."""
         return self.model.encode(text, normalize_embeddings=True).tolist()
 
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """The embeddings of many texts, in their order, normalised to unit length."""
         return self.model.encode(list(texts), normalize_embeddings=True, batch_size=64).tolist()
 
     async def aembed(self, text: str) -> list[float]:
+        """The same as :meth:`embed`, run in a worker thread for async callers."""
         return await asyncio.to_thread(self.embed, text)
 
 

@@ -313,6 +313,7 @@ class JSONSerializer:
         self._options = options
 
     def dumps(self, value: Any) -> bytes:
+        """The value as UTF-8 JSON; :class:`SerializationError` if it would not read back equal."""
         try:
             data: bytes | None = orjson.dumps(value, option=self._options)
         except orjson.JSONEncodeError:
@@ -322,6 +323,7 @@ class JSONSerializer:
         return _checked_dumps(value, self._options)
 
     def loads(self, data: bytes | bytearray | memoryview | str) -> Any:
+        """The value a JSON text holds; a :class:`SerializationError` if it is not valid JSON."""
         try:
             return orjson.loads(data)
         except (orjson.JSONDecodeError, TypeError) as exc:
@@ -398,9 +400,11 @@ class SizeLimitedSerializer:
         self.limit = limit
 
     def dumps(self, value: Any) -> bytes:
+        """The wrapped serializer's bytes; a :class:`ValueTooLargeError` if over ``limit``."""
         return check_value_size(self.serializer.dumps(value), self.limit)
 
     def loads(self, data: bytes | bytearray | memoryview | str) -> Any:
+        """Decode as the wrapped serializer does (no size check on reading)."""
         return self.serializer.loads(data)
 
     def __repr__(self) -> str:

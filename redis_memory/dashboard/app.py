@@ -329,6 +329,7 @@ class ServerThread:
         )
 
     def start(self, timeout: float = 20.0) -> ServerThread:
+        """Start serving and return once the server listens (waiting at most ``timeout`` s)."""
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
@@ -338,6 +339,7 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        """Stop the server, wait for its thread to end, and close the socket."""
         self.server.should_exit = True
         self._thread.join(timeout=15)
         self._socket.close()

@@ -164,15 +164,18 @@ class IdPattern:
 
     @classmethod
     def of(cls, build: Callable[[str], str]) -> IdPattern:
+        """The pattern of the keys that ``build`` makes, read from one key it builds."""
         sample = build(_PLACEHOLDER)
         at = sample.rindex(_PLACEHOLDER)
         return cls(sample[:at], sample[at + len(_PLACEHOLDER) :])
 
     @property
     def match(self) -> str:
+        """The ``SCAN`` (or ``PSUBSCRIBE``) pattern of these keys."""
         return f"{self.head}*{self.tail}"
 
     def id_of(self, name: str | bytes) -> str | None:
+        """The id a key (or channel) was built from, or None if the builder cannot have made it."""
         value = text(name)
         if not (value.startswith(self.head) and value.endswith(self.tail)):
             return None
@@ -230,6 +233,7 @@ class Walk:
     complete: bool = False
 
     def names(self, kind: str) -> list[str]:
+        """The names found of the kind, sorted."""
         return sorted(self.found[kind])
 
     def keyed(self, kind: str) -> list[tuple[str, str]]:
@@ -237,6 +241,7 @@ class Walk:
         return sorted(self.found[kind].items())
 
     def truncated(self, kind: str) -> bool:
+        """Whether the kind's listing may be cut short (the walk stopped early, or hit its cap)."""
         return not self.complete or kind in self.full
 
 
@@ -416,6 +421,7 @@ class Dashboard:
         return queue
 
     def unlisten(self, queue: asyncio.Queue[tuple[str, Any]]) -> None:
+        """Stop sending to a queue from :meth:`listen` (its page has gone)."""
         self._listeners.discard(queue)
 
     def close_streams(self) -> None:
@@ -432,6 +438,7 @@ class Dashboard:
 
     # -- what is shown ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        """The state of Redis and of the feed, and when the readings were last refreshed."""
         return {"redis": dict(self.redis), "feed": dict(self.feed), "refreshed": self.refreshed}
 
     def recent_events(self, after: int = 0) -> list[dict[str, Any]]:

@@ -27,6 +27,19 @@ def _public_modules() -> list[object]:
     return [importlib.import_module(name) for name in sorted(names)]
 
 
+def _all_public_modules() -> list[object]:
+    """The public modules of redis_memory and of the framework packages."""
+    modules = list(_public_modules())
+    for package_name in FRAMEWORK_PACKAGES:
+        package = importlib.import_module(package_name)
+        modules += [
+            importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(package.__path__, f"{package_name}.")
+            if not any(part.startswith("_") for part in info.name.split("."))
+        ]
+    return modules
+
+
 def _twins() -> list[tuple[type, type]]:
     pairs = {}
     for module in _public_modules():
@@ -167,16 +180,8 @@ FRAMEWORK_DEFINED = {
 
 def _callables() -> list[tuple[str, object, str]]:
     """Every public function, constructor and method: (its name, it, its docs)."""
-    modules = list(_public_modules())
-    for package_name in FRAMEWORK_PACKAGES:
-        package = importlib.import_module(package_name)
-        modules += [
-            importlib.import_module(info.name)
-            for info in pkgutil.walk_packages(package.__path__, f"{package_name}.")
-            if not any(part.startswith("_") for part in info.name.split("."))
-        ]
     found = {}
-    for module in modules:
+    for module in _all_public_modules():
         for name, value in vars(module).items():
             if name.startswith("_") or not getattr(value, "__module__", "").startswith(
                 ("redis_memory", *FRAMEWORK_PACKAGES)
@@ -280,3 +285,32 @@ def _signature(thing: object) -> inspect.Signature | None:
         return inspect.signature(thing)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+# -- every public name documented -------------------------------------------------------
+
+
+def test_every_public_name_says_what_it_is():
+    """Each public function and class, and each public method and property a class
+    defines itself, has a docstring (one inherited from a base's method counts)."""
+    missing = []
+    for module in _all_public_modules():
+        for name, value in sorted(vars(module).items()):
+            if name.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isfunction(value) or inspect.isclass(value)):
+                continue
+            if not inspect.getdoc(value):
+                missing.append(f"{module.__name__}.{name}")
+            if not inspect.isclass(value):
+                continue
+            for member_name, member in sorted(vars(value).items()):
+                if member_name.startswith("_"):
+                    continue
+                if isinstance(member, (staticmethod, classmethod)):
+                    member = member.__func__
+                if not (inspect.isfunction(member) or isinstance(member, property)):
+                    continue
+                if not inspect.getdoc(getattr(value, member_name)):
+                    missing.append(f"{module.__name__}.{name}.{member_name}")
+    assert missing == [], "no docstring:\n" + "\n".join(missing)
