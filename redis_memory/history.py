@@ -223,8 +223,10 @@ def _append_token(ids: list[Any], idempotency_key: str | None) -> tuple[bytes, s
         source = b"k" + generated.encode()
         advice = (
             f"{unknown} To repeat it safely, pass idempotency_key={generated!r} to "
-            f"MessageLog.append (or give every message an id): {remembered}. Repeated "
-            "otherwise, it could be stored twice."
+            "MessageLog.append with the same messages; through a LangChain or LlamaIndex "
+            "class, which has no such argument, read the session first. Repeated otherwise, "
+            "it could be stored twice. Messages that all have ids make every append safe to "
+            f"repeat as it is: {remembered}."
         )
     return hashlib.blake2b(source, digest_size=_TOKEN_BYTES).digest(), advice
 

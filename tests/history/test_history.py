@@ -400,6 +400,9 @@ def test_redis_down_is_a_clear_error_and_the_same_object_recovers(tmp_path):
     assert "may or may not have been stored" in message
     assert "Retry once Redis is back" not in message
     assert re.search(r"pass idempotency_key='[0-9a-f]{32}' to MessageLog.append", message)
+    assert "through a LangChain or LlamaIndex class, which has no such argument, read the" in (
+        message
+    )
     with pytest.raises(RedisUnavailableError) as caught:
         asyncio.run(alog.messages("s"))
     assert str(caught.value).endswith(". Retry once Redis is back."), "a read is safe to retry"
