@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import socket
 import threading
@@ -258,9 +259,10 @@ class _Connection:
     def owned(self) -> bool:
         return self.user_sync is None and self.user_async is None
 
-    @property
+    @functools.cached_property
     def is_cluster(self) -> bool:
-        # From the settings alone: no client is built and nothing is sent.
+        # From the settings alone (no client is built, nothing is sent), read once: the
+        # engines ask on every call, and the clients are built from this same answer.
         user_client = self.user_sync or self.user_async
         if user_client is not None:
             return is_cluster_client(user_client)

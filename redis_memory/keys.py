@@ -133,6 +133,12 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def _labels(namespace: Sequence[str]) -> list[str]:
+    """A memory namespace's labels in a key: escaped, the first as the hash tag."""
+    head, *rest = (escape_id(label, what="namespace label") for label in namespace)
+    return ["{" + head + "}", *rest]
+
+
 def _tag(escaped: str) -> str:
     return "{" + escaped + "}"
 
@@ -412,18 +418,14 @@ class KeySchema:
     def memory_item(self, store: str, namespace: Sequence[str], key: str) -> str:
         """One item (a hash): its namespace's depth, its first label as the hash tag (a
         namespace's items share a slot), the other labels, then its key."""
-        head = "{" + escape_id(namespace[0], what="namespace label") + "}"
-        rest = [escape_id(label, what="namespace label") for label in namespace[1:]]
         item = escape_id(key, what="memory key")
-        return ":".join([self.memory(store), str(len(namespace)), head, *rest, item])
+        return ":".join([self.memory(store), str(len(namespace)), *_labels(namespace), item])
 
     def memory_pattern(self, store: str, namespace_prefix: Sequence[str] = ()) -> str:
         """A ``SCAN`` pattern matching the items of a store under ``namespace_prefix``."""
         if not namespace_prefix:
             return self.memory(store) + ":[0-9]*"
-        head = "{" + escape_id(namespace_prefix[0], what="namespace label") + "}"
-        rest = [escape_id(label, what="namespace label") for label in namespace_prefix[1:]]
-        return ":".join([self.memory(store), "*", head, *rest, "*"])
+        return ":".join([self.memory(store), "*", *_labels(namespace_prefix), "*"])
 
     def memory_item_of(self, store: str, key: str | bytes) -> tuple[tuple[str, ...], str]:
         """The namespace and key of an item's Redis key: :meth:`memory_item` undone."""
